@@ -1,0 +1,3 @@
+from contivctl.cli import main
+
+raise SystemExit(main())
