@@ -1,0 +1,184 @@
+"""Checks that span fields: each returns problems, never raises.
+
+Types and ranges of single values are checked while loading; what is here
+needs several values at once (a per-node prefix against its cluster range, a
+VRF against another) or knowledge of what VPP accepts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from contivctl.config.contivcidr import MIN_HOST_BITS
+from contivctl.config.convert import IPNetwork
+from contivctl.config.model import Config, IPAMConfig
+from contivctl.config.schema import display_key
+from contivctl.errors import ConfigProblem
+
+MAX_RING_SIZE = 32768
+#: A node's pod subnet needs a network, gateway, NAT loopback and broadcast
+#: address plus at least one pod: 3 host bits is the smallest useful size.
+MIN_POD_HOST_BITS = 3
+#: The VPP-host link needs the VPP end (+1) and the host end (+2).
+MIN_VPP_HOST_BITS = 2
+
+
+def key_path(dialect: str, cls: type[Any], *names: str) -> str:
+    """The user-facing key path of nested attribute ``names`` under ``cls``."""
+    parts = []
+    for name in names:
+        field = attrs.fields_dict(cls)[name]
+        parts.append(display_key(field, dialect))
+        nested = field.metadata.get("contivctl.nested") or field.metadata.get("contivctl.list_of")
+        if nested is not None:
+            cls = nested
+    return ".".join(parts)
+
+
+def validate(cfg: Config, failed: Collection[str] = ()) -> list[ConfigProblem]:
+    """Cross-field problems of ``cfg``.
+
+    ``failed`` lists attribute paths whose value was already rejected while
+    loading: rules that read them are skipped, since they would only judge
+    the default that stands in for the rejected value.
+    """
+    skip = frozenset(failed)
+
+    def ok(*attr_paths: str) -> bool:
+        return not any(p in skip for p in attr_paths)
+
+    return [*_global_problems(cfg, ok), *_ipam_problems(cfg, ok), *_node_problems(cfg, ok)]
+
+
+def _p(cfg: Config, *names: str) -> str:
+    return key_path(cfg.dialect, Config, *names)
+
+
+Ok = Callable[..., bool]
+
+
+def _global_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
+    if ok("tap_interface_version") and cfg.tap_interface_version not in (1, 2):
+        yield ConfigProblem(
+            _p(cfg, "tap_interface_version"), f"{cfg.tap_interface_version} is not a TAP version (allowed: 1, 2)"
+        )
+    for name in ("tap_v2_rx_ring_size", "tap_v2_tx_ring_size", "vmxnet3_rx_ring_size", "vmxnet3_tx_ring_size"):
+        size = getattr(cfg, name)
+        if ok(name) and size and (size & (size - 1) or size > MAX_RING_SIZE):
+            yield ConfigProblem(
+                _p(cfg, name), f"{size} is not a power of two up to {MAX_RING_SIZE} (0 keeps VPP's default)"
+            )
+    if ok("mtu_size") and cfg.mtu_size and not 68 <= cfg.mtu_size <= 65535:
+        yield ConfigProblem(_p(cfg, "mtu_size"), f"{cfg.mtu_size} is not an MTU (68 to 65535, or 0 for the default)")
+    if ok("main_vrf_id", "pod_vrf_id") and cfg.main_vrf_id == cfg.pod_vrf_id:
+        yield ConfigProblem(
+            _p(cfg, "pod_vrf_id"), f"{cfg.pod_vrf_id} is also the main VRF ID; pods need a VRF of their own"
+        )
+    for name in ("ip_neighbor_scan_interval", "ip_neighbor_stale_threshold"):
+        value: timedelta = getattr(cfg, name)
+        minutes, rest = divmod(value, timedelta(minutes=1))
+        if ok(name) and (rest or minutes > 255):
+            yield ConfigProblem(
+                _p(cfg, name), f"{value} is not a whole number of minutes from 0 to 255 (VPP counts in minutes)"
+            )
+    if cfg.node_to_node_transport == "srv6":
+        yield ConfigProblem(_p(cfg, "node_to_node_transport"), "'srv6' is not supported (allowed: vxlan, nooverlay)")
+    for name in (
+        "use_srv6_for_services",
+        "use_srv6_for_service_function_chaining",
+        "use_dx6_for_srv6_node_to_node_transport",
+    ):
+        if getattr(cfg, name):
+            yield ConfigProblem(_p(cfg, name), "true is not supported: contivctl has no SRv6 (allowed: false)")
+
+
+def _ipam_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
+    ipam = cfg.ipam
+    if not ok("ipam", "ipam.contiv_cidr"):
+        return
+
+    def path(name: str) -> str:
+        return key_path(cfg.dialect, Config, "ipam", name)
+
+    if ipam.contiv_cidr is not None and ipam.contiv_cidr.max_prefixlen - ipam.contiv_cidr.prefixlen < MIN_HOST_BITS:
+        yield ConfigProblem(
+            path("contiv_cidr"),
+            f"{ipam.contiv_cidr} is too small: it needs at least {MIN_HOST_BITS} host bits "
+            f"(/{ipam.contiv_cidr.max_prefixlen - MIN_HOST_BITS} or larger)",
+        )
+        return
+    for cidr_name, len_name, min_bits in (
+        ("pod_subnet_cidr", "pod_network_prefix_len", MIN_POD_HOST_BITS),
+        ("vpp_host_subnet_cidr", "vpp_host_network_prefix_len", MIN_VPP_HOST_BITS),
+    ):
+        cidr: IPNetwork | None = getattr(ipam, cidr_name)
+        per_node: int = getattr(ipam, len_name)
+        if not ok(f"ipam.{cidr_name}", f"ipam.{len_name}"):
+            continue
+        if cidr is None:
+            yield ConfigProblem(path(cidr_name), "is required (or set ContivCIDR)")
+            continue
+        if per_node <= cidr.prefixlen:
+            yield ConfigProblem(
+                path(len_name),
+                f"{per_node} must be longer than the prefix of {cidr} (/{cidr.prefixlen}), "
+                "so that every node gets its own block",
+            )
+        elif per_node > cidr.max_prefixlen - min_bits:
+            yield ConfigProblem(
+                path(len_name),
+                f"{per_node} leaves too few addresses per node (at most /{cidr.max_prefixlen - min_bits})",
+            )
+    if ok("ipam.vxlan_cidr") and ipam.vxlan_cidr is None:
+        yield ConfigProblem(path("vxlan_cidr"), "is required (or set ContivCIDR)")
+    if ok("ipam.pod_if_ip_cidr", "ipam.pod_subnet_cidr", "ipam.pod_network_prefix_len"):
+        yield from _pod_if_problems(ipam, path("pod_if_ip_cidr"))
+    families = {
+        name: net.version
+        for name in ("pod_subnet_cidr", "vpp_host_subnet_cidr", "node_interconnect_cidr", "vxlan_cidr")
+        if ok(f"ipam.{name}") and (net := getattr(ipam, name)) is not None
+    }
+    if len(set(families.values())) > 1:
+        yield ConfigProblem(
+            path("pod_subnet_cidr"),
+            "pod, VPP-host, node interconnect and VXLAN ranges must all be IPv4 or all IPv6 "
+            f"(got {', '.join(f'{path(n)}: IPv{v}' for n, v in families.items())})",
+        )
+
+
+def _pod_if_problems(ipam: IPAMConfig, path: str) -> Iterator[ConfigProblem]:
+    pod_if = ipam.pod_if_ip_cidr
+    pods = ipam.pod_subnet_cidr
+    if pod_if is None or pods is None:
+        return
+    if pod_if.version != pods.version:
+        yield ConfigProblem(path, f"{pod_if} is not of the same IP version as the pod subnet {pods}")
+    elif pod_if.prefixlen > ipam.pod_network_prefix_len:
+        yield ConfigProblem(
+            path,
+            f"{pod_if} is smaller than one node's pod subnet (/{ipam.pod_network_prefix_len}); "
+            "pod interface addresses would fall outside it",
+        )
+
+
+def _node_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
+    if not ok("node_config"):
+        return
+    names = Counter(n.node_name for n in cfg.node_config)
+    for i, node in enumerate(cfg.node_config):
+        base = f"{_p(cfg, 'node_config')}[{i}]"
+        name_key = key_path(cfg.dialect, Config, "node_config", "node_name").split(".")[-1]
+        if not node.node_name:
+            yield ConfigProblem(f"{base}.{name_key}", "is required")
+        elif names[node.node_name] > 1:
+            yield ConfigProblem(f"{base}.{name_key}", f"{node.node_name!r} has more than one entry")
+        iface_key = key_path(cfg.dialect, Config, "node_config", "other_vpp_interfaces").split(".")[-1]
+        if_name_key = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "interface_name")
+        for j, other in enumerate(node.other_vpp_interfaces):
+            if not other.interface_name:
+                yield ConfigProblem(f"{base}.{iface_key}[{j}].{if_name_key.split('.')[-1]}", "is required")
