@@ -37,7 +37,7 @@ DEFAULT_OTHER_NAT_TIMEOUT_MIN = 5
 
 
 def detect_dialect(data: Mapping[str, Any]) -> Dialect:
-    """v2.0 files spell the IPAM section ``IPAMConfig`` or use keys only v2.0 had."""
+    """v2.0 files spell the IPAM section ``IPAMConfig`` or set keys only v2.0 had."""
     if "IPAMConfig" in data or "NodeConfig" in data:
         return "contiv.yaml"
     for key, value in data.items():
@@ -45,7 +45,7 @@ def detect_dialect(data: Mapping[str, Any]) -> Dialect:
             isinstance(key, str)
             and key.lower() == "ipamconfig"
             and isinstance(value, Mapping)
-            and any(isinstance(k, str) and k.lower() in _V2_ONLY_KEYS for k in value)
+            and any(isinstance(k, str) and k.lower() in _V2_ONLY_KEYS and v not in (None, "") for k, v in value.items())
         ):
             return "contiv.yaml"
     return "contiv.conf"
@@ -70,7 +70,7 @@ def parse_config(data: Any, dialect: Dialect | None = None) -> Config:
         cfg = attrs.evolve(cfg, ipam=apply_contiv_cidr(cfg.ipam))
     except ValueError as exc:
         problems.append(ConfigProblem(key_path(form, Config, "ipam", "contiv_cidr"), str(exc)))
-    problems += validate(cfg, loader.failed)
+    problems += validate(cfg, loader.failed, loader.spelled)
     if problems:
         raise ConfigError(problems)
     return cfg

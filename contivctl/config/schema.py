@@ -93,6 +93,8 @@ class Loader:
         self.given: set[str] = set()
         #: Attribute paths whose value was rejected (they keep their defaults).
         self.failed: set[str] = set()
+        #: Attribute path → the key path as the user spelled it, for messages.
+        self.spelled: dict[str, str] = {}
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(ConfigProblem(path, message))
@@ -125,6 +127,7 @@ class Loader:
             seen[field.name] = raw_key
             field_attr_path = _join(attr_path, field.name)
             self.given.add(field_attr_path)
+            self.spelled[field_attr_path] = where
             value = self._convert(field, raw_value, where, field_attr_path)
             if value is _INVALID:
                 self.failed.add(field_attr_path)

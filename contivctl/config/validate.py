@@ -8,7 +8,7 @@ VRF against another) or knowledge of what VPP accepts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -40,70 +40,81 @@ def key_path(dialect: str, cls: type[Any], *names: str) -> str:
     return ".".join(parts)
 
 
-def validate(cfg: Config, failed: Collection[str] = ()) -> list[ConfigProblem]:
-    """Cross-field problems of ``cfg``.
+@attrs.frozen
+class _Context:
+    """What the rules need besides the config: how keys were spelled and which values failed."""
 
-    ``failed`` lists attribute paths whose value was already rejected while
-    loading: rules that read them are skipped, since they would only judge
-    the default that stands in for the rejected value.
-    """
-    skip = frozenset(failed)
+    cfg: Config
+    failed: frozenset[str]
+    spelled: Mapping[str, str]
 
-    def ok(*attr_paths: str) -> bool:
-        return not any(p in skip for p in attr_paths)
+    def ok(self, *attr_paths: str) -> bool:
+        """Rules reading a value rejected while loading are skipped: they would judge its default."""
+        return not any(p in self.failed for p in attr_paths)
 
-    return [*_global_problems(cfg, ok), *_ipam_problems(cfg, ok), *_node_problems(cfg, ok)]
+    def where(self, *names: str) -> str:
+        """The key path of attribute ``names`` as the user wrote it, else as the file form spells it."""
+        found = self.spelled.get(".".join(names))
+        return found if found is not None else key_path(self.cfg.dialect, Config, *names)
+
+    def item(self, list_name: str, index: int, *names: str) -> str:
+        """The key path of a field of the ``index``-th entry of a list section."""
+        base = self.spelled.get(f"{list_name}[{index}]") or f"{self.where(list_name)}[{index}]"
+        field_path = f"{list_name}[{index}]." + ".".join(names)
+        found = self.spelled.get(field_path)
+        if found is not None:
+            return found
+        return base + "." + key_path(self.cfg.dialect, Config, list_name, *names).split(".", 1)[1]
 
 
-def _p(cfg: Config, *names: str) -> str:
-    return key_path(cfg.dialect, Config, *names)
+def validate(
+    cfg: Config, failed: Collection[str] = (), spelled: Mapping[str, str] | None = None
+) -> list[ConfigProblem]:
+    """Cross-field problems of ``cfg``; ``failed`` and ``spelled`` come from the loader."""
+    ctx = _Context(cfg, frozenset(failed), spelled or {})
+    return [*_global_problems(ctx), *_ipam_problems(ctx), *_node_problems(ctx)]
 
 
-Ok = Callable[..., bool]
-
-
-def _global_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
+def _global_problems(ctx: _Context) -> Iterator[ConfigProblem]:
+    cfg, ok, _p = ctx.cfg, ctx.ok, ctx.where
     if ok("tap_interface_version") and cfg.tap_interface_version not in (1, 2):
         yield ConfigProblem(
-            _p(cfg, "tap_interface_version"), f"{cfg.tap_interface_version} is not a TAP version (allowed: 1, 2)"
+            _p("tap_interface_version"), f"{cfg.tap_interface_version} is not a TAP version (allowed: 1, 2)"
         )
     for name in ("tap_v2_rx_ring_size", "tap_v2_tx_ring_size", "vmxnet3_rx_ring_size", "vmxnet3_tx_ring_size"):
         size = getattr(cfg, name)
         if ok(name) and size and (size & (size - 1) or size > MAX_RING_SIZE):
-            yield ConfigProblem(
-                _p(cfg, name), f"{size} is not a power of two up to {MAX_RING_SIZE} (0 keeps VPP's default)"
-            )
+            yield ConfigProblem(_p(name), f"{size} is not a power of two up to {MAX_RING_SIZE} (0 keeps VPP's default)")
     if ok("mtu_size") and cfg.mtu_size and not 68 <= cfg.mtu_size <= 65535:
-        yield ConfigProblem(_p(cfg, "mtu_size"), f"{cfg.mtu_size} is not an MTU (68 to 65535, or 0 for the default)")
+        yield ConfigProblem(_p("mtu_size"), f"{cfg.mtu_size} is not an MTU (68 to 65535, or 0 for the default)")
     if ok("main_vrf_id", "pod_vrf_id") and cfg.main_vrf_id == cfg.pod_vrf_id:
-        yield ConfigProblem(
-            _p(cfg, "pod_vrf_id"), f"{cfg.pod_vrf_id} is also the main VRF ID; pods need a VRF of their own"
-        )
+        yield ConfigProblem(_p("pod_vrf_id"), f"{cfg.pod_vrf_id} is also the main VRF ID; pods need a VRF of their own")
     for name in ("ip_neighbor_scan_interval", "ip_neighbor_stale_threshold"):
         value: timedelta = getattr(cfg, name)
         minutes, rest = divmod(value, timedelta(minutes=1))
         if ok(name) and (rest or minutes > 255):
             yield ConfigProblem(
-                _p(cfg, name), f"{value} is not a whole number of minutes from 0 to 255 (VPP counts in minutes)"
+                _p(name), f"{value} is not a whole number of minutes from 0 to 255 (VPP counts in minutes)"
             )
     if cfg.node_to_node_transport == "srv6":
-        yield ConfigProblem(_p(cfg, "node_to_node_transport"), "'srv6' is not supported (allowed: vxlan, nooverlay)")
+        yield ConfigProblem(_p("node_to_node_transport"), "'srv6' is not supported (allowed: vxlan, nooverlay)")
     for name in (
         "use_srv6_for_services",
         "use_srv6_for_service_function_chaining",
         "use_dx6_for_srv6_node_to_node_transport",
     ):
         if getattr(cfg, name):
-            yield ConfigProblem(_p(cfg, name), "true is not supported: contivctl has no SRv6 (allowed: false)")
+            yield ConfigProblem(_p(name), "true is not supported: contivctl has no SRv6 (allowed: false)")
 
 
-def _ipam_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
+def _ipam_problems(ctx: _Context) -> Iterator[ConfigProblem]:
+    cfg, ok = ctx.cfg, ctx.ok
     ipam = cfg.ipam
     if not ok("ipam", "ipam.contiv_cidr"):
         return
 
     def path(name: str) -> str:
-        return key_path(cfg.dialect, Config, "ipam", name)
+        return ctx.where("ipam", name)
 
     if ipam.contiv_cidr is not None and ipam.contiv_cidr.max_prefixlen - ipam.contiv_cidr.prefixlen < MIN_HOST_BITS:
         yield ConfigProblem(
@@ -166,19 +177,18 @@ def _pod_if_problems(ipam: IPAMConfig, path: str) -> Iterator[ConfigProblem]:
         )
 
 
-def _node_problems(cfg: Config, ok: Ok) -> Iterator[ConfigProblem]:
-    if not ok("node_config"):
+def _node_problems(ctx: _Context) -> Iterator[ConfigProblem]:
+    cfg = ctx.cfg
+    if not ctx.ok("node_config"):
         return
     names = Counter(n.node_name for n in cfg.node_config)
     for i, node in enumerate(cfg.node_config):
-        base = f"{_p(cfg, 'node_config')}[{i}]"
-        name_key = key_path(cfg.dialect, Config, "node_config", "node_name").split(".")[-1]
         if not node.node_name:
-            yield ConfigProblem(f"{base}.{name_key}", "is required")
+            yield ConfigProblem(ctx.item("node_config", i, "node_name"), "is required")
         elif names[node.node_name] > 1:
-            yield ConfigProblem(f"{base}.{name_key}", f"{node.node_name!r} has more than one entry")
-        iface_key = key_path(cfg.dialect, Config, "node_config", "other_vpp_interfaces").split(".")[-1]
-        if_name_key = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "interface_name")
+            yield ConfigProblem(ctx.item("node_config", i, "node_name"), f"{node.node_name!r} has more than one entry")
         for j, other in enumerate(node.other_vpp_interfaces):
             if not other.interface_name:
-                yield ConfigProblem(f"{base}.{iface_key}[{j}].{if_name_key.split('.')[-1]}", "is required")
+                where = ctx.item("node_config", i, "other_vpp_interfaces")
+                name_key = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "interface_name")
+                yield ConfigProblem(f"{where}[{j}].{name_key.rsplit('.', 1)[1]}", "is required")
