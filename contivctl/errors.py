@@ -6,9 +6,10 @@ showing a traceback::
 
     ContivError
     ├── ConfigError          the configuration is invalid (all problems at once)
-    └── IPAMError            an address cannot be computed or handed out
-        ├── NodeIDOutOfRange the node ID does not fit the configured subnets
-        └── PoolExhausted    every pod address of this node is in use
+    ├── IPAMError            an address cannot be computed or handed out
+    │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
+    │   └── PoolExhausted    every pod address of this node is in use
+    └── StoreError           the local store or etcd failed an operation
 
 Later layers (CNI, dataplane, stores) add their branches here so that the
 tree stays the single place to read what can go wrong.
@@ -58,3 +59,7 @@ class NodeIDOutOfRange(IPAMError):
 
 class PoolExhausted(IPAMError):
     """No pod address is free on this node."""
+
+
+class StoreError(ContivError):
+    """A store operation failed; the message names the store and the cause."""
