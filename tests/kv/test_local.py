@@ -51,10 +51,7 @@ def test_committed_data_survives_kill_9(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, os, signal
-        import pytest
-
-from contivctl.errors import StoreError
-from contivctl.kv.local import LocalStore
+        from contivctl.kv.local import LocalStore
         from contivctl.kv.store import Commit
 
         async def main():
