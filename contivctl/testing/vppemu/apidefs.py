@@ -127,10 +127,11 @@ def load(api_dir: str | None = None) -> ApiDefinitions:
     if by_name["sockclnt_create"].msg_id != SOCKCLNT_CREATE_ID:
         raise ValueError("memclnt.api.json does not put sockclnt_create at id 15")
     for name, svc in services.items():
-        spec = by_name.get(name)
+        found = by_name.get(name)
         reply = by_name.get(str(svc.get("reply", "")))
-        if spec is None or reply is None:
+        if found is None or reply is None:
             continue
+        spec = found
         spec.reply = reply
         spec.stream = bool(svc.get("stream", False))
         if "stream_msg" in svc:

@@ -212,8 +212,8 @@ def fib_view(st: VppState, is_ip6: bool, table_id: int) -> dict[IPNetwork, list[
                             [Path(type=PATH_DROP, proto=proto)],
                         )
     for (idx, ip), nb in st.ip.neighbors.items():
-        iface = st.interfaces.by_index.get(idx)
-        if iface is None or iface.vrf(is_ip6) != table_id or (ip.version == 6) != is_ip6 or nb.flags & 2:
+        owner = st.interfaces.by_index.get(idx)
+        if owner is None or owner.vrf(is_ip6) != table_id or (ip.version == 6) != is_ip6 or nb.flags & 2:
             continue
         offer(
             ipaddress.ip_network(f"{ip}/{host_len}"), Source.ADJ, [Path(sw_if_index=idx, proto=proto, nh=ip)]

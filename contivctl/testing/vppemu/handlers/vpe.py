@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import Retval, VppApiError
@@ -30,7 +31,7 @@ def api_versions(ctx: Context, m: Any) -> Fields:
 
 @reply("get_first_msg_id")
 def get_first_msg_id(ctx: Context, m: Any) -> Fields:
-    name = text(m.name)
+    name = re.sub(r"_[0-9a-f]{8}$", "", text(m.name))  # VPP registers modules as <name>_<crc>
     first = ctx.defs.modules.get(name)
     if first is None:
         raise VppApiError(Retval.UNSPECIFIED, name, first_msg_id=0xFFFF)
