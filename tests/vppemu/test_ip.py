@@ -79,7 +79,12 @@ async def test_tables(vpp: AsyncClient) -> None:
     await call(vpp, "ip_table_add_del", is_add=True, table={"table_id": 7, "name": "pods"})
     await call(vpp, "ip_table_add_del", is_add=True, table={"table_id": 7, "is_ip6": True})
     tables = {(d.table.table_id, d.table.is_ip6): d.table.name for d in await dump(vpp, "ip_table_dump")}
-    assert tables == {(0, False): "ipv4-VRF:0", (7, False): "pods", (0, True): "ipv6-VRF:0", (7, True): "ipv6-VRF:7"}
+    assert tables == {
+        (0, False): "ipv4-VRF:0",
+        (7, False): "pods",
+        (0, True): "ipv6-VRF:0",
+        (7, True): "ipv6-VRF:7",
+    }
     assert (await call(vpp, "ip_table_add_del", is_add=False, table={"table_id": 99})).retval == 0
     assert (await call(vpp, "ip_table_add_del", is_add=False, table={"table_id": 0})).retval == 0
     assert (0, False) in {(d.table.table_id, d.table.is_ip6) for d in await dump(vpp, "ip_table_dump")}
@@ -123,7 +128,9 @@ async def test_routes_via_next_hop_interface_table_and_drop(vpp: AsyncClient) ->
 
 
 async def test_route_refusals(vpp: AsyncClient) -> None:
-    r = await call(vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(nh="10.0.0.1"), table_id=9))
+    r = await call(
+        vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(nh="10.0.0.1"), table_id=9)
+    )
     assert r.retval == -3  # no such table
     r = await call(vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(table_id=9)))
     assert r.retval == -3  # lookup in a table that does not exist
@@ -162,7 +169,9 @@ async def test_table_delete_flushes_its_routes(vpp: AsyncClient) -> None:
 
 
 async def test_ipv6_routes(vpp: AsyncClient) -> None:
-    await call(vpp, "ip_route_add_del", is_add=True, route=route("2001:db8:1::/48", path(nh="2001:db8::1", proto=1)))
+    await call(
+        vpp, "ip_route_add_del", is_add=True, route=route("2001:db8:1::/48", path(nh="2001:db8::1", proto=1))
+    )
     routes = await _routes(vpp, is_ip6=True)
     assert str(routes["2001:db8:1::/48"][0].nh.address.ip6) == "2001:db8::1"
 
@@ -181,14 +190,16 @@ async def test_neighbours(vpp: AsyncClient) -> None:
     nb = {"sw_if_index": a, "flags": 1, "mac_address": "02:00:00:00:00:01", "ip_address": "10.1.1.9"}
     assert (await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=nb)).retval == 0
     got = await dump(vpp, "ip_neighbor_dump", sw_if_index=ALL, af=0)
-    assert [(d.neighbor.sw_if_index, str(d.neighbor.ip_address), str(d.neighbor.mac_address)) for d in got] == [
-        (a, "10.1.1.9", "02:00:00:00:00:01")
-    ]
+    assert [
+        (d.neighbor.sw_if_index, str(d.neighbor.ip_address), str(d.neighbor.mac_address)) for d in got
+    ] == [(a, "10.1.1.9", "02:00:00:00:00:01")]
     assert "10.1.1.9/32" in await _routes(vpp)  # the adjacency's host route
     assert await dump(vpp, "ip_neighbor_dump", sw_if_index=ALL, af=1) == []
     assert (await call(vpp, "ip_neighbor_add_del", is_add=False, neighbor=nb)).retval == 0
     assert (await call(vpp, "ip_neighbor_add_del", is_add=False, neighbor=nb)).retval == -6
-    assert (await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=dict(nb, sw_if_index=55))).retval == -2
+    assert (
+        await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=dict(nb, sw_if_index=55))
+    ).retval == -2
 
 
 async def test_neighbour_config(vpp: AsyncClient) -> None:

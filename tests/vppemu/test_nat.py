@@ -19,8 +19,14 @@ async def test_plugin_state(vpp: AsyncClient) -> None:
     assert await dump(vpp, "nat44_interface_dump") == []
     await _enable(vpp)
     assert (await call(vpp, "nat44_ed_plugin_enable_disable", enable=True)).retval == 1
-    await call(vpp, "nat44_add_del_address_range", first_ip_address="10.8.0.1", last_ip_address="10.8.0.1",
-               vrf_id=0xFFFFFFFF, is_add=True)
+    await call(
+        vpp,
+        "nat44_add_del_address_range",
+        first_ip_address="10.8.0.1",
+        last_ip_address="10.8.0.1",
+        vrf_id=0xFFFFFFFF,
+        is_add=True,
+    )
     assert (await call(vpp, "nat44_ed_plugin_enable_disable", enable=False)).retval == 0
     await _enable(vpp)
     assert await dump(vpp, "nat44_address_dump") == []  # disabling dropped the pool
@@ -29,14 +35,20 @@ async def test_plugin_state(vpp: AsyncClient) -> None:
 async def test_interfaces(vpp: AsyncClient) -> None:
     await _enable(vpp)
     lo = (await call(vpp, "create_loopback")).sw_if_index
-    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)).retval == 0
-    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=OUTSIDE, sw_if_index=lo)).retval == 0
+    assert (
+        await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)
+    ).retval == 0
+    assert (
+        await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=OUTSIDE, sw_if_index=lo)
+    ).retval == 0
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)
     assert r.retval == -81
     assert [(d.sw_if_index, int(d.flags)) for d in await dump(vpp, "nat44_interface_dump")] == [
         (lo, INSIDE | OUTSIDE)
     ]
-    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)).retval == 0
+    assert (
+        await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)
+    ).retval == 0
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)
     assert r.retval == -6
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=44)
@@ -64,9 +76,16 @@ async def test_address_pool_with_twice_nat(vpp: AsyncClient) -> None:
 
 
 def _sm(**kw: object) -> dict[str, object]:
-    m: dict[str, object] = {"local_ip_address": "10.1.1.5", "external_ip_address": "10.8.0.1", "protocol": 6,
-                            "local_port": 8080, "external_port": 80, "external_sw_if_index": 0xFFFFFFFF,
-                            "vrf_id": 0, "tag": "svc"}
+    m: dict[str, object] = {
+        "local_ip_address": "10.1.1.5",
+        "external_ip_address": "10.8.0.1",
+        "protocol": 6,
+        "local_port": 8080,
+        "external_port": 80,
+        "external_sw_if_index": 0xFFFFFFFF,
+        "vrf_id": 0,
+        "tag": "svc",
+    }
     m.update(kw)
     return m
 
@@ -100,8 +119,15 @@ async def test_sessions(emu: Emulator, vpp: AsyncClient) -> None:
     by_port = {s.inside_port: s for s in sessions}
     assert by_port[40000].time_since_last_heard >= 600 and by_port[40000].is_timed_out  # udp: 300 s
     assert by_port[40001].time_since_last_heard < 600 and not by_port[40001].is_timed_out
-    rm = {"address": "10.1.1.5", "port": 40000, "protocol": 17, "vrf_id": 0, "flags": INSIDE | EXT_HOST_VALID,
-          "ext_host_address": "8.8.8.8", "ext_host_port": 53}
+    rm = {
+        "address": "10.1.1.5",
+        "port": 40000,
+        "protocol": 17,
+        "vrf_id": 0,
+        "flags": INSIDE | EXT_HOST_VALID,
+        "ext_host_address": "8.8.8.8",
+        "ext_host_port": 53,
+    }
     assert (await call(vpp, "nat44_del_session", **rm)).retval == 0
     assert (await call(vpp, "nat44_del_session", **rm)).retval == -6
     left = await dump(vpp, "nat44_user_session_v3_dump", ip_address="10.1.1.5", vrf_id=0)
