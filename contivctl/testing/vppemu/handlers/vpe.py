@@ -16,7 +16,7 @@ def show_version(ctx: Context, m: Any) -> Fields:
         "program": PROGRAM,
         "version": VERSION,
         "build_date": BUILD_DATE,
-        "build_directory": "/w/workspace/vpp",
+        "build_directory": "emulated",
     }
 
 
