@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from contivctl.testing.vppemu import Emulator, running_emulator
+
+from .helpers import AsyncClient, connect, disconnect
+
+NIC = "GigabitEthernet0/8/0"
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    """A short directory: unix socket paths must stay under 108 bytes."""
+    d = Path(tempfile.mkdtemp(prefix="vppemu-", dir="/tmp"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
+    async with running_emulator(sockdir, nics=[NIC]) as e:
+        yield e
+
+
+@pytest.fixture
+async def vpp(emu: Emulator) -> AsyncIterator[AsyncClient]:
+    client = await connect(emu.socket_path)
+    try:
+        yield client
+    finally:
+        if client.socket_index in emu.clients:
+            await disconnect(client)
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for real network namespaces and tap devices")
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A fresh named network namespace, removed even if the test fails."""
+    _need_root()
+    name = f"vppemu-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def root() -> None:
+    _need_root()
