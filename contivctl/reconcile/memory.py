@@ -68,6 +68,8 @@ class MemoryDataplane:
         self.log: list[tuple[str, str]] = []
         #: related operations that overlapped in time
         self.violations: list[str] = []
+        #: the most operations ever in flight at once
+        self.max_inflight = 0
         self.normalise = normalise
         self.strict = strict
         self.yields = yields
@@ -151,6 +153,7 @@ class MemoryDataplane:
             ):
                 self.violations.append(f"{op} {key} overlapped with an operation on {other}")
         self._inflight[key] = value
+        self.max_inflight = max(self.max_inflight, len(self._inflight))
         for _ in range(self.yields):
             await asyncio.sleep(0)
         err: Exception | None = None
