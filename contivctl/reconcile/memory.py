@@ -74,7 +74,7 @@ class MemoryDataplane:
         self.strict = strict
         self.yields = yields
         self._index = itertools.count(1)
-        self._inflight: dict[str, Thing] = {}
+        self._inflight: dict[str, tuple[str, Thing]] = {}
         self._planned_failures: dict[tuple[str, str], list[Exception]] = {}
         self.failer: Failer | None = None
 
@@ -145,14 +145,11 @@ class MemoryDataplane:
             self._inflight.pop(key, None)
 
     async def _enter(self, op: str, key: str, value: Thing) -> None:
-        for other, v in self._inflight.items():
-            if (
-                other == key
-                or any(d.matches(other) for d in value.dependencies())
-                or any(d.matches(key) for d in v.dependencies())
-            ):
-                self.violations.append(f"{op} {key} overlapped with an operation on {other}")
-        self._inflight[key] = value
+        for other, (other_op, v) in self._inflight.items():
+            clash = _related(key, op, value, other, other_op) or _related(other, other_op, v, key, op)
+            if other == key or clash:
+                self.violations.append(f"{op} {key} overlapped with {other_op} {other}")
+        self._inflight[key] = (op, value)
         self.max_inflight = max(self.max_inflight, len(self._inflight))
         for _ in range(self.yields):
             await asyncio.sleep(0)
@@ -175,6 +172,15 @@ class MemoryDataplane:
                     raise DataplaneError(f"{key} needs some {d.target}*")
             elif d.target not in self.items:
                 raise DataplaneError(f"{key} needs {d.target}")
+
+
+def _related(key: str, op: str, value: Thing, other: str, other_op: str) -> bool:
+    """Whether `op` on `key` must not overlap `other_op` on `other`.
+
+    It must not when `other` is an exact dependency of the value, or matches
+    one of its prefix dependencies while `other` is being deleted.
+    """
+    return any(d.matches(other) and (not d.prefix or other_op == "delete") for d in value.dependencies())
 
 
 class MemoryDescriptor(Descriptor[Thing]):

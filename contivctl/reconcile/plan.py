@@ -267,10 +267,12 @@ class _Planner:
 def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
     """For each op, the earlier ops it must wait for.
 
-    Two operations are related when one's key is among the other's
-    dependencies (old or new value; a prefix dependency relates every
-    matching key) or when they share a key. Related operations keep their
-    plan order; unrelated ones may run concurrently.
+    Two operations are related when they share a key, when one's key is
+    among the other's exact dependencies (old or new value), or when the
+    later one's prefix dependency matches the earlier one's key; a delete is
+    also related to earlier operations on items that may use it through a
+    prefix. Related operations keep their plan order; unrelated ones may
+    run concurrently.
     """
     last: dict[str, int] = {}
     seen = SortedKeys()
@@ -293,8 +295,11 @@ def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
                 if j is not None:
                     preds.add(j)
         preds.update(exact_waiters.get(op.key, ()))
-        for n in prefix_lengths:
-            preds.update(prefix_waiters.get(op.key[:n], ()))
+        if op.kind is OpKind.DELETE:
+            # Creating one more key an earlier item may use through a prefix
+            # harms nobody; deleting it may, so only deletes wait for them.
+            for n in prefix_lengths:
+                preds.update(prefix_waiters.get(op.key[:n], ()))
         preds.discard(i)
         for d in op.order_deps:
             if d.prefix:
