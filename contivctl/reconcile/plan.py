@@ -18,7 +18,8 @@ Rules, per key, comparing desired (`want`) with existing (`have`):
 
 - not desired, exists and owned → delete (dependents first);
 - exists but not owned → never touched;
-- desired, a dependency missing → PENDING; deleted first if it exists;
+- desired, a dependency missing → PENDING; if it exists, deleted — but only
+  after everything else was planned, as the dependency may come back;
 - desired, missing → create, then wake up its pending dependents;
 - both, `equivalent` → nothing;
 - both, differ → `update`, or delete + create when `needs_recreate`
@@ -97,8 +98,18 @@ def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
     barrier = len(p.ops)
     for k in rest:
         p.settle(k, "changed" if k in delta.items else "drift")
-    while p.requeue:
-        p.settle(p.requeue.popleft(), "dependency back")
+    while True:
+        while p.requeue:
+            p.settle(p.requeue.popleft(), "dependency back")
+        if not p.deferred:
+            break
+        # Existing items whose dependency is missing are deleted only now:
+        # the dependency may have been (re-)created meanwhile.
+        batch, p.deferred = p.deferred, []
+        p.final = True
+        for k in batch:
+            p.settle(k, "dependency missing")
+        p.final = False
     ops = tuple(p.ops)
     return Plan(ops, order(ops), barrier, frozenset(p.visited))
 
@@ -120,6 +131,8 @@ class _Planner:
         self.visited: set[str] = set()
         self.requeue: deque[str] = deque()
         self.count: Counter[str] = Counter()
+        self.deferred: list[str] = []
+        self.final = False
 
     # -- views over the overlay -------------------------------------------------
 
@@ -188,7 +201,9 @@ class _Planner:
             return
         miss = self.missing(key, w.deps)
         if miss:
-            if h is not None:
+            if h is not None and not self.final:
+                self.deferred.append(key)
+            elif h is not None:
                 self.delete(key, f"dependency {describe(miss[0])} missing")
             return
         if h is None:
