@@ -9,10 +9,11 @@ The planner is event driven, which keeps it O(changed): it starts from
 the changed ("dirty") keys, and an operation only looks further when it
 affects others — a create wakes up items pending on the created key, a
 delete first deletes the items that would lose their dependency. Two
-phases, in this order (as vppcfg does): *prune* (everything that must go)
-then *sync* (create, update, re-create); the executor finishes the first
-before it starts the second, so names and addresses are freed before being
-reused.
+phases, in this order (as vppcfg does): *prune* (everything that must go,
+including the old instance of everything to re-create) then *sync*
+(create, update); the executor finishes the first before it starts the
+second, so names and addresses are freed before being reused, and
+dependents of a re-created item are created once, after it.
 
 Rules, per key, comparing desired (`want`) with existing (`have`):
 
@@ -95,6 +96,8 @@ def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
     rest = sorted(k for k in keys if p.want(k) is not None)
     for k in removals:
         p.settle(k, "not desired")
+    for k in rest:
+        p.prune_for_recreate(k)
     barrier = len(p.ops)
     for k in rest:
         p.settle(k, "changed" if k in delta.items else "drift")
@@ -212,10 +215,22 @@ class _Planner:
             return
         elif w.descriptor.needs_recreate(h.value, w.value):
             self.delete(key, "re-create")
-            self.create(key, w, "re-create")
+            # Deleting it may have taken away what satisfied its dependencies
+            # (an item that relies on it, through a prefix): check again.
+            self.settle(key, "re-create")
         else:
             self.emit(OpKind.UPDATE, key, w.descriptor, w.value, w.deps, (*h.deps, *w.deps), h.value, why)
             self.sim[key] = Have(w.value, w.descriptor, h.metadata, True, w.deps)
+
+    def prune_for_recreate(self, key: str) -> None:
+        """Delete what must be re-created up front, so dependents are created once, after it."""
+        w = self.want(key)
+        h = self.have(key)
+        if w is None or h is None or not h.owned or h.value is w.value:
+            return
+        if not w.descriptor.equivalent(w.value, h.value) and w.descriptor.needs_recreate(h.value, w.value):
+            self.visited.add(key)
+            self.delete(key, "re-create")
 
     def create(self, key: str, w: Want, why: str) -> None:
         self.emit(OpKind.CREATE, key, w.descriptor, w.value, w.deps, w.deps, None, why)
@@ -236,7 +251,23 @@ class _Planner:
     def delete(self, key: str, why: str) -> None:
         h = self.have(key)
         assert h is not None
-        losing = [d for d in self.exact_dependents(key) if self._has_dep(d, Dependency.on(key))]
+        # Deleting a dependent can make `key` the last key of a prefix some
+        # other item relies on, so look again until nobody is left.
+        while losing := [d for d in self._dependents_losing(key) if d != key and self.have(d) is not None]:
+            for d in losing:
+                if self.have(d) is not None:
+                    self.delete(d, f"dependency {key} removed")
+                    self.requeue.append(d)
+        self.emit(OpKind.DELETE, key, h.descriptor, h.value, (), h.deps, None, why)
+        self.sim[key] = None
+        if key in self.store.known:
+            self.removed.add(key)
+        else:
+            self.added.discard(key)
+
+    def _dependents_losing(self, key: str) -> list[str]:
+        """Existing owned items that would lose a dependency if `key` went."""
+        losing = self._losing(self.exact_dependents(key), Dependency.on(key))
         for p, keys in self.prefix_dependents(key):
             others = self.others_with_prefix(p, key, 2)
             if not others:
@@ -245,21 +276,26 @@ class _Planner:
                 lose = [k for k in keys if k == others[0]]
             else:
                 continue
-            losing.extend(d for d in lose if self._has_dep(d, Dependency.any_under(p)))
-        for d in losing:
-            if d != key and self.have(d) is not None:
-                self.delete(d, f"dependency {key} removed")
-                self.requeue.append(d)
-        self.emit(OpKind.DELETE, key, h.descriptor, h.value, (), h.deps, None, why)
-        self.sim[key] = None
-        if key in self.store.known:
-            self.removed.add(key)
-        else:
-            self.added.discard(key)
+            losing.extend(self._losing(lose, Dependency.any_under(p)))
+        return losing
 
-    def _has_dep(self, key: str, dep: Dependency) -> bool:
-        h = self.have(key)
-        return h is not None and h.owned and dep in h.deps
+    def _losing(self, keys: list[str], dep: Dependency) -> list[str]:
+        """Those of `keys` that exist, are owned and rely on `dep`.
+
+        Those pending on it are re-examined as well: their status must now
+        name one more missing dependency.
+        """
+        out = []
+        for k in keys:
+            h = self.have(k)
+            if h is not None:
+                if h.owned and dep in h.deps:
+                    out.append(k)
+                continue
+            w = self.want(k)
+            if w is not None and dep in w.deps:
+                self.visited.add(k)
+        return out
 
     def emit(
         self,
