@@ -146,7 +146,7 @@ class MemoryDataplane:
 
     async def _enter(self, op: str, key: str, value: Thing) -> None:
         for other, (other_op, v) in self._inflight.items():
-            clash = _related(key, op, value, other, other_op) or _related(other, other_op, v, key, op)
+            clash = self._related(key, value, other, other_op) or self._related(other, v, key, op)
             if other == key or clash:
                 self.violations.append(f"{op} {key} overlapped with {other_op} {other}")
         self._inflight[key] = (op, value)
@@ -163,6 +163,25 @@ class MemoryDataplane:
             self._inflight.pop(key, None)
             raise err
 
+    def _related(self, key: str, value: Thing, other: str, other_op: str) -> bool:
+        """Whether an operation on `key` must not overlap `other_op` on `other`.
+
+        It must not when `other` is an exact dependency of the value, or when
+        `other` is being deleted and was the only key meeting one of its
+        prefix dependencies.
+        """
+        for d in value.dependencies():
+            if not d.matches(other):
+                continue
+            if not d.prefix:
+                return True
+            if other_op == "delete" and not any(
+                k not in (key, other) and d.matches(k) and self._inflight.get(k, ("",))[0] != "delete"
+                for k in self.items
+            ):
+                return True
+        return False
+
     def _check_deps(self, key: str, value: Thing) -> None:
         if not self.strict:
             return
@@ -172,15 +191,6 @@ class MemoryDataplane:
                     raise DataplaneError(f"{key} needs some {d.target}*")
             elif d.target not in self.items:
                 raise DataplaneError(f"{key} needs {d.target}")
-
-
-def _related(key: str, op: str, value: Thing, other: str, other_op: str) -> bool:
-    """Whether `op` on `key` must not overlap `other_op` on `other`.
-
-    It must not when `other` is an exact dependency of the value, or matches
-    one of its prefix dependencies while `other` is being deleted.
-    """
-    return any(d.matches(other) and (not d.prefix or other_op == "delete") for d in value.dependencies())
 
 
 class MemoryDescriptor(Descriptor[Thing]):

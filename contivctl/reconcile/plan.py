@@ -66,6 +66,8 @@ class Op:
     #: for an update, the value it replaces
     old: Any = None
     reason: str = ""
+    #: for each prefix dependency, the key the planner counted on to meet it
+    witnesses: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -135,6 +137,8 @@ class _Planner:
         self.requeue: deque[str] = deque()
         self.count: Counter[str] = Counter()
         self.deferred: list[str] = []
+        #: set by `missing`: keys meeting the prefix dependencies just checked
+        self.witnesses: list[str] = []
         self.final = False
 
     # -- views over the overlay -------------------------------------------------
@@ -165,10 +169,15 @@ class _Planner:
         return out
 
     def missing(self, key: str, deps: tuple[Dependency, ...]) -> list[Dependency]:
+        """Unmet dependencies; for each met prefix one, the key that meets it goes to `witnesses`."""
         miss = []
+        self.witnesses = []
         for d in deps:
             if d.prefix:
-                if not self.others_with_prefix(d.target, key, 1):
+                found = self.others_with_prefix(d.target, key, 1)
+                if found:
+                    self.witnesses.append(found[0])
+                else:
                     miss.append(d)
             elif self.have(d.target) is None:
                 miss.append(d)
@@ -179,16 +188,17 @@ class _Planner:
         out.update(self.index.exact.get(key, ()))
         return sorted(out)
 
-    def prefix_dependents(self, key: str) -> list[tuple[str, list[str]]]:
-        groups: dict[str, set[str]] = {}
+    def prefix_dependents(self, key: str) -> list[tuple[str, list[set[str]]]]:
+        """Per prefix of `key` that some item depends on, the sets of those items (not copied)."""
+        groups: dict[str, list[set[str]]] = {}
         for index in (self.store.index, self.index):
             for n in index.prefix_lengths:
                 if n <= len(key):
                     p = key[:n]
                     s = index.prefix.get(p)
                     if s:
-                        groups.setdefault(p, set()).update(s)
-        return [(p, sorted(s)) for p, s in sorted(groups.items())]
+                        groups.setdefault(p, []).append(s)
+        return sorted(groups.items())
 
     # -- rules ----------------------------------------------------------------
 
@@ -219,7 +229,8 @@ class _Planner:
             # (an item that relies on it, through a prefix): check again.
             self.settle(key, "re-create")
         else:
-            self.emit(OpKind.UPDATE, key, w.descriptor, w.value, w.deps, (*h.deps, *w.deps), h.value, why)
+            deps = (*h.deps, *w.deps)
+            self.emit(OpKind.UPDATE, key, w.descriptor, w.value, w.deps, deps, h.value, why, self.witnesses)
             self.sim[key] = Have(w.value, w.descriptor, h.metadata, True, w.deps)
 
     def prune_for_recreate(self, key: str) -> None:
@@ -233,17 +244,17 @@ class _Planner:
             self.delete(key, "re-create")
 
     def create(self, key: str, w: Want, why: str) -> None:
-        self.emit(OpKind.CREATE, key, w.descriptor, w.value, w.deps, w.deps, None, why)
+        self.emit(OpKind.CREATE, key, w.descriptor, w.value, w.deps, w.deps, None, why, self.witnesses)
         self.sim[key] = Have(w.value, w.descriptor, None, True, w.deps)
         if key in self.store.known:
             self.removed.discard(key)
         else:
             self.added.add(key)
         woken = self.exact_dependents(key)
-        for p, keys in self.prefix_dependents(key):
+        for p, sets in self.prefix_dependents(key):
             # Items pending on a prefix only wait while no key with it exists.
             if not self.others_with_prefix(p, key, 1):
-                woken.extend(keys)
+                woken.extend(sorted(set().union(*sets)))
         for d in woken:
             if d != key and self.have(d) is None and self.want(d) is not None:
                 self.settle(d, f"dependency {key} created")
@@ -268,12 +279,12 @@ class _Planner:
     def _dependents_losing(self, key: str) -> list[str]:
         """Existing owned items that would lose a dependency if `key` went."""
         losing = self._losing(self.exact_dependents(key), Dependency.on(key))
-        for p, keys in self.prefix_dependents(key):
+        for p, sets in self.prefix_dependents(key):
             others = self.others_with_prefix(p, key, 2)
             if not others:
-                lose = keys
+                lose = sorted(set().union(*sets))
             elif len(others) == 1:
-                lose = [k for k in keys if k == others[0]]
+                lose = [others[0]] if any(others[0] in s for s in sets) else []
             else:
                 continue
             losing.extend(self._losing(lose, Dependency.any_under(p)))
@@ -307,26 +318,27 @@ class _Planner:
         order_deps: tuple[Dependency, ...],
         old: Any,
         why: str,
+        witnesses: list[str] | None = None,
     ) -> None:
         self.visited.add(key)
         self.count[key] += 1
         if self.count[key] > _MAX_OPS_PER_KEY:
             raise AssertionError(f"planner loops on {key!r}")
-        self.ops.append(Op(kind, key, descriptor, value, deps, order_deps, old, why))
+        self.ops.append(Op(kind, key, descriptor, value, deps, order_deps, old, why, tuple(witnesses or ())))
 
 
 def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
     """For each op, the earlier ops it must wait for.
 
-    Two operations are related when they share a key, when one's key is
-    among the other's exact dependencies (old or new value), or when the
-    later one's prefix dependency matches the earlier one's key; a delete is
-    also related to earlier operations on items that may use it through a
-    prefix. Related operations keep their plan order; unrelated ones may
-    run concurrently.
+    An operation waits for earlier ones on the same key and on its exact
+    dependencies (of the old and the new value); a create or update waits
+    for the last operation on the key the planner counted on for each
+    prefix dependency (not on every key with the prefix, which would make
+    ordering quadratic). A delete also waits for earlier operations on items
+    that depend on its key, exactly or through a prefix. Related operations
+    keep their plan order; unrelated ones may run concurrently.
     """
     last: dict[str, int] = {}
-    seen = SortedKeys()
     exact_waiters: dict[str, list[int]] = {}
     prefix_waiters: dict[str, list[int]] = {}
     prefix_lengths: set[int] = set()
@@ -337,14 +349,14 @@ def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
         if j is not None:
             preds.add(j)
         for d in op.order_deps:
-            if d.prefix:
-                for k in seen.with_prefix(d.target):
-                    if k != op.key:
-                        preds.add(last[k])
-            else:
+            if not d.prefix:
                 j = last.get(d.target)
                 if j is not None:
                     preds.add(j)
+        for w in op.witnesses:
+            j = last.get(w)
+            if j is not None:
+                preds.add(j)
         preds.update(exact_waiters.get(op.key, ()))
         if op.kind is OpKind.DELETE:
             # Creating one more key an earlier item may use through a prefix
@@ -359,6 +371,5 @@ def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
             else:
                 exact_waiters.setdefault(d.target, []).append(i)
         last[op.key] = i
-        seen.add(op.key)
         out.append(tuple(sorted(preds)))
     return tuple(out)

@@ -134,16 +134,6 @@ class DependentsIndex:
         else:
             self._indexed.pop(key, None)
 
-    def candidates(self, key: str) -> set[str]:
-        """Keys that may depend on `key`, exactly or through a prefix."""
-        out = set(self.exact.get(key, ()))
-        for n in self.prefix_lengths:
-            if n <= len(key):
-                s = self.prefix.get(key[:n])
-                if s:
-                    out.update(s)
-        return out
-
 
 class Store:
     """Committed state. Only the reconciler writes it, between transactions' operations."""
