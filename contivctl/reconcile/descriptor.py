@@ -58,7 +58,7 @@ class Context(Protocol):
 class Descriptor(abc.ABC, Generic[V]):
     """Base class of descriptors; set `prefix` (class or instance) and implement the abstract methods."""
 
-    #: keys starting with this belong to the descriptor (e.g. "vpp/interface/")
+    #: keys starting with this belong to the descriptor (e.g. "dp/interface/")
     prefix: str = ""
     #: prefixes of descriptors whose `retrieve` must run first (their metadata is then in ctx)
     retrieve_after: tuple[str, ...] = ()

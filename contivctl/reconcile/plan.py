@@ -9,7 +9,7 @@ The planner is event driven, which keeps it O(changed): it starts from
 the changed ("dirty") keys, and an operation only looks further when it
 affects others — a create wakes up items pending on the created key, a
 delete first deletes the items that would lose their dependency. Two
-phases, in this order (as vppcfg does): *prune* (everything that must go,
+phases, in this order: *prune* (everything that must go,
 including the old instance of everything to re-create) then *sync*
 (create, update); the executor finishes the first before it starts the
 second, so names and addresses are freed before being reused, and
