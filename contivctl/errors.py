@@ -9,7 +9,9 @@ showing a traceback::
     ├── IPAMError            an address cannot be computed or handed out
     │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
     │   └── PoolExhausted    every pod address of this node is in use
-    └── StoreError           the local store or etcd failed an operation
+    ├── StoreError           the local store or etcd failed an operation
+    └── LinuxError           a netlink operation failed
+        └── NetnsNotFound    a network namespace path does not exist
 
 Later layers (CNI, dataplane, stores) add their branches here so that the
 tree stays the single place to read what can go wrong.
@@ -63,3 +65,11 @@ class PoolExhausted(IPAMError):
 
 class StoreError(ContivError):
     """A store operation failed; the message names the store and the cause."""
+
+
+class LinuxError(ContivError):
+    """A netlink operation failed; the message names the namespace and the object."""
+
+
+class NetnsNotFound(LinuxError):
+    """The network namespace is gone (or never was); it is never created in its place."""
