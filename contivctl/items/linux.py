@@ -58,7 +58,7 @@ class Veth:
     def key(self) -> str:
         return veth_key(self.netns, self.name)
 
-    def dependencies(self) -> tuple[Dependency, ...]:
+    def deps(self) -> tuple[Dependency, ...]:
         return ()
 
 
@@ -83,7 +83,7 @@ class TapPodSide:
     def key(self) -> str:
         return tap_key(self.netns, self.ifname)
 
-    def dependencies(self) -> tuple[Dependency, ...]:
+    def deps(self) -> tuple[Dependency, ...]:
         return (Dependency.on(self.vpp_tap),)
 
 
@@ -102,7 +102,7 @@ class Address:
     def key(self) -> str:
         return f"linux/address/{ns_label(self.netns)}/{self.ifname}/{self.address}"
 
-    def dependencies(self) -> tuple[Dependency, ...]:
+    def deps(self) -> tuple[Dependency, ...]:
         return (Dependency.on(self.link),)
 
 
@@ -122,7 +122,7 @@ class Route:
     def key(self) -> str:
         return route_key(self.netns, self.dst)
 
-    def dependencies(self) -> tuple[Dependency, ...]:
+    def deps(self) -> tuple[Dependency, ...]:
         return (Dependency.on(self.link), *(Dependency.on(k) for k in self.requires))
 
 
@@ -144,7 +144,7 @@ class Neighbour:
     def key(self) -> str:
         return f"linux/neighbour/{ns_label(self.netns)}/{self.ifname}/{self.ip}"
 
-    def dependencies(self) -> tuple[Dependency, ...]:
+    def deps(self) -> tuple[Dependency, ...]:
         return (Dependency.on(self.link),)
 
 

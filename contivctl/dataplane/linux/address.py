@@ -62,4 +62,4 @@ class AddressDescriptor(Descriptor[Address]):
         return _retriable(exc)
 
     def dependencies(self, key: str, value: Address) -> Iterable[Dependency]:
-        return value.dependencies()
+        return value.deps()

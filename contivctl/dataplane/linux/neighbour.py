@@ -77,4 +77,4 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
         return _retriable(exc)
 
     def dependencies(self, key: str, value: Neighbour) -> Iterable[Dependency]:
-        return value.dependencies()
+        return value.deps()

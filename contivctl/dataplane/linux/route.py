@@ -89,4 +89,4 @@ class RouteDescriptor(Descriptor[Route]):
         return _retriable(exc)
 
     def dependencies(self, key: str, value: Route) -> Iterable[Dependency]:
-        return value.dependencies()
+        return value.deps()

@@ -130,4 +130,4 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
         return is_retriable(exc)
 
     def dependencies(self, key: str, value: TapPodSide) -> Iterable[Dependency]:
-        return value.dependencies()
+        return value.deps()

@@ -137,7 +137,7 @@ class VethDescriptor(Descriptor[Veth]):
         return is_retriable(exc)
 
     def dependencies(self, key: str, value: Veth) -> Iterable[Dependency]:
-        return value.dependencies()
+        return value.deps()
 
 
 def _mtu(value: Veth) -> dict[str, int]:
