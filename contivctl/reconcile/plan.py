@@ -1,0 +1,328 @@
+"""Planning: from desired changes and what exists, the operations to run and their order.
+
+Pure: the planner reads the committed Store and a Delta, simulates every
+operation on an overlay, and returns a Plan; nothing is changed and no
+descriptor I/O happens, so plans are testable (and shown as dry runs)
+without a dataplane.
+
+The planner is event driven, which keeps it O(changed): it starts from
+the changed ("dirty") keys, and an operation only looks further when it
+affects others — a create wakes up items pending on the created key, a
+delete first deletes the items that would lose their dependency. Two
+phases, in this order (as vppcfg does): *prune* (everything that must go)
+then *sync* (create, update, re-create); the executor finishes the first
+before it starts the second, so names and addresses are freed before being
+reused.
+
+Rules, per key, comparing desired (`want`) with existing (`have`):
+
+- not desired, exists and owned → delete (dependents first);
+- exists but not owned → never touched;
+- desired, a dependency missing → PENDING; if it exists, deleted — but only
+  after everything else was planned, as the dependency may come back;
+- desired, missing → create, then wake up its pending dependents;
+- both, `equivalent` → nothing;
+- both, differ → `update`, or delete + create when `needs_recreate`
+  (dependents are deleted first and re-created after).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter, deque
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from contivctl.reconcile.descriptor import Descriptor
+from contivctl.reconcile.desired import Delta
+from contivctl.reconcile.item import Dependency, describe
+from contivctl.reconcile.store import DependentsIndex, Have, SortedKeys, Store, Want
+
+_MAX_OPS_PER_KEY = 4
+
+
+class OpKind(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@attrs.frozen
+class Op:
+    """One planned operation."""
+
+    kind: OpKind
+    key: str
+    descriptor: Descriptor[Any]
+    #: the value created or updated to; for a delete, the value deleted
+    value: Any
+    #: dependencies of the new value (create, update); recorded once it exists
+    deps: tuple[Dependency, ...]
+    #: dependencies relevant to ordering: of the old and of the new value
+    order_deps: tuple[Dependency, ...]
+    #: for an update, the value it replaces
+    old: Any = None
+    reason: str = ""
+
+
+@attrs.frozen
+class Plan:
+    """Operations in a valid sequential order, plus what each must wait for."""
+
+    ops: tuple[Op, ...]
+    #: preds[i]: indexes of earlier operations op i must wait for
+    preds: tuple[tuple[int, ...], ...]
+    #: ops[:barrier] (prune) all finish before ops[barrier:] (sync) start
+    barrier: int
+    #: keys the planner looked at (their status is re-evaluated afterwards)
+    visited: frozenset[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.ops)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+
+def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
+    """Plan `delta` (plus re-examining `dirty` keys) on top of `store`."""
+    p = _Planner(store, delta)
+    keys = set(dirty)
+    keys.update(delta.items)
+    removals = sorted(k for k in keys if p.want(k) is None)
+    rest = sorted(k for k in keys if p.want(k) is not None)
+    for k in removals:
+        p.settle(k, "not desired")
+    barrier = len(p.ops)
+    for k in rest:
+        p.settle(k, "changed" if k in delta.items else "drift")
+    while True:
+        while p.requeue:
+            p.settle(p.requeue.popleft(), "dependency back")
+        if not p.deferred:
+            break
+        # Existing items whose dependency is missing are deleted only now:
+        # the dependency may have been (re-)created meanwhile.
+        batch, p.deferred = p.deferred, []
+        p.final = True
+        for k in batch:
+            p.settle(k, "dependency missing")
+        p.final = False
+    ops = tuple(p.ops)
+    return Plan(ops, order(ops), barrier, frozenset(p.visited))
+
+
+class _Planner:
+    def __init__(self, store: Store, delta: Delta) -> None:
+        self.store = store
+        self.items = delta.items
+        self.sim: dict[str, Have | None] = {}
+        #: keys created in the simulation that the store does not know
+        self.added = SortedKeys()
+        #: keys the store knows that the simulation deleted
+        self.removed: set[str] = set()
+        self.index = DependentsIndex()
+        for k, w in delta.items.items():
+            if w is not None:
+                self.index.put(k, w.deps)
+        self.ops: list[Op] = []
+        self.visited: set[str] = set()
+        self.requeue: deque[str] = deque()
+        self.count: Counter[str] = Counter()
+        self.deferred: list[str] = []
+        self.final = False
+
+    # -- views over the overlay -------------------------------------------------
+
+    def want(self, key: str) -> Want | None:
+        if key in self.items:
+            return self.items[key]
+        return self.store.desired.get(key)
+
+    def have(self, key: str) -> Have | None:
+        if key in self.sim:
+            return self.sim[key]
+        return self.store.known.get(key)
+
+    def others_with_prefix(self, prefix: str, exclude: str, limit: int) -> list[str]:
+        """Up to `limit` existing keys with `prefix`, other than `exclude`."""
+        out: list[str] = []
+        for k in self.store.present.with_prefix(prefix):
+            if k != exclude and k not in self.removed:
+                out.append(k)
+                if len(out) >= limit:
+                    return out
+        for k in self.added.with_prefix(prefix):
+            if k != exclude:
+                out.append(k)
+                if len(out) >= limit:
+                    return out
+        return out
+
+    def missing(self, key: str, deps: tuple[Dependency, ...]) -> list[Dependency]:
+        miss = []
+        for d in deps:
+            if d.prefix:
+                if not self.others_with_prefix(d.target, key, 1):
+                    miss.append(d)
+            elif self.have(d.target) is None:
+                miss.append(d)
+        return miss
+
+    def exact_dependents(self, key: str) -> list[str]:
+        out = set(self.store.index.exact.get(key, ()))
+        out.update(self.index.exact.get(key, ()))
+        return sorted(out)
+
+    def prefix_dependents(self, key: str) -> list[tuple[str, list[str]]]:
+        groups: dict[str, set[str]] = {}
+        for index in (self.store.index, self.index):
+            for n in index.prefix_lengths:
+                if n <= len(key):
+                    p = key[:n]
+                    s = index.prefix.get(p)
+                    if s:
+                        groups.setdefault(p, set()).update(s)
+        return [(p, sorted(s)) for p, s in sorted(groups.items())]
+
+    # -- rules ----------------------------------------------------------------
+
+    def settle(self, key: str, why: str) -> None:
+        self.visited.add(key)
+        w = self.want(key)
+        h = self.have(key)
+        if w is None:
+            if h is not None and h.owned:
+                self.delete(key, why)
+            return
+        if h is not None and not h.owned:
+            return
+        miss = self.missing(key, w.deps)
+        if miss:
+            if h is not None and not self.final:
+                self.deferred.append(key)
+            elif h is not None:
+                self.delete(key, f"dependency {describe(miss[0])} missing")
+            return
+        if h is None:
+            self.create(key, w, why)
+        elif h.value is w.value or w.descriptor.equivalent(w.value, h.value):
+            return
+        elif w.descriptor.needs_recreate(h.value, w.value):
+            self.delete(key, "re-create")
+            self.create(key, w, "re-create")
+        else:
+            self.emit(OpKind.UPDATE, key, w.descriptor, w.value, w.deps, (*h.deps, *w.deps), h.value, why)
+            self.sim[key] = Have(w.value, w.descriptor, h.metadata, True, w.deps)
+
+    def create(self, key: str, w: Want, why: str) -> None:
+        self.emit(OpKind.CREATE, key, w.descriptor, w.value, w.deps, w.deps, None, why)
+        self.sim[key] = Have(w.value, w.descriptor, None, True, w.deps)
+        if key in self.store.known:
+            self.removed.discard(key)
+        else:
+            self.added.add(key)
+        woken = self.exact_dependents(key)
+        for p, keys in self.prefix_dependents(key):
+            # Items pending on a prefix only wait while no key with it exists.
+            if not self.others_with_prefix(p, key, 1):
+                woken.extend(keys)
+        for d in woken:
+            if d != key and self.have(d) is None and self.want(d) is not None:
+                self.settle(d, f"dependency {key} created")
+
+    def delete(self, key: str, why: str) -> None:
+        h = self.have(key)
+        assert h is not None
+        losing = [d for d in self.exact_dependents(key) if self._has_dep(d, Dependency.on(key))]
+        for p, keys in self.prefix_dependents(key):
+            others = self.others_with_prefix(p, key, 2)
+            if not others:
+                lose = keys
+            elif len(others) == 1:
+                lose = [k for k in keys if k == others[0]]
+            else:
+                continue
+            losing.extend(d for d in lose if self._has_dep(d, Dependency.any_under(p)))
+        for d in losing:
+            if d != key and self.have(d) is not None:
+                self.delete(d, f"dependency {key} removed")
+                self.requeue.append(d)
+        self.emit(OpKind.DELETE, key, h.descriptor, h.value, (), h.deps, None, why)
+        self.sim[key] = None
+        if key in self.store.known:
+            self.removed.add(key)
+        else:
+            self.added.discard(key)
+
+    def _has_dep(self, key: str, dep: Dependency) -> bool:
+        h = self.have(key)
+        return h is not None and h.owned and dep in h.deps
+
+    def emit(
+        self,
+        kind: OpKind,
+        key: str,
+        descriptor: Descriptor[Any],
+        value: Any,
+        deps: tuple[Dependency, ...],
+        order_deps: tuple[Dependency, ...],
+        old: Any,
+        why: str,
+    ) -> None:
+        self.visited.add(key)
+        self.count[key] += 1
+        if self.count[key] > _MAX_OPS_PER_KEY:
+            raise AssertionError(f"planner loops on {key!r}")
+        self.ops.append(Op(kind, key, descriptor, value, deps, order_deps, old, why))
+
+
+def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
+    """For each op, the earlier ops it must wait for.
+
+    Two operations are related when they share a key, when one's key is
+    among the other's exact dependencies (old or new value), or when the
+    later one's prefix dependency matches the earlier one's key; a delete is
+    also related to earlier operations on items that may use it through a
+    prefix. Related operations keep their plan order; unrelated ones may
+    run concurrently.
+    """
+    last: dict[str, int] = {}
+    seen = SortedKeys()
+    exact_waiters: dict[str, list[int]] = {}
+    prefix_waiters: dict[str, list[int]] = {}
+    prefix_lengths: set[int] = set()
+    out: list[tuple[int, ...]] = []
+    for i, op in enumerate(ops):
+        preds: set[int] = set()
+        j = last.get(op.key)
+        if j is not None:
+            preds.add(j)
+        for d in op.order_deps:
+            if d.prefix:
+                for k in seen.with_prefix(d.target):
+                    if k != op.key:
+                        preds.add(last[k])
+            else:
+                j = last.get(d.target)
+                if j is not None:
+                    preds.add(j)
+        preds.update(exact_waiters.get(op.key, ()))
+        if op.kind is OpKind.DELETE:
+            # Creating one more key an earlier item may use through a prefix
+            # harms nobody; deleting it may, so only deletes wait for them.
+            for n in prefix_lengths:
+                preds.update(prefix_waiters.get(op.key[:n], ()))
+        preds.discard(i)
+        for d in op.order_deps:
+            if d.prefix:
+                prefix_waiters.setdefault(d.target, []).append(i)
+                prefix_lengths.add(len(d.target))
+            else:
+                exact_waiters.setdefault(d.target, []).append(i)
+        last[op.key] = i
+        seen.add(op.key)
+        out.append(tuple(sorted(preds)))
+    return tuple(out)
