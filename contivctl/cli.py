@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--node-id",
         type=_node_id,
-        default=int(_env("CONTIV_NODE_ID", default="1")),
+        default=_env("CONTIV_NODE_ID", default="1"),
         metavar="N",
         help="node ID when there is no etcd (CONTIV_NODE_ID; default 1)",
     )
