@@ -4,7 +4,10 @@ Ownership is a tag: every interface the agent creates or configures gets
 `contiv:<logical name>` right after it exists, so a restarted agent finds
 its interfaces (and their logical names) in a plain dump, and never touches
 `local0`, a NIC it was not told to configure, or anything someone else made.
-A NIC is never deleted: "deleting" it takes the agent's settings off it.
+A NIC is never created or deleted: "creating" it adopts and configures the
+NIC VPP found at boot, "deleting" it takes the agent's settings off it
+again. An untagged NIC is not reported at all, so a desired NIC is adopted
+rather than reported as someone else's item.
 
 The settings of one interface are sent pipelined: VPP handles a
 connection's requests in order, so they apply in the order listed.
@@ -217,6 +220,8 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
             d = names.details[i]
             n = names.by_index[i]
             link = _link_of(d, tap_by.get(i), afp_by.get(i), vx_by.get(i))
+            if isinstance(link, Physical) and not n.owned:
+                continue  # a NIC nobody configured yet: raw material, adopted when desired
             un_to = un_by.get(i)
             un_name = names.by_index[un_to].name if un_to is not None and un_to in names.by_index else None
             modes = {int(p.mode) for p in placement}
