@@ -131,9 +131,7 @@ async def test_neighbor_and_config(vpp: VPPConnection) -> None:
         I.Neighbor("lo1", "10.1.1.2", "00:00:00:00:00:02"),
         I.Neighbor("lo1", "10.1.1.2", "00:00:00:00:00:03"),
     )
-    await roundtrip(
-        D.NeighborConfigDescriptor(vpp), ctx, I.NeighborConfig(max_age=4), I.NeighborConfig(max_age=8)
-    )
+    await roundtrip(D.NeighborConfigDescriptor(vpp), ctx, I.NeighborConfig(max_age=4), I.NeighborConfig(max_age=8))
 
 
 async def test_bridge_domain_members_and_l2fib(vpp: VPPConnection) -> None:
@@ -143,7 +141,9 @@ async def test_bridge_domain_members_and_l2fib(vpp: VPPConnection) -> None:
     bd = I.BridgeDomain("vxlanBD", 1)
     await roundtrip(D.BridgeDomainDescriptor(vpp), ctx, bd)
     await ctx.create(D.BridgeDomainDescriptor(vpp), bd)
-    await roundtrip(D.BridgeDomainMemberDescriptor(vpp), ctx, I.BridgeDomainMember("vxlanBD", "vxlanBVI", bvi=True, shg=1))
+    await roundtrip(
+        D.BridgeDomainMemberDescriptor(vpp), ctx, I.BridgeDomainMember("vxlanBD", "vxlanBVI", bvi=True, shg=1)
+    )
     member = I.BridgeDomainMember("vxlanBD", "vxlan2", shg=1)
     await ctx.create(D.BridgeDomainMemberDescriptor(vpp), member)
     await roundtrip(D.L2FibDescriptor(vpp), ctx, I.L2FibEntry("vxlanBD", "12:2b:00:00:00:02", "vxlan2"))

@@ -110,9 +110,7 @@ async def test_foreign_objects_are_left_alone(started: tuple[VPPConnection, obje
     conn, _ = started
     foreign = await conn.call("create_loopback")
     await conn.call("ip_table_add_del", is_add=True, table={"table_id": 9})
-    await conn.call(
-        "sw_interface_add_del_address", sw_if_index=foreign.sw_if_index, is_add=True, prefix="10.99.0.1/24"
-    )
+    await conn.call("sw_interface_add_del_address", sw_if_index=foreign.sw_if_index, is_add=True, prefix="10.99.0.1/24")
     r = reconciler(conn)
     rec = await r.resync_full(node_items())
     assert not [o for o in rec.ops if o.op == "delete"]
