@@ -189,10 +189,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
 
     async def update(self, ctx: Context, key: str, old: Interface, new: Interface, metadata: Metadata) -> Metadata:
         idx = int(metadata)
-        reqs = _settings(idx, new, old, ctx)
-        if old.name != new.name:
-            reqs.insert(0, _tag(idx, new.name))
-        await self.vpp.call_many(reqs)
+        await self.vpp.call_many(_settings(idx, new, old, ctx))
         return idx
 
     # -- retrieve -------------------------------------------------------------
