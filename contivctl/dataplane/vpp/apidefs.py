@@ -11,7 +11,6 @@ missing or changed message, raised before anything is configured.
 
 from __future__ import annotations
 
-
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -212,5 +211,3 @@ def check_message_table(table: Mapping[str, int], version: str) -> None:
             changed.append((name, crc, have))
     if missing or changed:
         raise VPPIncompatible(version, missing, changed)
-
-

@@ -120,8 +120,8 @@ class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
             if item is None:
                 continue
             context = getattr(item, "context", None)
-            req = requests.get(context) if context is not None else None
-            if req is None:
+            req = requests.get(context) if isinstance(context, int) else None
+            if req is None or not isinstance(context, int):
                 event_queue.put_nowait(item)
                 continue
             future, eof_name, details_name, collected = req

@@ -102,8 +102,10 @@ class VPPConnection:
         self._supervisor: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._agent_interfaces_seen = False
-        #: increments on every successful connect; lets callers tell VPP lifetimes apart
+        #: increments on every successful connect
         self.epoch = 0
+        #: increments on the first connect and whenever VPP is found restarted: one value per VPP lifetime
+        self.lifetime = 0
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -138,6 +140,8 @@ class VPPConnection:
             raise
         self.info = info
         self.epoch += 1
+        if self.lifetime == 0:
+            self.lifetime = 1
         self._lost.clear()
         self._up.set()
         if self._dispatcher is None:
@@ -235,6 +239,8 @@ class VPPConnection:
             else:
                 return
             event = self._judge(old, info)
+            if event.restarted:
+                self.lifetime += 1
             self._agent_interfaces_seen = info.agent_interfaces > 0
             log.warning("reconnected to VPP: %s", event.reason)
             if self.on_reconnect is not None:
