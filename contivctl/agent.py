@@ -99,7 +99,9 @@ class Agent:
             opts.vpp_socket, api_dir=opts.vpp_api_dir, timeout=opts.vpp_timeout, on_reconnect=self._vpp_back
         )
         self.namespaces = Namespaces()
-        self.reconciler = Reconciler([*vpp_descriptors(self.vpp), *linux_descriptors(self.namespaces)])
+        self.reconciler = Reconciler(
+            [*vpp_descriptors(self.vpp, state_dir=opts.store.parent), *linux_descriptors(self.namespaces)]
+        )
         self.store: LocalStore | None = None
         self.controller: Controller | None = None
         self.rest: RestServer | None = None

@@ -34,7 +34,9 @@ class ContivAPI:
     def get_ns_index(self, pod_namespace: str, pod_name: str) -> str | None:
         """The VPP application namespace of a VPP-TCP-stack pod (its ID), else None."""
         att = self._attachment(pod_namespace, pod_name)
-        return att.container_id if att is not None and att.tcp_stack else None
+        if att is None or not att.tcp_stack:
+            return None
+        return naming.app_namespace_id(att.container_id, att.ifname)
 
     def get_pod_by_if(self, if_name: str) -> PodRef | None:
         for att in self._controller.attachments.values():
@@ -47,7 +49,12 @@ class ContivAPI:
 
     def get_pod_by_app_ns_index(self, ns_id: str) -> PodRef | None:
         return next(
-            (a.pod for a in self._controller.attachments.values() if a.tcp_stack and a.container_id == ns_id), None
+            (
+                a.pod
+                for a in self._controller.attachments.values()
+                if a.tcp_stack and naming.app_namespace_id(a.container_id, a.ifname) == ns_id
+            ),
+            None,
         )
 
     def get_container_index(self) -> Mapping[AttachmentKey, Attachment]:

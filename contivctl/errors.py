@@ -112,9 +112,7 @@ class VPPIncompatible(VPPError):
             parts.append(
                 "changed: " + ", ".join(f"{n} (expected {want}, found {got})" for n, want, got in self.changed)
             )
-        super().__init__(
-            f"{where} (version {version}) does not provide the API this agent needs; " + "; ".join(parts)
-        )
+        super().__init__(f"{where} (version {version}) does not provide the API this agent needs; " + "; ".join(parts))
 
 
 class VPPConnectionError(VPPError):

@@ -61,3 +61,8 @@ def vpp_pod_if_name(container_id: str, ifname: str) -> str:
 def vpp_pod_loop_name(container_id: str, ifname: str) -> str:
     """VPP loopback of a VPP-TCP-stack pod."""
     return "podloop-" + attachment_id(container_id, ifname)
+
+
+def app_namespace_id(container_id: str, ifname: str) -> str:
+    """VPP application namespace of a VPP-TCP-stack pod (VPP takes at most 63 characters)."""
+    return "pod-" + attachment_id(container_id, ifname)

@@ -103,7 +103,9 @@ def render_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
     default = ipaddress.ip_network("0.0.0.0/0" if att.ip.version == 4 else "::/0")
     gw_route = lx.Route(netns=att.netns, dst=gw_net, dev=ifname, link=link_key)
     items += [
-        lx.Address(netns=att.netns, ifname=ifname, address=ipaddress.ip_interface(f"{att.ip}/{host_len}"), link=link_key),
+        lx.Address(
+            netns=att.netns, ifname=ifname, address=ipaddress.ip_interface(f"{att.ip}/{host_len}"), link=link_key
+        ),
         gw_route,
         lx.Route(netns=att.netns, dst=default, dev=ifname, link=link_key, via=net.gateway, requires=(gw_route.key,)),
         lx.Neighbour(netns=att.netns, ifname=ifname, ip=net.gateway, mac=vpp_mac, link=link_key),
@@ -115,13 +117,11 @@ def render_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
         items += [
             vpp.Interface(name=loop, link=vpp.Loopback(), vrf=net.pod_vrf),
             vpp.Address(interface=loop, address=f"{att.ip}/{host_len}"),
-            vpp.AppNamespace(id=cid, secret=APP_NS_SECRET, interface=loop),
+            vpp.AppNamespace(id=naming.app_namespace_id(cid, ifname), secret=APP_NS_SECRET, interface=loop),
             vpp.StnRule(ip=str(att.ip), interface=vpp_if),
         ]
     else:
-        items.append(
-            vpp.Route(vrf=net.pod_vrf, dst=f"{att.ip}/{host_len}", next_hop=str(att.ip), interface=vpp_if)
-        )
+        items.append(vpp.Route(vrf=net.pod_vrf, dst=f"{att.ip}/{host_len}", next_hop=str(att.ip), interface=vpp_if))
     return {item.key: item for item in items}
 
 

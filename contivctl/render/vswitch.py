@@ -1,10 +1,14 @@
 """Node-level VPP items every pod relies on: the pod VRF, its gateway, the VRF routes.
 
-The pod gateway is a loopback in the pod VRF carrying ``gateway/<node pod
-prefix>`` (e.g. 10.1.5.1/24); every pod interface is unnumbered to it. That
-gives VPP the gateway address once per node instead of one VPP-side address
-per pod (the v2.0 PodIfIPCIDR scheme), and VPP answers the pods' ARP for the
-gateway by itself.
+The pod gateway is a loopback in the pod VRF carrying the gateway address as
+a host prefix (e.g. 10.1.5.1/32); every pod interface is unnumbered to it.
+That gives VPP the gateway address once per node instead of one VPP-side
+address per pod (the v2.0 PodIfIPCIDR scheme), and VPP answers the pods' ARP
+for the gateway by itself. A host prefix, not the node's /24: VPP refuses an
+address that overlaps another interface's subnet in the same VRF, and the
+loopbacks of VPP-TCP-stack pods carry pod addresses from that very subnet.
+Every pod has its own /32 route anyway, and an address of the node's subnet
+without a pod falls to the drop route below.
 
 VRF routes (reference rules of the original): the main VRF reaches pods and
 VPP-host subnets by a lookup in the pod VRF; the pod VRF leaves by a
@@ -45,7 +49,7 @@ def render_pod_vrf(plan: PodVrfPlan) -> dict[str, Any]:
     items: list[Any] = [
         vpp.Vrf(plan.pod_vrf, ipv6=plan.gateway.version == 6),
         vpp.Interface(name=POD_GATEWAY_LOOP, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=plan.gateway_mac),
-        vpp.Address(interface=POD_GATEWAY_LOOP, address=f"{plan.gateway}/{plan.node_pod_subnet.prefixlen}"),
+        vpp.Address(interface=POD_GATEWAY_LOOP, address=f"{plan.gateway}/{plan.gateway.max_prefixlen}"),
     ]
     if plan.main_vrf:
         items.append(vpp.Vrf(plan.main_vrf, ipv6=plan.gateway.version == 6))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import VPPConnection
@@ -50,9 +51,14 @@ ALL_KINDS = (
 )
 
 
-def vpp_descriptors(vpp: VPPConnection) -> list[Descriptor[Any]]:
-    """Every VPP descriptor, bound to one connection: what the reconciler is built with."""
-    return [kind(vpp) for kind in ALL_KINDS]
+def vpp_descriptors(vpp: VPPConnection, state_dir: Path | None = None) -> list[Descriptor[Any]]:
+    """Every VPP descriptor, bound to one connection: what the reconciler is built with.
+
+    ``state_dir`` keeps what VPP cannot be asked about (app namespaces) across
+    agent restarts; without it such items are re-added after a restart.
+    """
+    memory = None if state_dir is None else state_dir / "vpp-appns.json"
+    return [AppNamespaceDescriptor(vpp, memory) if kind is AppNamespaceDescriptor else kind(vpp) for kind in ALL_KINDS]
 
 
 __all__ = [

@@ -4,16 +4,23 @@ The session layer and app namespaces cannot be dumped through VPP's API:
 - whether the session layer is on is asked with a request that changes
   nothing (deleting an app namespace that cannot exist is refused with
   FEATURE_DISABLED only while the layer is off);
-- app namespaces the driver made are remembered for the lifetime of the VPP
-  they were made in (`VPPConnection.lifetime`); re-adding one is an update
-  in VPP, so after an agent restart they are simply added again.
+- app namespaces the driver made are remembered, each with the interface
+  it is bound to and that interface's sw_if_index. The memory is kept in a
+  file when the agent gives one, so it survives an agent restart; an entry
+  counts only while that interface still exists under the same index and
+  tag, which no longer holds once VPP restarted (its interfaces are gone
+  when the resync reads them). So a clean agent restart re-adds nothing,
+  and a VPP restart re-adds everything.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import VPPConnection
@@ -28,6 +35,8 @@ from contivctl.dataplane.vpp.descriptors.base import (
 from contivctl.dataplane.vpp.retvals import Retval
 from contivctl.items.vpp import AppNamespace, DhcpClient, SessionLayer, StnRule
 from contivctl.reconcile import Context, Metadata, Retrieved
+
+log = logging.getLogger(__name__)
 
 RT_DISABLE, RT_RULE_TABLE = 0, 1
 _PROBE_NS = "contiv-probe-never-created"
@@ -98,9 +107,44 @@ class SessionLayerDescriptor(VppDescriptor[SessionLayer]):
 class AppNamespaceDescriptor(VppDescriptor[AppNamespace]):
     prefix = "vpp/appns/"
 
-    def __init__(self, vpp: VPPConnection) -> None:
+    def __init__(self, vpp: VPPConnection, memory: Path | None = None) -> None:
         super().__init__(vpp)
-        self._made: dict[str, tuple[int, AppNamespace]] = {}
+        self._memory_path = memory
+        #: namespace id → (value, sw_if_index of its interface when it was made)
+        self._made: dict[str, tuple[AppNamespace, int]] = self._load()
+
+    def _load(self) -> dict[str, tuple[AppNamespace, int]]:
+        if self._memory_path is None or not self._memory_path.exists():
+            return {}
+        try:
+            raw = json.loads(self._memory_path.read_text())
+            return {
+                ns_id: (
+                    AppNamespace(ns_id, int(e["secret"]), e["interface"], int(e["ip4_vrf"]), int(e["ip6_vrf"])),
+                    int(e["sw_if_index"]),
+                )
+                for ns_id, e in raw.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("forgetting app namespaces recorded in %s: %s", self._memory_path, exc)
+            return {}
+
+    def _save(self) -> None:
+        if self._memory_path is None:
+            return
+        data = {
+            ns_id: {
+                "secret": v.secret,
+                "interface": v.interface,
+                "ip4_vrf": v.ip4_vrf,
+                "ip6_vrf": v.ip6_vrf,
+                "sw_if_index": idx,
+            }
+            for ns_id, (v, idx) in self._made.items()
+        }
+        tmp = self._memory_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self._memory_path)
 
     def _req(self, ctx: Context | None, v: AppNamespace, is_add: bool) -> dict[str, Any]:
         return {
@@ -114,8 +158,10 @@ class AppNamespaceDescriptor(VppDescriptor[AppNamespace]):
         }
 
     async def create(self, ctx: Context, key: str, value: AppNamespace) -> Metadata:
-        r = await self.vpp.call("app_namespace_add_del_v4", **self._req(ctx, value, True))
-        self._made[value.id] = (self.vpp.lifetime, value)
+        req = self._req(ctx, value, True)
+        r = await self.vpp.call("app_namespace_add_del_v4", **req)
+        self._made[value.id] = (value, int(req["sw_if_index"]))
+        self._save()
         return int(r.appns_index)
 
     def needs_recreate(self, old: AppNamespace, new: AppNamespace) -> bool:
@@ -127,14 +173,21 @@ class AppNamespaceDescriptor(VppDescriptor[AppNamespace]):
         return await self.create(ctx, key, new)  # VPP updates a namespace that exists
 
     async def delete(self, ctx: Context, key: str, value: AppNamespace, metadata: Metadata) -> None:
-        self._made.pop(value.id, None)
         await self.vpp.call("app_namespace_add_del_v4", **self._req(ctx, value, False))
+        self._made.pop(value.id, None)
+        self._save()
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        life = self.vpp.lifetime
-        for ns_id in [k for k, (made_in, _) in self._made.items() if made_in != life]:
-            del self._made[ns_id]
-        return [Retrieved(v.key, v, owned=True) for _, v in self._made.values()]
+        names = await InterfaceNames.load(self.vpp)
+        found = []
+        for ns_id, (value, idx) in list(self._made.items()):
+            bound = names.get(idx)
+            if bound is not None and bound.owned and bound.name == value.interface:
+                found.append(Retrieved(value.key, value, owned=True))
+            else:
+                del self._made[ns_id]  # its interface is gone: VPP restarted or someone removed it
+        self._save()
+        return found
 
     def owns(self, key: str, value: AppNamespace) -> bool:
         return True
