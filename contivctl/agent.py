@@ -83,6 +83,13 @@ def pod_vrf_plan(cfg: Config, plan: NodeAddressPlan) -> PodVrfPlan:
     )
 
 
+def resync_after_vpp_restart(controller: Controller, event: Reconnected) -> None:
+    """A VPP that lost its configuration gets all of it back through a full resync."""
+    if event.restarted:
+        log.warning("VPP restarted (%s): full resync", event.reason)
+        controller.post(Resync(full=True, reason=f"VPP restarted: {event.reason}"))
+
+
 class Agent:
     def __init__(self, opts: AgentOptions) -> None:
         self.opts = opts
@@ -108,11 +115,8 @@ class Agent:
         self.stopping = asyncio.Event()
 
     def _vpp_back(self, event: Reconnected) -> None:
-        if event.restarted and self.controller is not None:
-            log.warning("VPP restarted (%s): full resync", event.reason)
-            asyncio.get_running_loop().create_task(
-                self.controller.submit(Resync(full=True, reason=f"VPP restarted: {event.reason}"))
-            )
+        if self.controller is not None:
+            resync_after_vpp_restart(self.controller, event)
 
     def readiness(self) -> tuple[bool, str]:
         if not self.vpp.connected:

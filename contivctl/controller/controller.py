@@ -100,6 +100,10 @@ class Controller:
                 await self._task
             self._task = None
 
+    def post(self, event: Event) -> None:
+        """Queue ``event`` without waiting for its answer (timers, watchers, callbacks)."""
+        self._queue.put_nowait(event)
+
     async def submit(self, event: Event) -> Any:
         """Queue ``event`` and wait for the controller's answer (or its error)."""
         await self._queue.put(event)

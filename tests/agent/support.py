@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from contivctl.agent import pod_network, pod_vrf_plan
+from contivctl.agent import pod_network, pod_vrf_plan, resync_after_vpp_restart
 from contivctl.config import parse_config
 from contivctl.config.model import Config
 from contivctl.controller import AddPod, AddResult, Controller, DeletePod
@@ -94,6 +94,7 @@ async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int =
         base_items=render_pod_vrf(pod_vrf_plan(cfg, plan)),
         tcp_stack_enabled=not cfg.tcp_stack_disabled,
     )
+    vpp.on_reconnect = lambda event: resync_after_vpp_restart(controller, event)
     await controller.start()
     return Node(cfg, emu, vpp, store, namespaces, reconciler, controller)
 
@@ -175,3 +176,15 @@ async def vpp_neighbours(vpp: VPPConnection) -> set[tuple[int, str, str]]:
 
 def pod_ip(result: AddResult) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return result.attachment.ip
+
+
+async def eventually(check: Any, timeout: float = 10.0) -> None:
+    """Await ``check()`` (an async predicate) until it holds or the deadline passes."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)

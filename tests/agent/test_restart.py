@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from contivctl.errors import VPPError
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import (
     MODES_FOR_RESTART,
     Pods,
     config,
+    eventually,
     ip_json,
     link_exists,
     make_node,
@@ -97,15 +99,21 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
 
 
 async def test_vpp_restart_leads_to_a_full_resync_that_rewires_pods(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
-    from contivctl.controller import Resync
-
     node = await make_node(emu, tmp_path / "s.db", config())
     try:
         netns, cid = pods.netns(), pods.cid()
         await node.add(cid, netns)
+        name = naming.vpp_pod_if_name(cid, "eth0")
         await emu.restart()
-        await node.vpp.wait_connected(timeout=5)
-        await node.controller.submit(Resync(full=True, reason="VPP restarted"))
-        assert naming.vpp_pod_if_name(cid, "eth0") in await vpp_interfaces(node.vpp)
+
+        async def rewired() -> bool:
+            try:
+                return name in await vpp_interfaces(node.vpp)
+            except VPPError:  # the connection is still being re-established
+                return False
+
+        await eventually(rewired)
+        assert any(r.trigger.startswith("VPP restarted") for r in node.reconciler.history())
+        assert link_exists(netns, "eth0")
     finally:
         await stop_node(node)
