@@ -106,6 +106,13 @@ async def stop_node(node: Node) -> None:
     await node.store.close()
 
 
+class _Remote:
+    """Enough of an Emulator for make_node: the socket of one running in another process."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+
+
 @contextlib.asynccontextmanager
 async def running_node(emu: Emulator, store_path: Path, cfg: Config) -> AsyncIterator[Node]:
     node = await make_node(emu, store_path, cfg)
