@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -16,7 +17,7 @@ from typing import Any, TextIO
 import attrs
 
 from contivctl import __version__
-from contivctl.errors import ConfigError, ContivError
+from contivctl.errors import ConfigError, ConfigProblem, ContivError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -70,6 +71,37 @@ def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
+    import asyncio
+    import logging
+    from pathlib import Path
+
+    from contivctl.agent import AgentOptions, run_agent
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.config:
+        raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
+    if not args.node_name:
+        raise ConfigError([ConfigProblem("--node-name", "is required (or set NODE_NAME or MICROSERVICE_LABEL)")])
+    opts = AgentOptions(
+        config=Path(args.config),
+        node_name=args.node_name,
+        node_id=args.node_id,
+        store=Path(args.store),
+        vpp_socket=args.vpp_socket,
+        vpp_api_dir=args.vpp_api_dir,
+        cni_socket=args.cni_socket,
+        http=args.http,
+    )
+    return asyncio.run(run_agent(opts))
+
+
+def _env(*names: str, default: str = "") -> str:
+    return next((os.environ[n] for n in names if os.environ.get(n)), default)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contivctl",
@@ -103,6 +135,64 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--node", metavar="NAME", help="apply this node's NodeConfig entry (static IP, DHCP)")
     _add_output(plan, "json")
     plan.set_defaults(handler=cmd_ipam_plan)
+
+    agent = sub.add_parser(
+        "agent",
+        help="run the node agent",
+        description="Run the agent of one node: wire pods to VPP, serve CNI and REST. "
+        "Every option falls back to the environment variable named in its help.",
+    )
+    agent.add_argument("--config", default=_env("CONTIV_CONFIG"), metavar="FILE", help="agent config (CONTIV_CONFIG)")
+    agent.add_argument(
+        "--node-name",
+        default=_env("NODE_NAME", "MICROSERVICE_LABEL"),
+        metavar="NAME",
+        help="this node's name (NODE_NAME, MICROSERVICE_LABEL)",
+    )
+    agent.add_argument(
+        "--node-id",
+        type=_node_id,
+        default=_env("CONTIV_NODE_ID", default="1"),
+        metavar="N",
+        help="node ID when there is no etcd (CONTIV_NODE_ID; default 1)",
+    )
+    agent.add_argument(
+        "--store",
+        default=_env("CONTIV_STORE", default="/var/lib/contiv/agent.db"),
+        metavar="PATH",
+        help="local store file (CONTIV_STORE)",
+    )
+    agent.add_argument(
+        "--vpp-socket",
+        default=_env("CONTIV_VPP_SOCKET", default="/run/vpp/api.sock"),
+        metavar="PATH",
+        help="VPP binary API socket (CONTIV_VPP_SOCKET)",
+    )
+    agent.add_argument(
+        "--vpp-api-dir",
+        default=_env("CONTIV_VPP_API_DIR", default="/usr/share/vpp/api"),
+        metavar="DIR",
+        help="VPP API definitions (CONTIV_VPP_API_DIR)",
+    )
+    agent.add_argument(
+        "--cni-socket",
+        default=_env("CONTIV_CNI_SOCKET", default="/var/run/contiv/cni.sock"),
+        metavar="PATH",
+        help="CNI gRPC socket (CONTIV_CNI_SOCKET)",
+    )
+    agent.add_argument(
+        "--http",
+        default=_env("CONTIV_HTTP", default="127.0.0.1:9999"),
+        metavar="ADDR",
+        help="REST endpoint host:port (CONTIV_HTTP)",
+    )
+    agent.add_argument(
+        "--log-level",
+        default=_env("CONTIV_LOG_LEVEL", default="info"),
+        choices=["debug", "info", "warning", "error"],
+        help="log level (CONTIV_LOG_LEVEL)",
+    )
+    agent.set_defaults(handler=cmd_agent)
     return parser
 
 

@@ -9,7 +9,18 @@ showing a traceback::
     ├── IPAMError            an address cannot be computed or handed out
     │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
     │   └── PoolExhausted    every pod address of this node is in use
-    └── StoreError           the local store or etcd failed an operation
+    ├── StoreError           the local store or etcd failed an operation
+    └── DataplaneError       the dataplane could not be reached or refused a change
+        ├── VPPError         anything between the agent and VPP's binary API
+        │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs
+        │   ├── VPPConnectionError the socket cannot be reached or the connection was lost
+        │   ├── VPPTimeout         VPP did not answer within the deadline
+        │   └── VPPApiError        VPP answered with a non-zero retval (name and number)
+        └── LinuxError       a netlink operation failed
+            └── NetnsNotFound      a network namespace path does not exist
+
+:attr:`DataplaneError.retriable` says whether trying again later can help: a
+lost connection or a timeout can heal, a refusal or a wrong API usually not.
 
 Later layers (CNI, dataplane, stores) add their branches here so that the
 tree stays the single place to read what can go wrong.
@@ -63,3 +74,83 @@ class PoolExhausted(IPAMError):
 
 class StoreError(ContivError):
     """A store operation failed; the message names the store and the cause."""
+
+
+class DataplaneError(ContivError):
+    """A dataplane operation failed; `retriable` tells whether a later retry may succeed."""
+
+    retriable: bool = False
+
+
+class VPPError(DataplaneError):
+    """VPP could not be talked to, or it refused a request."""
+
+
+class VPPIncompatible(VPPError):
+    """The VPP found (or the API definitions installed with it) lacks messages the driver needs.
+
+    Raised once at connect, listing every missing or changed message, so an
+    operator sees the whole mismatch and the VPP version in one line instead
+    of a failure per call later.
+    """
+
+    def __init__(
+        self,
+        version: str,
+        missing: Sequence[str] = (),
+        changed: Sequence[tuple[str, str, str]] = (),
+        where: str = "VPP",
+    ) -> None:
+        self.version = version
+        self.missing = tuple(missing)
+        self.changed = tuple(changed)
+        self.where = where
+        parts = []
+        if self.missing:
+            parts.append("missing: " + ", ".join(self.missing))
+        if self.changed:
+            parts.append(
+                "changed: " + ", ".join(f"{n} (expected {want}, found {got})" for n, want, got in self.changed)
+            )
+        super().__init__(f"{where} (version {version}) does not provide the API this agent needs; " + "; ".join(parts))
+
+
+class VPPConnectionError(VPPError):
+    """The API socket cannot be reached, or the connection dropped with the request in flight."""
+
+    retriable = True
+
+
+class VPPTimeout(VPPError):
+    """VPP did not answer a request within the deadline."""
+
+    retriable = True
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(f"VPP did not answer {name} within {seconds:g}s")
+        self.name = name
+        self.seconds = seconds
+
+
+class VPPApiError(VPPError):
+    """VPP answered a request with a non-zero retval.
+
+    `retval_name` is VPP's name for the value (e.g. ``ADDRESS_IN_USE``) when
+    the driver knows it; refusals are not retriable, because VPP gives the
+    same answer to the same request.
+    """
+
+    def __init__(self, message: str, retval: int, retval_name: str | None = None) -> None:
+        label = f"{retval_name} ({retval})" if retval_name else f"retval {retval}"
+        super().__init__(f"VPP refused {message}: {label}")
+        self.message = message
+        self.retval = retval
+        self.retval_name = retval_name
+
+
+class LinuxError(DataplaneError):
+    """A netlink operation failed; the message names the namespace and the object."""
+
+
+class NetnsNotFound(LinuxError):
+    """The network namespace is gone (or never was); it is never created in its place."""

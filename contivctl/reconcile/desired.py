@@ -105,9 +105,7 @@ def expand(registry: Registry, store: Store, changes: Mapping[str, Any | None]) 
     return Delta(top, items)
 
 
-def _validate(
-    store: Store, items: dict[str, Want | None], top: dict[str, Any | None], claims: dict[str, str]
-) -> None:
+def _validate(store: Store, items: dict[str, Want | None], top: dict[str, Any | None], claims: dict[str, str]) -> None:
     def current(key: str) -> Want | None:
         return items[key] if key in items else store.desired.get(key)
 

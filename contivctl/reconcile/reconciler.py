@@ -191,9 +191,7 @@ class Reconciler:
         dirty.update(k for k, s in self._store.status.items() if s.state in unhealthy)
         return await self._run(kind, trigger, Mode.BEST_EFFORT, delta, dirty)
 
-    async def _run(
-        self, kind: TxnKind, trigger: str, mode: Mode, delta: Delta, dirty: Iterable[str]
-    ) -> TxnRecord:
+    async def _run(self, kind: TxnKind, trigger: str, mode: Mode, delta: Delta, dirty: Iterable[str]) -> TxnRecord:
         t0 = time.perf_counter()
         dirty = set(dirty)
         plan = make_plan(self._store, delta, dirty)
@@ -327,9 +325,7 @@ class Reconciler:
             attempts = (0 if changed or prev is None else prev.attempts) + 1
             if retriable and not self._retry.gives_up(attempts):
                 at = now + self._retry.delay(attempts)
-                return ItemStatus(
-                    ItemState.RETRYING, error_text(exc), attempts=attempts, retry_at=at, txn=seq
-                )
+                return ItemStatus(ItemState.RETRYING, error_text(exc), attempts=attempts, retry_at=at, txn=seq)
             return ItemStatus(ItemState.FAILED, error_text(exc), attempts=attempts, txn=seq)
         if w is None:
             if h is not None and h.owned:

@@ -232,8 +232,6 @@ class Executor:
                     OpResult(kind, op.key, Outcome.FAILED, exc, time.perf_counter() - t0, undo=True)
                 )
             else:
-                self.undo_results.append(
-                    OpResult(kind, op.key, Outcome.OK, None, time.perf_counter() - t0, undo=True)
-                )
+                self.undo_results.append(OpResult(kind, op.key, Outcome.OK, None, time.perf_counter() - t0, undo=True))
             finally:
                 self.touched.add(op.key)

@@ -107,4 +107,3 @@ async def run_retries(r: Reconciler, clock: ManualClock, limit: int = 100) -> in
         fired += 1
         await r.drain()
     return fired
-

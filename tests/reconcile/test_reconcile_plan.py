@@ -82,9 +82,7 @@ async def test_update_in_place_when_the_descriptor_can(world: World) -> None:
 
 async def test_recreate_recreates_dependents_too(world: World) -> None:
     r = world.reconciler()
-    await r.apply(
-        {"b/1": Thing("x"), "a/2": Thing(needs=("b/1",)), "a/3": Thing(needs=("a/2",)), "a/4": Thing()}
-    )
+    await r.apply({"b/1": Thing("x"), "a/2": Thing(needs=("b/1",)), "a/3": Thing(needs=("a/2",)), "a/4": Thing()})
     before = world.dp.items["a/2"][1]
     rec = await r.apply({"b/1": Thing("y")})
     assert [(p.op, p.key) for p in rec.plan] == [
@@ -105,9 +103,7 @@ async def test_cycles_are_rejected_naming_the_keys_and_nothing_changes(world: Wo
     r = world.reconciler()
     await r.apply({"a/0": Thing()})
     with pytest.raises(DependencyCycle) as err:
-        await r.apply(
-            {"a/1": Thing(needs=("a/3",)), "a/2": Thing(needs=("a/1",)), "a/3": Thing(needs=("a/2", "a/0"))}
-        )
+        await r.apply({"a/1": Thing(needs=("a/3",)), "a/2": Thing(needs=("a/1",)), "a/3": Thing(needs=("a/2", "a/0"))})
     assert set(err.value.keys) == {"a/1", "a/2", "a/3"}
     assert "a/1" in str(err.value)
     assert set(world.dp.items) == {"a/0"}

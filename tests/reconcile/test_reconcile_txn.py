@@ -91,9 +91,7 @@ async def test_revert_that_cannot_undo_says_so_and_leaves_the_item_failed(world:
 async def test_best_effort_keeps_going_and_keeps_failures_failed(world: World) -> None:
     r = world.reconciler()
     world.dp.fail("create", "a/1", DataplaneError("no such thing"))
-    rec = await r.apply(
-        {"a/1": Thing(), "a/2": Thing(needs=("a/1",)), "a/3": Thing(), "d/x": Thing(needs=("a/3",))}
-    )
+    rec = await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",)), "a/3": Thing(), "d/x": Thing(needs=("a/3",))})
     assert set(world.dp.items) == {"a/3", "d/x"}
     st = r.state("a/1")
     assert st is not None and st.state is ItemState.FAILED and "no such thing" in (st.error or "")

@@ -78,10 +78,7 @@ async def test_mac_address(vpp: AsyncClient) -> None:
     assert (
         await call(vpp, "sw_interface_set_mac_address", sw_if_index=lo, mac_address="02:11:22:33:44:55")
     ).retval == 0
-    assert (
-        str((await call(vpp, "sw_interface_get_mac_address", sw_if_index=lo)).mac_address)
-        == "02:11:22:33:44:55"
-    )
+    assert str((await call(vpp, "sw_interface_get_mac_address", sw_if_index=lo)).mac_address) == "02:11:22:33:44:55"
     r = await call(vpp, "sw_interface_set_mac_address", sw_if_index=55, mac_address="02:11:22:33:44:55")
     assert r.retval == -2
 
@@ -108,13 +105,9 @@ async def test_unnumbered(vpp: AsyncClient) -> None:
     r = await call(vpp, "sw_interface_set_unnumbered", sw_if_index=lo, unnumbered_sw_if_index=1, is_add=True)
     assert r.retval == 0
     assert [(d.sw_if_index, d.ip_sw_if_index) for d in await dump(vpp, "ip_unnumbered_dump")] == [(1, lo)]
-    bad = await call(
-        vpp, "sw_interface_set_unnumbered", sw_if_index=lo, unnumbered_sw_if_index=88, is_add=True
-    )
+    bad = await call(vpp, "sw_interface_set_unnumbered", sw_if_index=lo, unnumbered_sw_if_index=88, is_add=True)
     assert bad.retval == -10
-    bad = await call(
-        vpp, "sw_interface_set_unnumbered", sw_if_index=88, unnumbered_sw_if_index=1, is_add=True
-    )
+    bad = await call(vpp, "sw_interface_set_unnumbered", sw_if_index=88, unnumbered_sw_if_index=1, is_add=True)
     assert bad.retval == -2
     await call(vpp, "sw_interface_set_unnumbered", sw_if_index=lo, unnumbered_sw_if_index=1, is_add=False)
     assert await dump(vpp, "ip_unnumbered_dump") == []

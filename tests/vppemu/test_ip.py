@@ -128,9 +128,7 @@ async def test_routes_via_next_hop_interface_table_and_drop(vpp: AsyncClient) ->
 
 
 async def test_route_refusals(vpp: AsyncClient) -> None:
-    r = await call(
-        vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(nh="10.0.0.1"), table_id=9)
-    )
+    r = await call(vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(nh="10.0.0.1"), table_id=9))
     assert r.retval == -3  # no such table
     r = await call(vpp, "ip_route_add_del", is_add=True, route=route("10.2.0.0/16", path(table_id=9)))
     assert r.retval == -3  # lookup in a table that does not exist
@@ -169,9 +167,7 @@ async def test_table_delete_flushes_its_routes(vpp: AsyncClient) -> None:
 
 
 async def test_ipv6_routes(vpp: AsyncClient) -> None:
-    await call(
-        vpp, "ip_route_add_del", is_add=True, route=route("2001:db8:1::/48", path(nh="2001:db8::1", proto=1))
-    )
+    await call(vpp, "ip_route_add_del", is_add=True, route=route("2001:db8:1::/48", path(nh="2001:db8::1", proto=1)))
     routes = await _routes(vpp, is_ip6=True)
     assert str(routes["2001:db8:1::/48"][0].nh.address.ip6) == "2001:db8::1"
 
@@ -190,16 +186,14 @@ async def test_neighbours(vpp: AsyncClient) -> None:
     nb = {"sw_if_index": a, "flags": 1, "mac_address": "02:00:00:00:00:01", "ip_address": "10.1.1.9"}
     assert (await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=nb)).retval == 0
     got = await dump(vpp, "ip_neighbor_dump", sw_if_index=ALL, af=0)
-    assert [
-        (d.neighbor.sw_if_index, str(d.neighbor.ip_address), str(d.neighbor.mac_address)) for d in got
-    ] == [(a, "10.1.1.9", "02:00:00:00:00:01")]
+    assert [(d.neighbor.sw_if_index, str(d.neighbor.ip_address), str(d.neighbor.mac_address)) for d in got] == [
+        (a, "10.1.1.9", "02:00:00:00:00:01")
+    ]
     assert "10.1.1.9/32" in await _routes(vpp)  # the adjacency's host route
     assert await dump(vpp, "ip_neighbor_dump", sw_if_index=ALL, af=1) == []
     assert (await call(vpp, "ip_neighbor_add_del", is_add=False, neighbor=nb)).retval == 0
     assert (await call(vpp, "ip_neighbor_add_del", is_add=False, neighbor=nb)).retval == -6
-    assert (
-        await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=dict(nb, sw_if_index=55))
-    ).retval == -2
+    assert (await call(vpp, "ip_neighbor_add_del", is_add=True, neighbor=dict(nb, sw_if_index=55))).retval == -2
 
 
 async def test_neighbour_config(vpp: AsyncClient) -> None:

@@ -131,9 +131,7 @@ async def test_af_packet(emu: Emulator, vpp: AsyncClient) -> None:
     assert r.retval == 0
     dup = await call(vpp, "af_packet_create_v3", host_if_name=host, use_random_hw_addr=True)
     assert (dup.retval, dup.sw_if_index) == (-79, r.sw_if_index)
-    assert [(d.sw_if_index, d.host_if_name) for d in await dump(vpp, "af_packet_dump")] == [
-        (r.sw_if_index, host)
-    ]
+    assert [(d.sw_if_index, d.host_if_name) for d in await dump(vpp, "af_packet_dump")] == [(r.sw_if_index, host)]
     names = {x.sw_if_index: x for x in await dump(vpp, "sw_interface_dump")}
     assert names[r.sw_if_index].interface_name == f"host-{host}"
     assert str(names[r.sw_if_index].l2_address) == "02:00:00:00:0a:01"

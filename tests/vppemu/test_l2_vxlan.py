@@ -9,9 +9,7 @@ BVI = 1
 
 
 async def _bd(vpp: AsyncClient, bd_id: int, is_add: bool = True) -> int:
-    r = await call(
-        vpp, "bridge_domain_add_del_v2", bd_id=bd_id, flood=True, forward=True, learn=True, is_add=is_add
-    )
+    r = await call(vpp, "bridge_domain_add_del_v2", bd_id=bd_id, flood=True, forward=True, learn=True, is_add=is_add)
     return int(r.retval)
 
 
@@ -105,9 +103,7 @@ async def test_vxlan_tunnels(vpp: AsyncClient) -> None:
     ifaces = {d.sw_if_index: d for d in await dump(vpp, "sw_interface_dump")}
     assert ifaces[r.sw_if_index].interface_name == "vxlan_tunnel0"
     assert await dump(vpp, "vxlan_tunnel_v2_dump", sw_if_index=0) == []  # no ~0 default: 0 means local0
-    assert (
-        await call(vpp, "sw_interface_set_l2_bridge", rx_sw_if_index=r.sw_if_index, bd_id=1, shg=1)
-    ).retval == 0
+    assert (await call(vpp, "sw_interface_set_l2_bridge", rx_sw_if_index=r.sw_if_index, bd_id=1, shg=1)).retval == 0
     assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=False, **_tunnel())).retval == 0
     assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=False, **_tunnel())).retval == -6
     (bd,) = await dump(vpp, "bridge_domain_dump", bd_id=1)
@@ -120,9 +116,7 @@ async def test_vxlan_refusals(vpp: AsyncClient) -> None:
     mixed = _tunnel(dst_address="2001:db8::2")
     assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **mixed)).retval == -97
     assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **_tunnel(encap_vrf_id=9))).retval == -3
-    assert (
-        await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **_tunnel(decap_next_index=7))
-    ).retval == -76
+    assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **_tunnel(decap_next_index=7))).retval == -76
     await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **_tunnel(instance=4))
     again = _tunnel(dst_address="192.168.30.3", instance=4)
     assert (await call(vpp, "vxlan_add_del_tunnel_v3", is_add=True, **again)).retval == -147

@@ -35,20 +35,12 @@ async def test_plugin_state(vpp: AsyncClient) -> None:
 async def test_interfaces(vpp: AsyncClient) -> None:
     await _enable(vpp)
     lo = (await call(vpp, "create_loopback")).sw_if_index
-    assert (
-        await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)
-    ).retval == 0
-    assert (
-        await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=OUTSIDE, sw_if_index=lo)
-    ).retval == 0
+    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)).retval == 0
+    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=OUTSIDE, sw_if_index=lo)).retval == 0
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=lo)
     assert r.retval == -81
-    assert [(d.sw_if_index, int(d.flags)) for d in await dump(vpp, "nat44_interface_dump")] == [
-        (lo, INSIDE | OUTSIDE)
-    ]
-    assert (
-        await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)
-    ).retval == 0
+    assert [(d.sw_if_index, int(d.flags)) for d in await dump(vpp, "nat44_interface_dump")] == [(lo, INSIDE | OUTSIDE)]
+    assert (await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)).retval == 0
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=False, flags=INSIDE, sw_if_index=lo)
     assert r.retval == -6
     r = await call(vpp, "nat44_interface_add_del_feature", is_add=True, flags=INSIDE, sw_if_index=44)

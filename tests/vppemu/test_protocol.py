@@ -115,9 +115,7 @@ async def test_peer_close_drops_registration_and_subscriptions(emu: Emulator) ->
     client.queue_task.cancel()
 
 
-async def test_interface_events_have_no_context_and_reach_subscribers(
-    emu: Emulator, vpp: AsyncClient
-) -> None:
+async def test_interface_events_have_no_context_and_reach_subscribers(emu: Emulator, vpp: AsyncClient) -> None:
     other = await connect(emu.socket_path, "bystander")
     await call(vpp, "want_interface_events", enable_disable=1, pid=4242)
     lo = await call(vpp, "create_loopback")

@@ -10,24 +10,12 @@ from .helpers import AsyncClient, call, connect, disconnect, dump, next_event
 
 
 async def test_stn_rules(vpp: AsyncClient) -> None:
-    assert (
-        await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=True)
-    ).retval == 0
-    assert (
-        await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=True)
-    ).retval == -116
-    assert (
-        await call(vpp, "stn_add_del_rule", ip_address="10.0.0.6", sw_if_index=33, is_add=True)
-    ).retval == -2
-    assert [(str(d.ip_address), d.sw_if_index) for d in await dump(vpp, "stn_rules_dump")] == [
-        ("10.0.0.5", 1)
-    ]
-    assert (
-        await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=False)
-    ).retval == 0
-    assert (
-        await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=False)
-    ).retval == -6
+    assert (await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=True)).retval == 0
+    assert (await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=True)).retval == -116
+    assert (await call(vpp, "stn_add_del_rule", ip_address="10.0.0.6", sw_if_index=33, is_add=True)).retval == -2
+    assert [(str(d.ip_address), d.sw_if_index) for d in await dump(vpp, "stn_rules_dump")] == [("10.0.0.5", 1)]
+    assert (await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=False)).retval == 0
+    assert (await call(vpp, "stn_add_del_rule", ip_address="10.0.0.5", sw_if_index=1, is_add=False)).retval == -6
 
 
 async def test_app_namespaces_need_the_session_layer(emu: Emulator, vpp: AsyncClient) -> None:
@@ -53,9 +41,7 @@ async def test_dhcp_client_config(vpp: AsyncClient) -> None:
     assert (await call(vpp, "dhcp_client_config", is_add=True, client=client)).retval == -7
     (d,) = await dump(vpp, "dhcp_client_dump")
     assert (d.client.sw_if_index, d.client.hostname, int(d.lease.state)) == (1, "node-1", 0)
-    assert (
-        await call(vpp, "dhcp_client_config", is_add=True, client=dict(client, sw_if_index=9))
-    ).retval == -2
+    assert (await call(vpp, "dhcp_client_config", is_add=True, client=dict(client, sw_if_index=9))).retval == -2
     assert (await call(vpp, "dhcp_client_config", is_add=False, client=client)).retval == 0
     assert (await call(vpp, "dhcp_client_config", is_add=False, client=client)).retval == -6
 

@@ -12,16 +12,10 @@ from .emulator import Emulator
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m contivctl.testing.vppemu", description="VPP binary-API emulator"
-    )
+    p = argparse.ArgumentParser(prog="python -m contivctl.testing.vppemu", description="VPP binary-API emulator")
     p.add_argument("--socket", required=True, help="unix socket path to serve (VPP: /run/vpp/api.sock)")
-    p.add_argument(
-        "--api-dir", default=None, help="directory of *.api.json (default: the bundled v26.06 set)"
-    )
-    p.add_argument(
-        "--nic", action="append", default=[], help="a physical NIC name, e.g. GigabitEthernet0/8/0"
-    )
+    p.add_argument("--api-dir", default=None, help="directory of *.api.json (default: the bundled v26.06 set)")
+    p.add_argument("--nic", action="append", default=[], help="a physical NIC name, e.g. GigabitEthernet0/8/0")
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
 

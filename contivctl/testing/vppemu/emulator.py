@@ -33,9 +33,7 @@ class EmulatorError(AssertionError):
 
 
 class Emulator:
-    def __init__(
-        self, socket_path: str | os.PathLike[str], nics: Iterable[str] = (), api_dir: str | None = None
-    ):
+    def __init__(self, socket_path: str | os.PathLike[str], nics: Iterable[str] = (), api_dir: str | None = None):
         self.socket_path = str(socket_path)
         self.nics = list(nics)
         self.defs = apidefs.load(api_dir)

@@ -75,9 +75,7 @@ class Subscription:
 class Connection(asyncio.Protocol):
     """One API client socket; also the `Context` its handlers see."""
 
-    BUILTINS = frozenset(
-        {"sockclnt_create", "sockclnt_delete", "control_ping", "get_api_json", "memclnt_keepalive"}
-    )
+    BUILTINS = frozenset({"sockclnt_create", "sockclnt_delete", "control_ping", "get_api_json", "memclnt_keepalive"})
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
@@ -283,9 +281,7 @@ class Connection(asyncio.Protocol):
             self.write(self._error_reply(route.spec.reply, msg.context, e))
         # Action.IGNORE: no reply at all
 
-    def _dispatch_unfaulted(
-        self, route: Route, body: bytes, out: list[bytes]
-    ) -> Coroutine[Any, Any, None] | None:
+    def _dispatch_unfaulted(self, route: Route, body: bytes, out: list[bytes]) -> Coroutine[Any, Any, None] | None:
         msg, _ = route.spec.msg.unpack(body)
         if route.builtin is not None:
             self._builtin(route, msg, out)

@@ -82,9 +82,7 @@ def reply(
 
 def async_reply(
     *names: str,
-) -> Callable[
-    [Callable[[Context, Any], Awaitable[Fields | None]]], Callable[[Context, Any], Awaitable[Fields | None]]
-]:
+) -> Callable[[Callable[[Context, Any], Awaitable[Fields | None]]], Callable[[Context, Any], Awaitable[Fields | None]]]:
     def deco(
         fn: Callable[[Context, Any], Awaitable[Fields | None]],
     ) -> Callable[[Context, Any], Awaitable[Fields | None]]:

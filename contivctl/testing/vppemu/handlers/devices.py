@@ -45,9 +45,7 @@ async def tap_create_v3(ctx: Context, m: Any) -> Fields:
     ip4 = _prefix(bool(m.host_ip4_prefix_set), m.host_ip4_prefix, ipaddress.IPv4Interface)
     ip6 = _prefix(bool(m.host_ip6_prefix_set), m.host_ip6_prefix, ipaddress.IPv6Interface)
     try:
-        key = await asyncio.to_thread(
-            ctx.kernel.create_tap, host_name, host_mac, host_mtu or None, netns, ip4, ip6
-        )
+        key = await asyncio.to_thread(ctx.kernel.create_tap, host_name, host_mac, host_mtu or None, netns, ip4, ip6)
     except kernel.KernelError as e:
         retval = Retval.SYSCALL_ERROR_2 if e.stage == "TUNSETIFF" else Retval.NETLINK_ERROR
         raise VppApiError(retval, str(e)) from e
@@ -124,9 +122,7 @@ def af_packet_create_v3(ctx: Context, m: Any) -> Fields:
     except OSError as e:
         raise VppApiError(Retval.SYSCALL_ERROR_1, f"{host}: {e}") from e
     mac = random_mac() if m.use_random_hw_addr else mac_bytes(m.hw_addr)
-    iface = st.interfaces.add(
-        f"host-{host}", Kind.AF_PACKET, mac, host_if_name=host, link_mtu=kernel.link_mtu(host)
-    )
+    iface = st.interfaces.add(f"host-{host}", Kind.AF_PACKET, mac, host_if_name=host, link_mtu=kernel.link_mtu(host))
     return {"sw_if_index": iface.sw_if_index}
 
 

@@ -215,9 +215,7 @@ def fib_view(st: VppState, is_ip6: bool, table_id: int) -> dict[IPNetwork, list[
         owner = st.interfaces.by_index.get(idx)
         if owner is None or owner.vrf(is_ip6) != table_id or (ip.version == 6) != is_ip6 or nb.flags & 2:
             continue
-        offer(
-            ipaddress.ip_network(f"{ip}/{host_len}"), Source.ADJ, [Path(sw_if_index=idx, proto=proto, nh=ip)]
-        )
+        offer(ipaddress.ip_network(f"{ip}/{host_len}"), Source.ADJ, [Path(sw_if_index=idx, proto=proto, nh=ip)])
     return {p: v[1] for p, v in best.items()}
 
 

@@ -96,9 +96,7 @@ def set_l2_bridge(ctx: Context, m: Any) -> None:
         bd = l2.bridge_domains[m.bd_id] = BridgeDomain(m.bd_id)
     port_type = int(m.port_type)
     if port_type == PORT_BVI:
-        ensure(
-            iface.kind in (Kind.BVI, Kind.LOOPBACK), Retval.INVALID_INTERFACE, f"{iface.name} cannot be a BVI"
-        )
+        ensure(iface.kind in (Kind.BVI, Kind.LOOPBACK), Retval.INVALID_INTERFACE, f"{iface.name} cannot be a BVI")
         ensure(bd.bvi in (ALL, iface.sw_if_index), Retval.BD_ALREADY_HAS_BVI, f"bridge domain {m.bd_id}")
     current = l2.bd_of(iface.sw_if_index)
     if current is not None and current is not bd:
@@ -121,9 +119,7 @@ def l2fib_add_del(ctx: Context, m: Any) -> None:
                 Retval.INVALID_INTERFACE,
                 f"{iface.name} is not in bridge domain {m.bd_id}",
             )
-        l2.fib[key] = FibEntry(
-            m.bd_id, mac, m.sw_if_index, bool(m.static_mac), bool(m.filter_mac), bool(m.bvi_mac)
-        )
+        l2.fib[key] = FibEntry(m.bd_id, mac, m.sw_if_index, bool(m.static_mac), bool(m.filter_mac), bool(m.bvi_mac))
     else:
         ensure(key in l2.fib, Retval.NO_SUCH_ENTRY, f"{mac.hex(':')} in bridge domain {m.bd_id}")
         del l2.fib[key]

@@ -104,9 +104,7 @@ def output_interface(ctx: Context, m: Any) -> None:
     _enabled(ctx)
     outs = ctx.state.nat.output_interfaces
     if m.is_add:
-        ensure(
-            m.sw_if_index not in ctx.state.nat.interfaces, Retval.VALUE_EXIST, "interface has in/out feature"
-        )
+        ensure(m.sw_if_index not in ctx.state.nat.interfaces, Retval.VALUE_EXIST, "interface has in/out feature")
         ensure(m.sw_if_index not in outs, Retval.VALUE_EXIST, f"sw_if_index {m.sw_if_index}")
         outs.append(m.sw_if_index)
     else:

@@ -23,9 +23,7 @@ def show_version(ctx: Context, m: Any) -> Fields:
 @reply("api_versions")
 def api_versions(ctx: Context, m: Any) -> Fields:
     versions = ctx.defs.versions
-    entries = [
-        {"major": v[0], "minor": v[1], "patch": v[2], "name": name} for name, v in sorted(versions.items())
-    ]
+    entries = [{"major": v[0], "minor": v[1], "patch": v[2], "name": name} for name, v in sorted(versions.items())]
     return {"count": len(entries), "api_versions": entries}
 
 

@@ -46,9 +46,7 @@ def vxlan_add_del(ctx: Context, m: Any) -> Fields:
         delete_interface(ctx, existing)
         return {"sw_if_index": existing.sw_if_index}
     if existing is not None:
-        raise VppApiError(
-            Retval.TUNNEL_EXIST, f"vxlan {src}->{dst} vni {m.vni}", sw_if_index=existing.sw_if_index
-        )
+        raise VppApiError(Retval.TUNNEL_EXIST, f"vxlan {src}->{dst} vni {m.vni}", sw_if_index=existing.sw_if_index)
     st.ip.table(src.version == 6, m.encap_vrf_id)
     if dst.is_multicast:
         st.interfaces.get(m.mcast_sw_if_index)

@@ -155,9 +155,7 @@ class IpState:
     def api_routes(self, is_ip6: bool, table_id: int) -> dict[IPNetwork, list[Path]]:
         return self.routes.setdefault(table_key(is_ip6, table_id), {})
 
-    def add_route(
-        self, is_ip6: bool, table_id: int, prefix: IPNetwork, paths: list[Path], multipath: bool
-    ) -> None:
+    def add_route(self, is_ip6: bool, table_id: int, prefix: IPNetwork, paths: list[Path], multipath: bool) -> None:
         table = self.api_routes(is_ip6, table_id)
         if multipath and prefix in table:
             merged = list(table[prefix])
@@ -166,9 +164,7 @@ class IpState:
         else:
             table[prefix] = list(paths)
 
-    def del_route(
-        self, is_ip6: bool, table_id: int, prefix: IPNetwork, paths: list[Path], multipath: bool
-    ) -> None:
+    def del_route(self, is_ip6: bool, table_id: int, prefix: IPNetwork, paths: list[Path], multipath: bool) -> None:
         table = self.api_routes(is_ip6, table_id)
         if prefix not in table:
             return  # fib_table_entry_delete of a missing entry is silent

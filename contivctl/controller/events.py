@@ -1,0 +1,61 @@
+"""Events: the only way anything outside the controller asks it to change the view.
+
+Each is an immutable value; those that need an answer carry the future the
+sender awaits. The controller resolves exactly that future — never another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import attrs
+
+from contivctl.model import PodRef
+
+_seq = itertools.count(1)
+
+
+def _next_seq() -> int:
+    return next(_seq)
+
+
+def _future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+@attrs.frozen(eq=False)
+class Event:
+    seq: int = attrs.field(factory=_next_seq, kw_only=True)
+    reply: asyncio.Future[Any] = attrs.field(factory=_future, kw_only=True, repr=False)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+@attrs.frozen(eq=False)
+class AddPod(Event):
+    container_id: str
+    ifname: str
+    netns: str
+    pod: PodRef
+    uid: str = ""
+    #: labels of the pod, when known (``ldpreload: "true"`` asks for the VPP TCP stack)
+    labels: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen(eq=False)
+class DeletePod(Event):
+    container_id: str
+    ifname: str
+    netns: str = ""
+
+
+@attrs.frozen(eq=False)
+class Resync(Event):
+    """Re-read the dataplane and repair it (after a VPP restart, or periodically)."""
+
+    full: bool = True
+    reason: str = "resync"

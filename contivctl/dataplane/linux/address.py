@@ -1,0 +1,65 @@
+"""Addresses on links the agent made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from contivctl.dataplane.linux.common import gone, netlink_errors, require_link
+from contivctl.dataplane.linux.common import is_retriable as _retriable
+from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.snapshot import SnapshotSource
+from contivctl.errors import LinuxError
+from contivctl.items.linux import Address, ns_label
+from contivctl.reconcile.descriptor import Context, Descriptor
+from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+
+
+class AddressDescriptor(Descriptor[Address]):
+    prefix = "linux/address/"
+
+    def __init__(self, snapshots: SnapshotSource) -> None:
+        self._snapshots = snapshots
+
+    async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
+        self._snapshots.invalidate()
+        async with iproute(value.netns) as ipr:
+            index = await require_link(ipr, value.netns, value.ifname)
+            with netlink_errors(f"add {value.address} to {value.ifname} in {ns_label(value.netns)}"):
+                await ipr.addr(
+                    "replace", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
+                )
+        return None
+
+    async def delete(self, ctx: Context, key: str, value: Address, metadata: Metadata) -> None:
+        self._snapshots.invalidate()
+        try:
+            async with iproute(value.netns) as ipr:
+                index = await require_link(ipr, value.netns, value.ifname)
+                with netlink_errors(f"remove {value.address} from {value.ifname}"):
+                    await ipr.addr(
+                        "del", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
+                    )
+        except LinuxError as exc:
+            if not (gone(exc) or "no interface" in str(exc)):
+                raise
+
+    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get()
+        found = []
+        for dump in snapshot.namespaces.values():
+            for index, address in dump.addresses:
+                link = dump.link(index)
+                if link is None or link.owner_key is None:
+                    continue
+                value = Address(netns=dump.netns, ifname=link.name, address=address, link=link.owner_key)
+                found.append(Retrieved(value.key, value, owned=True))
+        return found
+
+    def owns(self, key: str, value: Address) -> bool:
+        return True
+
+    def is_retriable(self, exc: Exception) -> bool:
+        return _retriable(exc)
+
+    def dependencies(self, key: str, value: Address) -> Iterable[Dependency]:
+        return value.deps()

@@ -1,0 +1,65 @@
+"""What every Linux descriptor shares: error translation and link lookup."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from collections.abc import Iterator
+from typing import Any
+
+from pyroute2.netlink.exceptions import NetlinkError
+
+from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, ns_label
+
+#: Errors that a later attempt may not meet: the kernel was busy, or a
+#: just-deleted device still lingers (netns teardown is asynchronous).
+RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
+
+
+class NetlinkFailed(LinuxError):
+    """A netlink request was refused; ``code`` is the errno."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextlib.contextmanager
+def netlink_errors(what: str) -> Iterator[None]:
+    """Turn pyroute2's NetlinkError into a LinuxError that says what was being done."""
+    try:
+        yield
+    except NetlinkError as exc:
+        raise NetlinkFailed(f"{what}: {exc.args[1] if len(exc.args) > 1 else exc}", exc.code) from None
+
+
+def is_retriable(exc: Exception) -> bool:
+    return isinstance(exc, NetlinkFailed) and exc.code in RETRIABLE_ERRNOS
+
+
+def alias_for(key: str, note: str = "") -> str:
+    return ALIAS_PREFIX + key + (ALIAS_NOTE + note if note else "")
+
+
+async def find_link(ipr: Any, name: str) -> int | None:
+    found = await ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+async def link_info(ipr: Any, index: int) -> Any:
+    return (await ipr.link("get", index=index))[0]
+
+
+async def require_link(ipr: Any, netns: str, name: str) -> int:
+    index = await find_link(ipr, name)
+    if index is None:
+        raise LinuxError(f"no interface {name} in namespace {ns_label(netns)}")
+    return index
+
+
+def gone(exc: BaseException) -> bool:
+    """True when the object (or its whole namespace) no longer exists: a delete is then done."""
+    if isinstance(exc, NetnsNotFound):
+        return True
+    return isinstance(exc, NetlinkFailed) and exc.code in (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)

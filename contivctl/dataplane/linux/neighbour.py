@@ -1,0 +1,80 @@
+"""Permanent neighbour entries: the pod resolves its gateway without ever asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from contivctl.dataplane.linux.common import gone, netlink_errors, require_link
+from contivctl.dataplane.linux.common import is_retriable as _retriable
+from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
+from contivctl.errors import LinuxError
+from contivctl.items.linux import Neighbour, ns_label
+from contivctl.reconcile.descriptor import Context, Descriptor
+from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+
+
+class NeighbourDescriptor(Descriptor[Neighbour]):
+    prefix = "linux/neighbour/"
+
+    def __init__(self, snapshots: SnapshotSource) -> None:
+        self._snapshots = snapshots
+
+    async def create(self, ctx: Context, key: str, value: Neighbour) -> Metadata:
+        self._snapshots.invalidate()
+        await self._replace(value)
+        return None
+
+    async def update(self, ctx: Context, key: str, old: Neighbour, new: Neighbour, metadata: Metadata) -> Metadata:
+        self._snapshots.invalidate()
+        await self._replace(new)
+        return None
+
+    async def _replace(self, value: Neighbour) -> None:
+        async with iproute(value.netns) as ipr:
+            index = await require_link(ipr, value.netns, value.ifname)
+            with netlink_errors(f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}"):
+                await ipr.neigh("replace", dst=str(value.ip), lladdr=value.mac, ifindex=index, state=NUD_PERMANENT)
+
+    def needs_recreate(self, old: Neighbour, new: Neighbour) -> bool:
+        return (old.netns, old.ifname, old.ip) != (new.netns, new.ifname, new.ip)
+
+    async def delete(self, ctx: Context, key: str, value: Neighbour, metadata: Metadata) -> None:
+        self._snapshots.invalidate()
+        try:
+            async with iproute(value.netns) as ipr:
+                index = await require_link(ipr, value.netns, value.ifname)
+                with netlink_errors(f"remove neighbour {value.ip} on {value.ifname}"):
+                    await ipr.neigh("del", dst=str(value.ip), ifindex=index)
+        except LinuxError as exc:
+            if not (gone(exc) or "no interface" in str(exc)):
+                raise
+
+    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get()
+        found = []
+        for dump in snapshot.namespaces.values():
+            for entry in dump.neighbours:
+                link = dump.link(entry.ifindex)
+                if link is None or link.owner_key is None:
+                    continue
+                value = Neighbour(netns=dump.netns, ifname=link.name, ip=entry.ip, mac=entry.mac, link=link.owner_key)
+                found.append(Retrieved(value.key, value, owned=True))
+        return found
+
+    def owns(self, key: str, value: Neighbour) -> bool:
+        return True
+
+    def equivalent(self, desired: Neighbour, actual: Neighbour) -> bool:
+        return (desired.netns, desired.ifname, desired.ip, desired.mac.lower()) == (
+            actual.netns,
+            actual.ifname,
+            actual.ip,
+            actual.mac,
+        )
+
+    def is_retriable(self, exc: Exception) -> bool:
+        return _retriable(exc)
+
+    def dependencies(self, key: str, value: Neighbour) -> Iterable[Dependency]:
+        return value.deps()

@@ -1,0 +1,152 @@
+"""Netlink sockets inside network namespaces, without stalling the event loop.
+
+pyroute2 enters a namespace by forking a helper process per socket, which
+costs ~10 ms and blocks the event loop while it runs. Here a worker thread
+enters the namespace with ``setns(2)`` (which moves only that thread), opens
+the netlink socket there, and goes back: a socket keeps the namespace it
+was created in, so the event loop then uses it asynchronously like any
+other. A namespace path that does not exist is an error — never a new,
+empty namespace, which is what pyroute2 does by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pyroute2 import AsyncIPRoute
+
+from contivctl.errors import LinuxError, NetnsNotFound
+
+T = TypeVar("T")
+
+CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
+SOCKET_BUFFER = 1 << 20
+_libc = ctypes.CDLL(None, use_errno=True)
+#: One thread is enough: each job takes microseconds, and a single thread
+#: makes it easy to be sure it is always back in its own namespace.
+_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contiv-netns")
+
+
+def _setns(fd: int, what: str) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise LinuxError(f"cannot enter network namespace {what}: {os.strerror(err)}")
+
+
+def in_netns(netns: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` in the calling thread while it is inside ``netns`` ("" = our own)."""
+    if not netns:
+        return fn()
+    try:
+        target = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NetnsNotFound(f"network namespace {netns} does not exist") from None
+    except OSError as exc:
+        raise LinuxError(f"cannot open network namespace {netns}: {exc.strerror}") from None
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(target, netns)
+        try:
+            return fn()
+        finally:
+            _setns(own, "of the agent")
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+async def run_in_netns(netns: str, fn: Callable[[], T]) -> T:
+    """``in_netns`` on the worker thread, so the event loop keeps running."""
+    return await asyncio.get_running_loop().run_in_executor(_pool, in_netns, netns, fn)
+
+
+def _netlink_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+    return sock
+
+
+@contextlib.asynccontextmanager
+async def iproute(netns: str = "") -> AsyncIterator[Any]:
+    """An ``AsyncIPRoute`` bound to ``netns`` ("" = the agent's own namespace)."""
+    sock = await run_in_netns(netns, _netlink_socket)
+    ipr = AsyncIPRoute(use_socket=sock)
+    try:
+        async with ipr:
+            yield ipr
+    finally:
+        sock.close()
+
+
+@contextlib.contextmanager
+def netns_fd(netns: str) -> Iterator[int]:
+    """An open descriptor of a namespace, to move or create a link into it; never creates one."""
+    try:
+        fd = os.open(netns or "/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NetnsNotFound(f"network namespace {netns} does not exist") from None
+    except OSError as exc:
+        raise LinuxError(f"cannot open network namespace {netns}: {exc.strerror}") from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def netns_exists(netns: str) -> bool:
+    return not netns or os.path.exists(netns)
+
+
+# ethtool: checksum offload is a per-device setting reached through an ioctl
+# on any socket of the device's namespace.
+_SIOCETHTOOL = 0x8946
+_ETHTOOL_GRXCSUM = 0x00000014
+_ETHTOOL_SRXCSUM = 0x00000015
+_ETHTOOL_GTXCSUM = 0x00000016
+_ETHTOOL_STXCSUM = 0x00000017
+
+
+def _ethtool_value(sock: socket.socket, ifname: str, cmd: int, value: int) -> int:
+    buf = ctypes.create_string_buffer(struct.pack("II", cmd, value))
+    ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(buf))
+    fcntl.ioctl(sock.fileno(), _SIOCETHTOOL, ifreq)
+    return int(struct.unpack("II", buf.raw[:8])[1])
+
+
+def _set_csum_offload(ifname: str, enabled: bool) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for cmd in (_ETHTOOL_SRXCSUM, _ETHTOOL_STXCSUM):
+            try:
+                _ethtool_value(sock, ifname, cmd, 1 if enabled else 0)
+            except OSError as exc:
+                if exc.errno == errno.EOPNOTSUPP:
+                    return
+                raise LinuxError(f"cannot set checksum offload on {ifname}: {exc.strerror}") from None
+
+
+def _get_csum_offload(ifname: str) -> tuple[bool, bool]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        rx = _ethtool_value(sock, ifname, _ETHTOOL_GRXCSUM, 0)
+        tx = _ethtool_value(sock, ifname, _ETHTOOL_GTXCSUM, 0)
+    return bool(rx), bool(tx)
+
+
+async def get_checksum_offload(netns: str, ifname: str) -> tuple[bool, bool]:
+    """(rx, tx) checksum offload of a device, as ethtool -k shows it."""
+    return await run_in_netns(netns, lambda: _get_csum_offload(ifname))
+
+
+async def set_checksum_offload(netns: str, ifname: str, enabled: bool) -> None:
+    await run_in_netns(netns, lambda: _set_csum_offload(ifname, enabled))

@@ -1,0 +1,173 @@
+"""Veth pairs whose peer is born inside the pod's namespace.
+
+Creating the peer directly in the target namespace (instead of creating
+both ends here and moving one) means a pod never sees a half-configured
+interface under a temporary name, and a name already taken in the pod's
+namespace fails the create at once. Both ends carry the item key as their
+alias: that is how a later resync knows which links are ours.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable
+from typing import Any
+
+from contivctl.dataplane.linux.common import (
+    NetlinkFailed,
+    alias_for,
+    find_link,
+    gone,
+    is_retriable,
+    netlink_errors,
+    require_link,
+)
+from contivctl.dataplane.linux.netns import iproute, netns_fd, set_checksum_offload
+from contivctl.dataplane.linux.snapshot import Snapshot, SnapshotSource
+from contivctl.errors import LinuxError
+from contivctl.items.linux import Veth, ns_label
+from contivctl.reconcile.descriptor import Context, Descriptor
+from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+
+
+class VethDescriptor(Descriptor[Veth]):
+    prefix = "linux/veth/"
+
+    def __init__(self, snapshots: SnapshotSource) -> None:
+        self._snapshots = snapshots
+
+    async def create(self, ctx: Context, key: str, value: Veth) -> Metadata:
+        self._snapshots.invalidate()
+        alias = alias_for(key)
+        async with iproute(value.netns) as ipr:
+            try:
+                with (
+                    netns_fd(value.peer_netns) as peer_fd,
+                    netlink_errors(f"create veth {value.name} in {ns_label(value.netns)}"),
+                ):
+                    await ipr.link(
+                        "add", ifname=value.name, kind="veth", peer={"ifname": value.peer_name, "net_ns_fd": peer_fd}
+                    )
+            except NetlinkFailed as exc:
+                if exc.code == errno.EEXIST:
+                    raise LinuxError(
+                        f"cannot create veth {value.name}/{value.peer_name}: an interface of that name already "
+                        f"exists in {ns_label(value.netns)} or {ns_label(value.peer_netns)} and is not ours"
+                    ) from None
+                raise
+        try:
+            async with iproute(value.netns) as ipr:
+                index = await require_link(ipr, value.netns, value.name)
+                with netlink_errors(f"configure veth end {value.name}"):
+                    await ipr.link("set", index=index, ifalias=alias, **_mtu(value))
+            await self._configure_peer(value, alias)
+            if not value.checksum_offload:
+                await set_checksum_offload(value.netns, value.name, False)
+                await set_checksum_offload(value.peer_netns, value.peer_name, False)
+            if value.up:
+                async with iproute(value.netns) as ipr:
+                    with netlink_errors(f"bring up {value.name}"):
+                        await ipr.link("set", index=index, state="up")
+        except BaseException:
+            await self._remove(value)
+            raise
+        return index
+
+    async def _configure_peer(self, value: Veth, alias: str) -> None:
+        async with iproute(value.peer_netns) as ipr:
+            index = await require_link(ipr, value.peer_netns, value.peer_name)
+            attrs: dict[str, Any] = {"ifalias": alias, **_mtu(value)}
+            if value.peer_mac:
+                attrs["address"] = value.peer_mac
+            with netlink_errors(f"configure {value.peer_name} in {ns_label(value.peer_netns)}"):
+                await ipr.link("set", index=index, **attrs)
+                if value.up:
+                    await ipr.link("set", index=index, state="up")
+
+    async def update(self, ctx: Context, key: str, old: Veth, new: Veth, metadata: Metadata) -> Metadata:
+        self._snapshots.invalidate()
+        alias = alias_for(key)
+        async with iproute(new.netns) as ipr:
+            index = await require_link(ipr, new.netns, new.name)
+            with netlink_errors(f"update veth end {new.name}"):
+                await ipr.link("set", index=index, ifalias=alias, state="up" if new.up else "down", **_mtu(new))
+        await self._configure_peer(new, alias)
+        return index
+
+    def needs_recreate(self, old: Veth, new: Veth) -> bool:
+        return (old.name, old.netns, old.peer_name, old.peer_netns, old.checksum_offload) != (
+            new.name,
+            new.netns,
+            new.peer_name,
+            new.peer_netns,
+            new.checksum_offload,
+        )
+
+    async def delete(self, ctx: Context, key: str, value: Veth, metadata: Metadata) -> None:
+        self._snapshots.invalidate()
+        await self._remove(value)
+
+    async def _remove(self, value: Veth) -> None:
+        # Deleting one end deletes its peer too.
+        try:
+            async with iproute(value.netns) as ipr:
+                index = await find_link(ipr, value.name)
+                if index is not None:
+                    with netlink_errors(f"delete veth {value.name}"):
+                        await ipr.link("del", index=index)
+        except LinuxError as exc:
+            if not gone(exc):
+                raise
+
+    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        return retrieve_veths(await self._snapshots.get())
+
+    def owns(self, key: str, value: Veth) -> bool:
+        return True
+
+    def equivalent(self, desired: Veth, actual: Veth) -> bool:
+        return (
+            (desired.name, desired.netns, desired.peer_name, desired.peer_netns, desired.up)
+            == (actual.name, actual.netns, actual.peer_name, actual.peer_netns, actual.up)
+            and (not desired.mtu or desired.mtu == actual.mtu)
+            and (not desired.peer_mac or desired.peer_mac.lower() == (actual.peer_mac or ""))
+        )
+
+    def is_retriable(self, exc: Exception) -> bool:
+        return is_retriable(exc)
+
+    def dependencies(self, key: str, value: Veth) -> Iterable[Dependency]:
+        return value.deps()
+
+
+def _mtu(value: Veth) -> dict[str, int]:
+    return {"mtu": value.mtu} if value.mtu else {}
+
+
+def retrieve_veths(snapshot: Snapshot) -> list[Retrieved]:
+    """Our veth pairs, rebuilt from both ends; a pair whose peer is gone comes back without one."""
+    ends: dict[str, list[Any]] = {}
+    for link in snapshot.owned_links():
+        key = link.owner_key
+        if key is not None and key.startswith(VethDescriptor.prefix):
+            ends.setdefault(key, []).append(link)
+    found = []
+    for key, links in ends.items():
+        own_ns = key[len(VethDescriptor.prefix) :].rsplit("/", 1)[0]
+        own_ns = "" if own_ns == "host" else own_ns
+        name = key.rsplit("/", 1)[1]
+        here = next((lk for lk in links if lk.netns == own_ns and lk.name == name), None)
+        if here is None:
+            continue  # only a pod end left: it goes away with its namespace
+        peer = next((lk for lk in links if lk is not here), None)
+        value = Veth(
+            name=here.name,
+            netns=own_ns,
+            peer_name=peer.name if peer else "",
+            peer_netns=peer.netns if peer else "",
+            mtu=peer.mtu if peer else here.mtu,
+            peer_mac=peer.mac if peer else None,
+            up=here.up and (peer.up if peer else False),
+        )
+        found.append(Retrieved(key, value, metadata=here.index, owned=True))
+    return found

@@ -1,0 +1,80 @@
+"""Value types of the agent's view: pods and their attachments.
+
+An attachment is what one CNI ADD creates: one interface (``ifname``) of one
+container in one network namespace. The CNI spec keys it by container ID and
+interface name; namespace, name and UID say which Kubernetes pod it serves.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import attrs
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@attrs.frozen
+class PodRef:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@attrs.frozen
+class AttachmentKey:
+    container_id: str
+    ifname: str
+
+    def __str__(self) -> str:
+        return f"{self.container_id}/{self.ifname}"
+
+    @classmethod
+    def parse(cls, text: str) -> AttachmentKey:
+        cid, _, ifname = text.rpartition("/")
+        return cls(cid, ifname)
+
+
+@attrs.frozen
+class Attachment:
+    """One wired (or to be wired) pod interface, as the agent persists it."""
+
+    container_id: str
+    ifname: str
+    netns: str
+    pod: PodRef
+    ip: IPAddress
+    uid: str = ""
+    #: wired with the VPP TCP stack (loopback + app namespace + STN rule) as well
+    tcp_stack: bool = False
+
+    @property
+    def key(self) -> AttachmentKey:
+        return AttachmentKey(self.container_id, self.ifname)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "containerId": self.container_id,
+            "ifname": self.ifname,
+            "netns": self.netns,
+            "namespace": self.pod.namespace,
+            "name": self.pod.name,
+            "uid": self.uid,
+            "ip": str(self.ip),
+            "tcpStack": self.tcp_stack,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Attachment:
+        return cls(
+            container_id=data["containerId"],
+            ifname=data["ifname"],
+            netns=data["netns"],
+            pod=PodRef(data.get("namespace", ""), data.get("name", "")),
+            ip=ipaddress.ip_address(data["ip"]),
+            uid=data.get("uid", ""),
+            tcp_stack=bool(data.get("tcpStack", False)),
+        )

@@ -1,0 +1,83 @@
+"""The agent's HTTP endpoint: IPAM info as the original served it, health, history.
+
+- ``GET /contiv/v1/ipam``: the original's keys (nodeId, nodeName, nodeIP
+  without prefix, podNetwork, vppHostNetwork, config) plus the later
+  ``podSubnetThisNode``; HTTP 500 with the JSON string "Error getting node
+  IP" while the node IP is not known, as before.
+- ``GET /liveness``: 200 while the event loop answers.
+- ``GET /readiness``: 200 once the startup resync is done and VPP is
+  connected, else 503 with the reason.
+- ``GET /contiv/v1/txn``: the reconciler's last transactions (``contivctl txn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from contivctl.config.model import IPAMConfig
+from contivctl.ipam import NodeAddressPlan, ipam_config_json
+
+Probe = Callable[[], tuple[bool, str]]
+
+
+class RestServer:
+    def __init__(
+        self,
+        *,
+        node_name: str,
+        plan: Callable[[], NodeAddressPlan],
+        ipam: IPAMConfig,
+        ready: Probe,
+        history: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        self._node_name = node_name
+        self._plan = plan
+        self._ipam = ipam
+        self._ready = ready
+        self._history = history
+        self._runner: web.AppRunner | None = None
+        app = web.Application()
+        app.router.add_get("/contiv/v1/ipam", self._get_ipam)
+        app.router.add_get("/liveness", self._liveness)
+        app.router.add_get("/readiness", self._readiness)
+        app.router.add_get("/contiv/v1/txn", self._txn)
+        self.app = app
+
+    async def start(self, host: str, port: int) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _get_ipam(self, request: web.Request) -> web.Response:
+        plan = self._plan()
+        if plan.node_ip is None:
+            return web.json_response("Error getting node IP", status=500)
+        return web.json_response(
+            {
+                "nodeId": plan.node_id,
+                "nodeName": self._node_name,
+                "nodeIP": str(plan.node_ip.ip),
+                "podNetwork": str(plan.pod_subnet_this_node),
+                "podSubnetThisNode": str(plan.pod_subnet_this_node),
+                "vppHostNetwork": str(plan.vpp_host_network),
+                "config": ipam_config_json(self._ipam),
+            }
+        )
+
+    async def _liveness(self, request: web.Request) -> web.Response:
+        return web.json_response({"alive": True})
+
+    async def _readiness(self, request: web.Request) -> web.Response:
+        ok, reason = self._ready()
+        return web.json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
+
+    async def _txn(self, request: web.Request) -> web.Response:
+        return web.json_response(self._history())

@@ -1,0 +1,119 @@
+"""Restart is resync: the store rebuilds the view, the dataplane is diffed, only drift is fixed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from contivctl.errors import VPPError
+from contivctl.render import naming
+from contivctl.testing.vppemu import Emulator
+from tests.agent.support import (
+    MODES_FOR_RESTART,
+    Pods,
+    config,
+    eventually,
+    ip_json,
+    link_exists,
+    make_node,
+    stop_node,
+    vpp_interfaces,
+)
+
+
+def startup_record(node: object) -> object:
+    history = node.reconciler.history()  # type: ignore[attr-defined]
+    (record,) = [r for r in history if r.trigger == "startup resync"]
+    return record
+
+
+@pytest.mark.parametrize("mode", MODES_FOR_RESTART)
+async def test_a_clean_restart_performs_zero_operations(mode: str, emu: Emulator, pods: Pods, tmp_path: Path) -> None:
+    cfg = config(**MODES_FOR_RESTART[mode])
+    node = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        for _ in range(3):
+            await node.add(pods.cid(), pods.netns())
+    finally:
+        await stop_node(node)
+    again = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        record = startup_record(again)
+        assert record.ops == (), [(o.op, o.key) for o in record.ops]  # type: ignore[attr-defined]
+        assert len(again.controller.attachments) == 3
+        assert len(again.controller.allocator) == 3
+    finally:
+        await stop_node(again)
+
+
+async def test_a_pod_whose_veth_was_deleted_is_rewired(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
+    cfg = config()
+    node = await make_node(emu, tmp_path / "s.db", cfg)
+    netns, cid = pods.netns(), pods.cid()
+    try:
+        first = await node.add(cid, netns)
+    finally:
+        await stop_node(node)
+    subprocess.run(["ip", "link", "del", naming.host_veth_name(cid, "eth0")], check=True)
+    assert not link_exists(netns, "eth0")
+    again = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        assert link_exists(netns, "eth0")
+        addrs = ip_json(netns, "addr", "show", "eth0")[0]["addr_info"]
+        assert str(first.attachment.ip) in [a["local"] for a in addrs]
+        assert any(r["dst"] == "default" for r in ip_json(netns, "route", "show"))
+        assert naming.vpp_pod_if_name(cid, "eth0") in await vpp_interfaces(again.vpp)
+        ops = {(o.op, o.key.split("/", 2)[1]) for o in startup_record(again).ops}  # type: ignore[attr-defined]
+        assert ops  # something was repaired
+    finally:
+        await stop_node(again)
+
+
+async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    cfg = config()
+    node = await make_node(emu, tmp_path / "s.db", cfg)
+    keep_ns, keep_cid = pods.netns(), pods.cid()
+    gone_ns, gone_cid = pods.netns(), pods.cid()
+    try:
+        await node.add(keep_cid, keep_ns)
+        await node.add(gone_cid, gone_ns)
+    finally:
+        await stop_node(node)
+    pods.remove_netns(gone_ns)
+    again = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        assert [k.container_id for k in again.controller.attachments] == [keep_cid]
+        assert len(again.controller.allocator) == 1
+        ifaces = await vpp_interfaces(again.vpp)
+        assert naming.vpp_pod_if_name(gone_cid, "eth0") not in ifaces
+        assert naming.vpp_pod_if_name(keep_cid, "eth0") in ifaces
+        assert not link_exists(None, naming.host_veth_name(gone_cid, "eth0"))
+        keys = await again.store.list("/contiv/")
+        assert all(gone_cid not in k for k in keys)
+    finally:
+        await stop_node(again)
+
+
+async def test_vpp_restart_leads_to_a_full_resync_that_rewires_pods(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
+    node = await make_node(emu, tmp_path / "s.db", config())
+    try:
+        netns, cid = pods.netns(), pods.cid()
+        await node.add(cid, netns)
+        name = naming.vpp_pod_if_name(cid, "eth0")
+        await emu.restart()
+
+        async def rewired() -> bool:
+            try:
+                return name in await vpp_interfaces(node.vpp)
+            except VPPError:  # the connection is still being re-established
+                return False
+
+        await eventually(rewired)
+        assert any(r.trigger.startswith("VPP restarted") for r in node.reconciler.history())
+        assert link_exists(netns, "eth0")
+    finally:
+        await stop_node(node)
