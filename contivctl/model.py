@@ -78,3 +78,18 @@ class Attachment:
             uid=data.get("uid", ""),
             tcp_stack=bool(data.get("tcpStack", False)),
         )
+
+
+@attrs.frozen
+class NodeInfo:
+    """One node of the cluster as every agent publishes it (the original's etcd node record).
+
+    ``ip_addresses`` are the node's interconnect addresses with their prefix
+    (``192.168.16.5/24``); ``management_ips`` the Kubernetes InternalIP /
+    ExternalIP addresses, when known.
+    """
+
+    id: int
+    name: str
+    ip_addresses: tuple[str, ...] = ()
+    management_ips: tuple[str, ...] = ()

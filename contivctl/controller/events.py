@@ -12,7 +12,8 @@ from typing import Any
 
 import attrs
 
-from contivctl.model import PodRef
+from contivctl.config.model import NodeConfig
+from contivctl.model import NodeInfo, PodRef
 
 _seq = itertools.count(1)
 
@@ -59,3 +60,33 @@ class Resync(Event):
 
     full: bool = True
     reason: str = "resync"
+
+
+@attrs.frozen(eq=False)
+class NodeUpdated(Event):
+    """Another node joined or changed (addresses, management IPs): rebuild only its items."""
+
+    node: NodeInfo
+
+
+@attrs.frozen(eq=False)
+class NodeRemoved(Event):
+    """Another node left the cluster: remove exactly its items."""
+
+    node_id: int
+    name: str = ""
+
+
+@attrs.frozen(eq=False)
+class NodeConfigChanged(Event):
+    """This node's NodeConfig (from the CRD) was applied, changed (a value) or deleted (None)."""
+
+    node_config: NodeConfig | None
+
+
+@attrs.frozen(eq=False)
+class NodeIPChanged(Event):
+    """This node's own interconnect address changed (static config or a DHCP lease)."""
+
+    address: str
+    gateway: str = ""
