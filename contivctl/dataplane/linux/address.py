@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux.common import gone, netlink_errors, require_link
+from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import SnapshotSource
@@ -23,7 +23,7 @@ class AddressDescriptor(Descriptor[Address]):
     async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
         self._snapshots.invalidate()
         async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, value.ifname)
+            index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
             with netlink_errors(f"add {value.address} to {value.ifname} in {ns_label(value.netns)}"):
                 await ipr.addr(
                     "replace", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
@@ -34,7 +34,7 @@ class AddressDescriptor(Descriptor[Address]):
         self._snapshots.invalidate()
         try:
             async with iproute(value.netns) as ipr:
-                index = await require_link(ipr, value.netns, value.ifname)
+                index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
                 with netlink_errors(f"remove {value.address} from {value.ifname}"):
                     await ipr.addr(
                         "del", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen

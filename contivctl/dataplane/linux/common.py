@@ -43,8 +43,31 @@ def alias_for(key: str, note: str = "") -> str:
 
 
 async def find_link(ipr: Any, name: str) -> int | None:
-    found = await ipr.link_lookup(ifname=name)
-    return int(found[0]) if found else None
+    """The ifindex of ``name``, asked of the kernel by name (no dump of every link)."""
+    try:
+        found = await ipr.link("get", ifname=name)
+    except NetlinkError as exc:
+        if exc.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise NetlinkFailed(f"look up {name}: {exc}", exc.code) from None
+    return int(found[0]["index"]) if found else None
+
+
+def known_index(ctx: Any, link_key: str, netns: str) -> int | None:
+    """The ifindex in ``netns`` that the link item recorded as metadata, if it did."""
+    try:
+        md = ctx.metadata(link_key)
+    except KeyError:
+        return None
+    return md.get(netns) if isinstance(md, dict) else None
+
+
+async def link_index(ipr: Any, ctx: Any, link_key: str, netns: str, name: str) -> int:
+    """A dependent's link: from the link item's metadata when it has it, else by name."""
+    index = known_index(ctx, link_key, netns)
+    if index is not None:
+        return index
+    return await require_link(ipr, netns, name)
 
 
 async def link_info(ipr: Any, index: int) -> Any:

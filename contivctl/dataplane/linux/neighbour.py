@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux.common import gone, netlink_errors, require_link
+from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
@@ -22,17 +22,17 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
 
     async def create(self, ctx: Context, key: str, value: Neighbour) -> Metadata:
         self._snapshots.invalidate()
-        await self._replace(value)
+        await self._replace(ctx, value)
         return None
 
     async def update(self, ctx: Context, key: str, old: Neighbour, new: Neighbour, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        await self._replace(new)
+        await self._replace(ctx, new)
         return None
 
-    async def _replace(self, value: Neighbour) -> None:
+    async def _replace(self, ctx: Context, value: Neighbour) -> None:
         async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, value.ifname)
+            index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
             with netlink_errors(f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}"):
                 await ipr.neigh("replace", dst=str(value.ip), lladdr=value.mac, ifindex=index, state=NUD_PERMANENT)
 
@@ -43,7 +43,7 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
         self._snapshots.invalidate()
         try:
             async with iproute(value.netns) as ipr:
-                index = await require_link(ipr, value.netns, value.ifname)
+                index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
                 with netlink_errors(f"remove neighbour {value.ip} on {value.ifname}"):
                     await ipr.neigh("del", dst=str(value.ip), ifindex=index)
         except LinuxError as exc:

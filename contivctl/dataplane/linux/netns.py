@@ -12,6 +12,7 @@ empty namespace, which is what pyroute2 does by default.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import errno
@@ -19,6 +20,7 @@ import fcntl
 import os
 import socket
 import struct
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -78,16 +80,131 @@ def _netlink_socket() -> socket.socket:
     return sock
 
 
+def _identity(netns: str) -> tuple[int, int]:
+    """Which namespace a path names now (device and inode of its nsfs file)."""
+    try:
+        st = os.stat(netns or "/proc/self/ns/net")
+    except FileNotFoundError:
+        raise NetnsNotFound(f"network namespace {netns} does not exist") from None
+    except OSError as exc:
+        raise LinuxError(f"cannot open network namespace {netns}: {exc.strerror}") from None
+    return st.st_dev, st.st_ino
+
+
+class _Session:
+    """One open netlink socket in one namespace, used by one request at a time."""
+
+    def __init__(self, ident: tuple[int, int], sock: socket.socket, ipr: Any) -> None:
+        self.ident = ident
+        self.sock = sock
+        self.ipr = ipr
+        self.lock = asyncio.Lock()
+        #: requests holding or waiting for this socket; it is never closed under them
+        self.users = 0
+
+    async def close(self) -> None:
+        try:
+            await self.ipr.__aexit__(None, None, None)
+        finally:
+            self.sock.close()
+
+
+class _Sessions:
+    """Open sockets per namespace, so a request does not pay for opening one (about a millisecond).
+
+    A namespace path can be reused for another namespace (``/proc/PID/ns/net``
+    after the PID is reused, or a name deleted and added again), so a socket
+    is reused only while the path still names the namespace it was opened in.
+    The least recently used idle sockets are closed beyond ``limit``: an open
+    socket keeps a deleted namespace alive.
+    """
+
+    def __init__(self, limit: int = 128) -> None:
+        self.limit = limit
+        self._open: collections.OrderedDict[str, _Session] = collections.OrderedDict()
+
+    async def get(self, netns: str) -> _Session:
+        ident = await asyncio.get_running_loop().run_in_executor(_pool, _identity, netns)
+        session = self._open.get(netns)
+        if session is not None and session.ident == ident:
+            self._open.move_to_end(netns)
+            session.users += 1
+            return session
+        if session is not None:
+            await self.release(netns)
+        sock = await run_in_netns(netns, _netlink_socket)
+        ipr = AsyncIPRoute(use_socket=sock)
+        await ipr.__aenter__()
+        session = _Session(ident, sock, ipr)
+        session.users += 1
+        existing = self._open.get(netns)
+        if existing is not None and existing.ident == ident:
+            # another request opened one meanwhile: use that, drop ours
+            await session.close()
+            existing.users += 1
+            return existing
+        self._open[netns] = session
+        await self._trim()
+        return session
+
+    async def _trim(self) -> None:
+        for netns in list(self._open):
+            if len(self._open) <= self.limit:
+                return
+            if self._open[netns].users == 0:
+                await self.release(netns)
+
+    def current(self, netns: str) -> _Session | None:
+        return self._open.get(netns)
+
+    def forget(self, netns: str) -> None:
+        """Stop handing out the socket of ``netns``; its last user closes it."""
+        self._open.pop(netns, None)
+
+    async def release(self, netns: str) -> None:
+        session = self._open.pop(netns, None)
+        if session is not None and session.users == 0:
+            await session.close()
+
+    async def close(self) -> None:
+        for netns in list(self._open):
+            await self.release(netns)
+
+
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sessions] = weakref.WeakKeyDictionary()
+
+
+def _loop_sessions() -> _Sessions:
+    loop = asyncio.get_running_loop()
+    found = _sessions.get(loop)
+    if found is None:
+        found = _sessions[loop] = _Sessions()
+    return found
+
+
 @contextlib.asynccontextmanager
 async def iproute(netns: str = "") -> AsyncIterator[Any]:
-    """An ``AsyncIPRoute`` bound to ``netns`` ("" = the agent's own namespace)."""
-    sock = await run_in_netns(netns, _netlink_socket)
-    ipr = AsyncIPRoute(use_socket=sock)
+    """An ``AsyncIPRoute`` bound to ``netns`` ("" = the agent's own namespace), for one request or a few."""
+    sessions = _loop_sessions()
+    session = await sessions.get(netns)
     try:
-        async with ipr:
-            yield ipr
+        async with session.lock:
+            try:
+                yield session.ipr
+            except (ConnectionError, OSError):
+                if sessions.current(netns) is session:
+                    sessions.forget(netns)  # a broken socket is not handed out again
+                raise
     finally:
-        sock.close()
+        session.users -= 1
+        if session.users == 0 and sessions.current(netns) is not session:
+            await session.close()
+
+
+async def release_netns(netns: str) -> None:
+    """Close the socket kept open in ``netns`` (the agent no longer works there)."""
+    if netns:
+        await _loop_sessions().release(netns)
 
 
 @contextlib.contextmanager

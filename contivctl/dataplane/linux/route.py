@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from contivctl.dataplane.linux.common import gone, netlink_errors, require_link
+from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV, SnapshotSource
@@ -26,20 +26,20 @@ class RouteDescriptor(Descriptor[Route]):
 
     async def create(self, ctx: Context, key: str, value: Route) -> Metadata:
         self._snapshots.invalidate()
-        await self._set("replace", value)
+        await self._set(ctx, "replace", value)
         return None
 
     async def update(self, ctx: Context, key: str, old: Route, new: Route, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        await self._set("replace", new)
+        await self._set(ctx, "replace", new)
         return None
 
     def needs_recreate(self, old: Route, new: Route) -> bool:
         return (old.netns, old.dst) != (new.netns, new.dst)
 
-    async def _set(self, op: str, value: Route) -> None:
+    async def _set(self, ctx: Context, op: str, value: Route) -> None:
         async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, value.dev)
+            index = await link_index(ipr, ctx, value.link, value.netns, value.dev)
             spec: dict[str, Any] = {
                 "dst": str(value.dst),
                 "oif": index,

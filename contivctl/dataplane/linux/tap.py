@@ -46,7 +46,7 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
                 await ipr.link("set", index=index, state="down")
                 await ipr.link("set", index=index, net_ns_fd=fd)
         try:
-            return await self._configure(key, value, rename_from=value.temp_name)
+            return {value.netns: await self._configure(key, value, rename_from=value.temp_name)}
         except BaseException:
             await self._hand_back(value, value.temp_name)
             raise
@@ -64,13 +64,12 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
             if value.mac:
                 attrs["address"] = value.mac
             with netlink_errors(f"configure {value.ifname} in {ns_label(value.netns)}"):
-                await ipr.link("set", index=index, **attrs)
-                await ipr.link("set", index=index, state="up" if value.up else "down")
+                await ipr.link("set", index=index, state="up" if value.up else "down", **attrs)
             return index
 
     async def update(self, ctx: Context, key: str, old: TapPodSide, new: TapPodSide, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        return await self._configure(key, new, rename_from=new.ifname)
+        return {new.netns: await self._configure(key, new, rename_from=new.ifname)}
 
     def needs_recreate(self, old: TapPodSide, new: TapPodSide) -> bool:
         return (old.netns, old.ifname, old.temp_name) != (new.netns, new.ifname, new.temp_name)
@@ -113,7 +112,7 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
                 mac=link.mac,
                 up=link.up,
             )
-            found.append(Retrieved(key, value, metadata=link.index, owned=True))
+            found.append(Retrieved(key, value, metadata={link.netns: link.index}, owned=True))
         return found
 
     def owns(self, key: str, value: TapPodSide) -> bool:

@@ -60,7 +60,7 @@ class VethDescriptor(Descriptor[Veth]):
                 index = await require_link(ipr, value.netns, value.name)
                 with netlink_errors(f"configure veth end {value.name}"):
                     await ipr.link("set", index=index, ifalias=alias, **_mtu(value))
-            await self._configure_peer(value, alias)
+            peer_index = await self._configure_peer(value, alias)
             if not value.checksum_offload:
                 await set_checksum_offload(value.netns, value.name, False)
                 await set_checksum_offload(value.peer_netns, value.peer_name, False)
@@ -71,18 +71,19 @@ class VethDescriptor(Descriptor[Veth]):
         except BaseException:
             await self._remove(value)
             raise
-        return index
+        return {value.netns: index, value.peer_netns: peer_index}
 
-    async def _configure_peer(self, value: Veth, alias: str) -> None:
+    async def _configure_peer(self, value: Veth, alias: str) -> int:
         async with iproute(value.peer_netns) as ipr:
             index = await require_link(ipr, value.peer_netns, value.peer_name)
             attrs: dict[str, Any] = {"ifalias": alias, **_mtu(value)}
             if value.peer_mac:
                 attrs["address"] = value.peer_mac
             with netlink_errors(f"configure {value.peer_name} in {ns_label(value.peer_netns)}"):
-                await ipr.link("set", index=index, **attrs)
                 if value.up:
-                    await ipr.link("set", index=index, state="up")
+                    attrs["state"] = "up"
+                await ipr.link("set", index=index, **attrs)
+            return index
 
     async def update(self, ctx: Context, key: str, old: Veth, new: Veth, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
@@ -91,8 +92,8 @@ class VethDescriptor(Descriptor[Veth]):
             index = await require_link(ipr, new.netns, new.name)
             with netlink_errors(f"update veth end {new.name}"):
                 await ipr.link("set", index=index, ifalias=alias, state="up" if new.up else "down", **_mtu(new))
-        await self._configure_peer(new, alias)
-        return index
+        peer_index = await self._configure_peer(new, alias)
+        return {new.netns: index, new.peer_netns: peer_index}
 
     def needs_recreate(self, old: Veth, new: Veth) -> bool:
         return (old.name, old.netns, old.peer_name, old.peer_netns, old.checksum_offload) != (
@@ -169,5 +170,6 @@ def retrieve_veths(snapshot: Snapshot) -> list[Retrieved]:
             peer_mac=peer.mac if peer else None,
             up=here.up and (peer.up if peer else False),
         )
-        found.append(Retrieved(key, value, metadata=here.index, owned=True))
+        metadata = {here.netns: here.index, **({peer.netns: peer.index} if peer else {})}
+        found.append(Retrieved(key, value, metadata=metadata, owned=True))
     return found

@@ -74,6 +74,11 @@ class Reconnected:
     info: VPPInfo
 
 
+def _is_read(name: str) -> bool:
+    """Requests that only read VPP's state (over-counting writes is harmless, missing one is not)."""
+    return name.endswith(("_dump", "_get")) or "_get_" in name or name in ("show_version", "control_ping")
+
+
 class VPPConnection:
     def __init__(
         self,
@@ -106,6 +111,9 @@ class VPPConnection:
         self.epoch = 0
         #: increments on the first connect and whenever VPP is found restarted: one value per VPP lifetime
         self.lifetime = 0
+        #: increments with every request that may change VPP (anything but a dump or a query),
+        #: so a reader can tell whether what it read a moment ago is still current
+        self.writes = 0
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -278,6 +286,8 @@ class VPPConnection:
         fn = client.function(name)
         if fn is None:
             raise VPPIncompatible(self.info.version if self.info else "unknown", missing=[name])
+        if not _is_read(name):
+            self.writes += 1
         context = client.get_context()
         return client, context, fn(context=context, **fields)
 

@@ -8,7 +8,10 @@ has one, VPP's own name otherwise).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import time
+import weakref
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
@@ -61,6 +64,11 @@ class IfName:
     vpp_name: str
 
 
+_NAMES_MAX_AGE = 1.0
+_NamesEntry = tuple[tuple[int, int], float, "asyncio.Future[InterfaceNames]"]
+_names_cache: weakref.WeakKeyDictionary[VPPConnection, _NamesEntry] = weakref.WeakKeyDictionary()
+
+
 @attrs.frozen
 class InterfaceNames:
     """sw_if_index → logical name, from one sw_interface_dump."""
@@ -70,6 +78,28 @@ class InterfaceNames:
 
     @classmethod
     async def load(cls, vpp: VPPConnection) -> InterfaceNames:
+        """One sw_interface_dump shared by every descriptor of a resync.
+
+        Nearly every VPP descriptor needs the index → name map; with a
+        thousand interfaces, a dump each would be most of a resync. A dump
+        is reused while nothing was written to VPP since, on the same
+        connection, and it is less than a second old.
+        """
+        stamp = (vpp.epoch, vpp.writes)
+        cached = _names_cache.get(vpp)
+        now = time.monotonic()
+        if cached is not None and cached[0] == stamp and now - cached[1] < _NAMES_MAX_AGE:
+            return await asyncio.shield(cached[2])
+        fut = asyncio.ensure_future(cls._load(vpp))
+        _names_cache[vpp] = (stamp, now, fut)
+        try:
+            return await asyncio.shield(fut)
+        except BaseException:
+            _names_cache.pop(vpp, None)
+            raise
+
+    @classmethod
+    async def _load(cls, vpp: VPPConnection) -> InterfaceNames:
         details = await vpp.dump("sw_interface_dump")
         by_index: dict[int, IfName] = {}
         out: dict[int, Any] = {}
