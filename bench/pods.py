@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.agent.support import _Remote, config, make_node, stop_node  # noqa: E402
+from tests.agent.support import _Remote, config, make_node, stop_node
 
 CHURN_PODS = 200
 CONCURRENCY = 20
@@ -50,7 +50,7 @@ def remove_namespaces(names: list[str]) -> None:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def wire(node: object, names: list[str], *, delete: bool) -> tuple[float, list[float]]:

@@ -32,6 +32,10 @@ HOST_NS = ""
 #: optionally followed by ALIAS_NOTE and a note of the maker's.
 ALIAS_PREFIX = "contiv:"
 ALIAS_NOTE = "#"
+#: Device group of the links the agent creates. Unlike the alias, it is set in
+#: the very request that creates a link, so a link whose configuration was cut
+#: short (the agent killed in between) is still known to be the agent's.
+LINK_GROUP = 0x636E7476
 
 
 def ns_label(netns: str) -> str:

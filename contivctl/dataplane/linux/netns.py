@@ -73,7 +73,7 @@ async def run_in_netns(netns: str, fn: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(_pool, in_netns, netns, fn)
 
 
-def _netlink_socket() -> socket.socket:
+def netlink_socket() -> socket.socket:
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
@@ -132,7 +132,7 @@ class _Sessions:
             return session
         if session is not None:
             await self.release(netns)
-        sock = await run_in_netns(netns, _netlink_socket)
+        sock = await run_in_netns(netns, netlink_socket)
         ipr = AsyncIPRoute(use_socket=sock)
         await ipr.__aenter__()
         session = _Session(ident, sock, ipr)

@@ -10,15 +10,14 @@ starts with ``contiv:``) are kept: nothing else is ours to judge.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import time
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
-from contivctl.dataplane.linux.netns import iproute, netns_exists
+from contivctl.dataplane.linux import rtnl
+from contivctl.dataplane.linux.netns import netlink_socket, netns_exists, run_in_netns
 from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, IPAddress, IPInterface, IPNetwork
 
@@ -41,6 +40,7 @@ class Link:
     up: bool
     #: ifindex of the peer for veth (in the peer's namespace)
     peer_index: int
+    group: int = 0
 
     @property
     def owner_key(self) -> str | None:
@@ -93,60 +93,47 @@ class Snapshot:
             yield from (lk for lk in dump.links if lk.owner_key is not None)
 
 
-async def dump_namespace(netns: str) -> NamespaceDump:
-    async with iproute(netns) as ipr:
-        links = []
-        async for msg in await ipr.link("dump"):
-            alias = msg.get("ifalias") or ""
-            links.append(
-                Link(
-                    netns=netns,
-                    index=msg["index"],
-                    name=msg.get("ifname") or "",
-                    alias=alias,
-                    mtu=msg.get("mtu") or 0,
-                    mac=(msg.get("address") or "").lower(),
-                    up=bool(msg["flags"] & IFF_UP),
-                    peer_index=msg.get("link") or 0,
-                )
+def _read_namespace(netns: str) -> NamespaceDump:
+    """Dump one namespace; runs on the worker thread while it is inside ``netns``."""
+    with netlink_socket() as sock:
+        links = [
+            Link(
+                netns=netns,
+                index=raw.index,
+                name=raw.name,
+                alias=raw.alias,
+                mtu=raw.mtu,
+                mac=raw.mac,
+                up=bool(raw.flags & IFF_UP),
+                peer_index=raw.peer_index,
+                group=raw.group,
             )
+            for raw in rtnl.links(sock)
+        ]
         ours = {lk.index for lk in links if lk.owner_key is not None}
-        addresses: list[tuple[int, IPInterface]] = []
-        routes: list[RouteEntry] = []
-        neighbours: list[NeighbourEntry] = []
-        if ours:
-            async for msg in await ipr.addr("dump"):
-                if msg["index"] not in ours:
-                    continue
-                address = ipaddress.ip_interface(f"{msg.get('address')}/{msg['prefixlen']}")
-                # The kernel gives every IPv6-capable link an fe80:: address of its own.
-                if not (address.version == 6 and address.is_link_local):
-                    addresses.append((msg["index"], address))
-            for family in (socket.AF_INET, socket.AF_INET6):
-                async for msg in await ipr.route("dump", family=family, table=RT_TABLE_MAIN):
-                    if msg["proto"] != RTPROT_CONTIV:
-                        continue
-                    dst = msg.get("dst") or ("0.0.0.0" if family == socket.AF_INET else "::")
-                    gw = msg.get("gateway")
-                    routes.append(
-                        RouteEntry(
-                            netns=netns,
-                            dst=ipaddress.ip_network(f"{dst}/{msg['dst_len']}"),
-                            oif=msg.get("oif") or 0,
-                            via=ipaddress.ip_address(gw) if gw else None,
-                        )
-                    )
-            async for msg in await ipr.neigh("dump"):
-                if msg["ifindex"] in ours and msg["state"] & NUD_PERMANENT and msg.get("dst"):
-                    neighbours.append(
-                        NeighbourEntry(
-                            netns=netns,
-                            ifindex=msg["ifindex"],
-                            ip=ipaddress.ip_address(msg.get("dst")),
-                            mac=(msg.get("lladdr") or "").lower(),
-                        )
-                    )
-    return NamespaceDump(netns, tuple(links), tuple(addresses), tuple(routes), tuple(neighbours))
+        if not ours:
+            return NamespaceDump(netns, tuple(links), (), (), ())
+        addresses = tuple(
+            (a.index, a.address)
+            for a in rtnl.addresses(sock)
+            # the kernel gives every IPv6-capable link an fe80:: address of its own
+            if a.index in ours and not (a.address.version == 6 and a.address.is_link_local)
+        )
+        routes = tuple(
+            RouteEntry(netns=netns, dst=r.dst, oif=r.oif, via=r.gateway)
+            for r in rtnl.routes(sock)
+            if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV
+        )
+        neighbours = tuple(
+            NeighbourEntry(netns=netns, ifindex=n.ifindex, ip=n.ip, mac=n.mac)
+            for n in rtnl.neighbours(sock)
+            if n.ifindex in ours and n.state & NUD_PERMANENT
+        )
+    return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
+
+
+async def dump_namespace(netns: str) -> NamespaceDump:
+    return await run_in_netns(netns, lambda: _read_namespace(netns))
 
 
 class Namespaces:

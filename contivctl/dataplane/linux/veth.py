@@ -25,7 +25,7 @@ from contivctl.dataplane.linux.common import (
 from contivctl.dataplane.linux.netns import iproute, netns_fd, set_checksum_offload
 from contivctl.dataplane.linux.snapshot import Snapshot, SnapshotSource
 from contivctl.errors import LinuxError
-from contivctl.items.linux import Veth, ns_label
+from contivctl.items.linux import LINK_GROUP, Veth, ns_label, veth_key
 from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
@@ -46,7 +46,11 @@ class VethDescriptor(Descriptor[Veth]):
                     netlink_errors(f"create veth {value.name} in {ns_label(value.netns)}"),
                 ):
                     await ipr.link(
-                        "add", ifname=value.name, kind="veth", peer={"ifname": value.peer_name, "net_ns_fd": peer_fd}
+                        "add",
+                        ifname=value.name,
+                        kind="veth",
+                        group=LINK_GROUP,
+                        peer={"ifname": value.peer_name, "net_ns_fd": peer_fd},
                     )
             except NetlinkFailed as exc:
                 if exc.code == errno.EEXIST:
@@ -153,6 +157,14 @@ def retrieve_veths(snapshot: Snapshot) -> list[Retrieved]:
         if key is not None and key.startswith(VethDescriptor.prefix):
             ends.setdefault(key, []).append(link)
     found = []
+    for dump in snapshot.namespaces.values():
+        for link in dump.links:
+            if link.group == LINK_GROUP and link.owner_key is None:
+                # Made by the agent but cut short before it was marked: a
+                # leftover of an interrupted create, to be removed or redone.
+                key = veth_key(dump.netns, link.name)
+                value = Veth(name=link.name, netns=dump.netns, peer_name="", peer_netns="", up=False)
+                found.append(Retrieved(key, value, metadata={dump.netns: link.index}, owned=True))
     for key, links in ends.items():
         own_ns = key[len(VethDescriptor.prefix) :].rsplit("/", 1)[0]
         own_ns = "" if own_ns == "host" else own_ns

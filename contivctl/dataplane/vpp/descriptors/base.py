@@ -12,8 +12,8 @@ import asyncio
 import ipaddress
 import time
 import weakref
-from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
@@ -23,6 +23,7 @@ from contivctl.items.vpp import interface_key
 from contivctl.reconcile import Context, Dependency, Descriptor
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 ALL = 0xFFFFFFFF
 
@@ -64,9 +65,34 @@ class IfName:
     vpp_name: str
 
 
-_NAMES_MAX_AGE = 1.0
-_NamesEntry = tuple[tuple[int, int], float, "asyncio.Future[InterfaceNames]"]
-_names_cache: weakref.WeakKeyDictionary[VPPConnection, _NamesEntry] = weakref.WeakKeyDictionary()
+_READ_MAX_AGE = 1.0
+_reads: weakref.WeakKeyDictionary[VPPConnection, dict[str, tuple[tuple[int, int], float, asyncio.Future[Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def cached_read(vpp: VPPConnection, what: str, load: Callable[[], Awaitable[T]]) -> T:
+    """One read of ``what`` shared by every descriptor of a resync.
+
+    Most VPP descriptors need the same dumps (the interface table, the
+    addresses of every interface); with a thousand interfaces, a dump per
+    descriptor would be most of a resync. A read is reused while nothing was
+    written to VPP since, on the same connection, and it is less than a
+    second old.
+    """
+    stamp = (vpp.epoch, vpp.writes)
+    cache = _reads.setdefault(vpp, {})
+    found = cache.get(what)
+    now = time.monotonic()
+    if found is not None and found[0] == stamp and now - found[1] < _READ_MAX_AGE:
+        return cast(T, await asyncio.shield(found[2]))
+    fut: asyncio.Future[T] = asyncio.ensure_future(load())
+    cache[what] = (stamp, now, fut)
+    try:
+        return await asyncio.shield(fut)
+    except BaseException:
+        cache.pop(what, None)
+        raise
 
 
 @attrs.frozen
@@ -78,25 +104,8 @@ class InterfaceNames:
 
     @classmethod
     async def load(cls, vpp: VPPConnection) -> InterfaceNames:
-        """One sw_interface_dump shared by every descriptor of a resync.
-
-        Nearly every VPP descriptor needs the index → name map; with a
-        thousand interfaces, a dump each would be most of a resync. A dump
-        is reused while nothing was written to VPP since, on the same
-        connection, and it is less than a second old.
-        """
-        stamp = (vpp.epoch, vpp.writes)
-        cached = _names_cache.get(vpp)
-        now = time.monotonic()
-        if cached is not None and cached[0] == stamp and now - cached[1] < _NAMES_MAX_AGE:
-            return await asyncio.shield(cached[2])
-        fut = asyncio.ensure_future(cls._load(vpp))
-        _names_cache[vpp] = (stamp, now, fut)
-        try:
-            return await asyncio.shield(fut)
-        except BaseException:
-            _names_cache.pop(vpp, None)
-            raise
+        """The index → name map, from one sw_interface_dump shared per resync (see cached_read)."""
+        return await cached_read(vpp, "interfaces", lambda: cls._load(vpp))
 
     @classmethod
     async def _load(cls, vpp: VPPConnection) -> InterfaceNames:
@@ -131,6 +140,20 @@ def address_arg(ip: str) -> dict[str, Any]:
     """A vl_api_address_t for papi."""
     a = ipaddress.ip_address(ip)
     return {"af": 1 if a.version == 6 else 0, "un": {"ip6" if a.version == 6 else "ip4": a}}
+
+
+async def interface_addresses(vpp: VPPConnection) -> dict[int, list[Any]]:
+    """sw_if_index → ip_address_details (IPv4 and IPv6) of every interface, shared per resync."""
+
+    async def load() -> dict[int, list[Any]]:
+        names = await InterfaceNames.load(vpp)
+        reqs = [("ip_address_dump", {"sw_if_index": i, "is_ipv6": v6}) for i in names.by_index for v6 in (False, True)]
+        out: dict[int, list[Any]] = {i: [] for i in names.by_index}
+        for (_, f), details in zip(reqs, await vpp.dump_many(reqs), strict=True):
+            out[f["sw_if_index"]] += details
+        return out
+
+    return await cached_read(vpp, "addresses", load)
 
 
 async def dhcp_leases(vpp: VPPConnection) -> dict[int, tuple[Any, Any]]:

@@ -19,7 +19,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX
-from contivctl.dataplane.vpp.descriptors.base import ALL, InterfaceNames, VppDescriptor, dhcp_leases, sw_if_index
+from contivctl.dataplane.vpp.descriptors.base import (
+    ALL,
+    InterfaceNames,
+    VppDescriptor,
+    dhcp_leases,
+    interface_addresses,
+    sw_if_index,
+)
 from contivctl.items.vpp import Address, Route, Vrf
 from contivctl.reconcile import Context, Metadata, Retrieved
 
@@ -77,14 +84,17 @@ class AddressDescriptor(VppDescriptor[Address]):
         await self.vpp.call("sw_interface_add_del_address", **self._req(ctx, value, False))
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        names, leases = await asyncio.gather(InterfaceNames.load(self.vpp), dhcp_leases(self.vpp))
-        reqs = [("ip_address_dump", {"sw_if_index": i, "is_ipv6": v6}) for i in names.by_index for v6 in (False, True)]
+        names, leases, by_if = await asyncio.gather(
+            InterfaceNames.load(self.vpp), dhcp_leases(self.vpp), interface_addresses(self.vpp)
+        )
         out = []
-        for (_, f), details in zip(reqs, await self.vpp.dump_many(reqs), strict=True):
-            n = names.by_index[f["sw_if_index"]]
+        for idx, details in by_if.items():
+            n = names.by_index.get(idx)
+            if n is None:
+                continue
             for d in details:
                 a = Address(n.name, str(d.prefix))
-                lease = leases.get(f["sw_if_index"])
+                lease = leases.get(idx)
                 leased = lease is not None and str(lease[0]) == a.address
                 out.append(Retrieved(a.key, a, owned=n.owned and not leased))
         return out
@@ -148,10 +158,11 @@ class RouteDescriptor(VppDescriptor[Route]):
         )
         lease_routes = {(idx, router) for idx, (_, router) in leases.items()}
         nbrs6 = await vpp.dump("ip_neighbor_dump", sw_if_index=ALL, af=1)
-        addr_reqs = [("ip_address_dump", {"sw_if_index": i, "is_ipv6": v6}) for i in names.by_index for v6 in (0, 1)]
-        addrs: list[tuple[int, Any]] = []
-        for (_, f), details in zip(addr_reqs, await vpp.dump_many(addr_reqs), strict=True):
-            addrs += [(f["sw_if_index"], ipaddress.ip_interface(str(d.prefix))) for d in details]
+        addrs: list[tuple[int, Any]] = [
+            (idx, ipaddress.ip_interface(str(d.prefix)))
+            for idx, details in (await interface_addresses(vpp)).items()
+            for d in details
+        ]
         connected = {(i, a.network) for i, a in addrs}
         edges = {
             ipaddress.ip_network(f"{e}/32") for _, a in addrs if a.version == 4 for e in (a.network[0], a.network[-1])
