@@ -222,3 +222,39 @@ async def test_tap_pod_side_is_moved_renamed_and_handed_back(make_netns: Callabl
         subprocess.run(["ip", "link", "show", temp], check=True, capture_output=True)
     finally:
         subprocess.run(["ip", "link", "del", temp], capture_output=True)
+
+
+async def test_a_link_cut_short_by_a_crash_is_still_ours(reconciler: Reconciler, make_netns: Callable[[], str]) -> None:
+    """Created (with the agent's device group) but killed before its alias was set."""
+    from contivctl.items.linux import LINK_GROUP
+
+    vswitch, pod = make_netns(), make_netns()
+    subprocess.run(
+        [
+            "ip",
+            "-n",
+            nsname(vswitch),
+            "link",
+            "add",
+            "cvhalfmade",
+            "group",
+            str(LINK_GROUP),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            nsname(pod),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["ip", "-n", nsname(vswitch), "link", "add", "foreign0", "type", "veth", "peer", "foreign1"], check=True
+    )
+    reconciler.namespaces.set([vswitch, pod])  # type: ignore[attr-defined]
+    record = await reconciler.resync_full({})
+    assert [(op.op, op.key) for op in record.ops] == [("delete", f"linux/veth/{vswitch}/cvhalfmade")]
+    assert ip_json(vswitch, "link", "show", "cvhalfmade") == []
+    assert ip_json(pod, "link", "show", "eth0") == []
+    assert ip_json(vswitch, "link", "show", "foreign0") != []
