@@ -126,7 +126,17 @@ class Agent:
         return True, "ready"
 
     async def start(self) -> None:
+        """Store, REST (so health answers while VPP is awaited), VPP, then the controller's resync."""
         self.store = await LocalStore.open(self.opts.store)
+        host, _, port = self.opts.http.rpartition(":")
+        self.rest = RestServer(
+            node_name=self.opts.node_name,
+            plan=lambda: self.plan,
+            ipam=self.config.ipam,
+            ready=self.readiness,
+            history=lambda: [r.to_dict() for r in self.reconciler.history()],
+        )
+        await self.rest.start(host or "127.0.0.1", int(port))
         await self.vpp.start()
         net = pod_network(self.config, self.plan)
         self.controller = Controller(
@@ -139,15 +149,6 @@ class Agent:
             tcp_stack_enabled=not self.config.tcp_stack_disabled,
         )
         await self.controller.start()
-        host, _, port = self.opts.http.rpartition(":")
-        self.rest = RestServer(
-            node_name=self.opts.node_name,
-            plan=lambda: self.plan,
-            ipam=self.config.ipam,
-            ready=self.readiness,
-            history=lambda: [r.to_dict() for r in self.reconciler.history()],
-        )
-        await self.rest.start(host or "127.0.0.1", int(port))
         log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
 
     async def stop(self) -> None:
@@ -167,8 +168,16 @@ async def run_agent(opts: AgentOptions) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, agent.stopping.set)
     try:
-        await agent.start()
-        await agent.stopping.wait()
+        starting = asyncio.create_task(agent.start(), name="agent start")
+        stopping = asyncio.create_task(agent.stopping.wait(), name="stop signal")
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a start-up failure is raised here
+            await stopping
+        else:
+            log.info("stopping while still starting up")
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
     finally:
         try:
             await agent.stop()
