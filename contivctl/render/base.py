@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 
 from contivctl.config.convert import IPAddress
-from contivctl.config.model import Config
+from contivctl.config.model import Config, NodeConfig
 from contivctl.config.node import EffectiveConfig, node_ip_exclusions
 from contivctl.ipam import NodeAddressPlan
 from contivctl.items import vpp
@@ -44,6 +44,11 @@ class VswitchInputs:
     @property
     def config(self) -> Config:
         return self.eff.config
+
+    @property
+    def crd(self) -> NodeConfig | None:
+        """The NodeConfig from the CRD in effect, if that is where the node entry came from."""
+        return self.eff.node if self.eff.source == "crd" else None
 
 
 def rx_mode(cfg: Config) -> vpp.RxMode | None:

@@ -29,9 +29,7 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
     async def create(self, ctx: Context, key: str, value: AdoptedLink) -> Metadata:
         return await self._configure(key, value)
 
-    async def update(
-        self, ctx: Context, key: str, old: AdoptedLink, new: AdoptedLink, metadata: Metadata
-    ) -> Metadata:
+    async def update(self, ctx: Context, key: str, old: AdoptedLink, new: AdoptedLink, metadata: Metadata) -> Metadata:
         return await self._configure(key, new)
 
     def needs_recreate(self, old: AdoptedLink, new: AdoptedLink) -> bool:
