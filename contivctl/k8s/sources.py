@@ -83,6 +83,10 @@ class KubernetesSources:
         for r in (self.nodes, self.pod_reflector, self.node_configs):
             self._tasks.append(asyncio.create_task(r.run(), name=r.name))
 
+    async def close(self) -> None:
+        """Close the API client (after ``stop``)."""
+        await self._api.close()
+
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
@@ -92,6 +96,16 @@ class KubernetesSources:
         self._tasks.clear()
 
     # -- queries ---------------------------------------------------------------
+
+    def node_config(self) -> NodeConfig | None:
+        """This node's NodeConfig as last read (None: there is none, or it is invalid)."""
+        for key, obj in self.node_configs.cache.items():
+            if key.rsplit("/", 1)[-1] == self.node_name:
+                try:
+                    return objects.node_config_of(obj)
+                except ConfigError:
+                    return None
+        return None
 
     def pod(self, namespace: str, name: str) -> PodInfo | None:
         return self.pods.get(f"{namespace}/{name}")
@@ -118,6 +132,8 @@ class KubernetesSources:
             self._cb.management_ips(key, ips)
 
     async def _on_pod(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        if new is not None and (new.get("spec") or {}).get("nodeName") != self.node_name:
+            new = None  # the server ignored the field selector, or the pod moved: not ours
         if new is None:
             self.pods.pop(key, None)
         else:

@@ -35,3 +35,21 @@ async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
 def side() -> Iterator[HostSide]:
     with host_side() as s:
         yield s
+
+
+# kubernetes_asyncio asks for a watch with ``watch=True``; kmock recognises only
+# ``watch=true`` (the form kubectl and client-go send). Normalise it on the server side.
+def _kmock_watch_fix() -> None:
+    import kmock._internal.parsing as kmock_parsing
+
+    original = kmock_parsing.guess_k8s
+
+    def guess_k8s(k8s: object, method: object, query: dict[str, str]) -> object:
+        if str(query.get("watch", "")).lower() == "true":
+            query = {**query, "watch": "true"}
+        return original(k8s, method, query)  # type: ignore[arg-type]
+
+    kmock_parsing.guess_k8s = guess_k8s  # type: ignore[assignment]
+
+
+_kmock_watch_fix()
