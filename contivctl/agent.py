@@ -19,14 +19,19 @@ import attrs
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
 from contivctl.controller import Controller, Resync
+from contivctl.controller.nodes import NodeView
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux import Namespaces, linux_descriptors
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.ipam import NodeAddressPlan, PodIPAllocator, node_plan
 from contivctl.items import vpp as vpp_items
+from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
+from contivctl.k8s.sources import KubernetesSources, NodeRemovalHook
 from contivctl.kv.local import LocalStore
+from contivctl.node_wiring import kubernetes_callbacks, vswitch_inputs, watch_main_nic_leases, with_crd
 from contivctl.reconcile import Reconciler
+from contivctl.render.base import l2_mode
 from contivctl.render.pod import PodNetwork
 from contivctl.render.vswitch import PodVrfPlan, render_pod_vrf
 from contivctl.rest import RestServer
@@ -53,6 +58,11 @@ class AgentOptions:
     cni_socket: str = "/var/run/contiv/cni.sock"
     http: str = "127.0.0.1:9999"
     vpp_timeout: float = 5.0
+    #: Kubernetes access: a kubeconfig file, else in-cluster when its environment is there
+    kubeconfig: str = ""
+    no_kubernetes: bool = False
+    #: how long the start waits for this node's NodeConfig to be read (then goes on without it)
+    k8s_sync_timeout: float = 5.0
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -78,7 +88,7 @@ def pod_vrf_plan(cfg: Config, plan: NodeAddressPlan) -> PodVrfPlan:
         pod_subnet=plan.pod_subnet_cidr,
         vpp_host_subnet=cfg.ipam.vpp_host_subnet_cidr,
         node_vpp_host_subnet=plan.vpp_host_network,
-        l2_interconnect=cfg.use_l2_interconnect,
+        l2_interconnect=l2_mode(cfg),
         tcp_stack=not cfg.tcp_stack_disabled,
     )
 
@@ -113,6 +123,12 @@ class Agent:
         self.controller: Controller | None = None
         self.rest: RestServer | None = None
         self.stopping = asyncio.Event()
+        self.node_view: NodeView | None = None
+        self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
+        self.kubernetes: KubernetesSources | None = None
+        #: awaited with a node's name when its Kubernetes Node is deleted, before its
+        #: dataplane items go (the cluster store's part of a node leaving)
+        self.node_removal_hooks: list[NodeRemovalHook] = []
 
     def _vpp_back(self, event: Reconnected) -> None:
         if self.controller is not None:
@@ -131,13 +147,14 @@ class Agent:
         host, _, port = self.opts.http.rpartition(":")
         self.rest = RestServer(
             node_name=self.opts.node_name,
-            plan=lambda: self.plan,
+            plan=lambda: self.node_view.inputs.plan if self.node_view is not None else self.plan,
             ipam=self.config.ipam,
             ready=self.readiness,
             history=lambda: [r.to_dict() for r in self.reconciler.history()],
         )
         await self.rest.start(host or "127.0.0.1", int(port))
         await self.vpp.start()
+        self.node_view = NodeView(await vswitch_inputs(self.config, self.opts.node_name, self.opts.node_id, self.vpp))
         net = pod_network(self.config, self.plan)
         self.controller = Controller(
             reconciler=self.reconciler,
@@ -147,11 +164,40 @@ class Agent:
             allocator=PodIPAllocator(self.plan.pod_subnet_this_node),
             base_items=render_pod_vrf(pod_vrf_plan(self.config, self.plan)),
             tcp_stack_enabled=not self.config.tcp_stack_disabled,
+            node_view=self.node_view,
         )
+        watch_main_nic_leases(self.vpp, self.controller)
+        await self._start_kubernetes(self.controller, self.node_view)
         await self.controller.start()
         log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
 
+    async def _start_kubernetes(self, controller: Controller, view: NodeView) -> None:
+        """Start the reflectors; wait (bounded) for this node's NodeConfig so the first resync uses it."""
+        if not self.k8s_access.enabled:
+            log.info("running without Kubernetes")
+            return
+        sources = KubernetesSources(
+            await api_client(self.k8s_access), self.opts.node_name, kubernetes_callbacks(controller)
+        )
+        for hook in self.node_removal_hooks:
+            sources.register_node_removal_hook(hook)
+        sources.start()
+        self.kubernetes = sources
+        try:
+            await asyncio.wait_for(sources.node_configs.synced.wait(), self.opts.k8s_sync_timeout)
+        except TimeoutError:
+            log.warning(
+                "NodeConfig not read within %.0fs; starting with the file's node entry", self.opts.k8s_sync_timeout
+            )
+            return
+        crd = sources.node_config()
+        if crd is not None:
+            view.set_inputs(with_crd(view.inputs, crd))  # before the controller runs: the startup resync applies it
+
     async def stop(self) -> None:
+        if self.kubernetes is not None:
+            await self.kubernetes.stop()
+            await self.kubernetes.close()
         if self.rest is not None:
             await self.rest.stop()
         if self.controller is not None:

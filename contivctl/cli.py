@@ -94,6 +94,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         vpp_api_dir=args.vpp_api_dir,
         cni_socket=args.cni_socket,
         http=args.http,
+        kubeconfig=args.kubeconfig,
+        no_kubernetes=args.no_kubernetes,
     )
     return asyncio.run(run_agent(opts))
 
@@ -185,6 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("CONTIV_HTTP", default="127.0.0.1:9999"),
         metavar="ADDR",
         help="REST endpoint host:port (CONTIV_HTTP)",
+    )
+    agent.add_argument(
+        "--kubeconfig",
+        default="",
+        metavar="FILE",
+        help="Kubernetes access (KUBECONFIG; without it the in-cluster service account, if any)",
+    )
+    agent.add_argument(
+        "--no-kubernetes",
+        action="store_true",
+        default=_env("CONTIV_NO_KUBERNETES").lower() in ("1", "true", "yes"),
+        help="run without Kubernetes, also in a cluster (CONTIV_NO_KUBERNETES=1); "
+        "the default when there is neither a kubeconfig nor an in-cluster environment",
     )
     agent.add_argument(
         "--log-level",

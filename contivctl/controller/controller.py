@@ -19,7 +19,18 @@ from typing import Any
 
 import attrs
 
-from contivctl.controller.events import AddPod, DeletePod, Event, Resync
+from contivctl.controller.events import (
+    AddPod,
+    DeletePod,
+    Event,
+    ManagementIPsChanged,
+    NodeConfigChanged,
+    NodeIPChanged,
+    NodeRemoved,
+    NodeUpdated,
+    Resync,
+)
+from contivctl.controller.nodes import NodeView, inputs_for, parse_lease
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.dataplane.linux.snapshot import Namespaces
@@ -62,6 +73,7 @@ class Controller:
         allocator: PodIPAllocator,
         base_items: Mapping[str, Any],
         tcp_stack_enabled: bool = False,
+        node_view: NodeView | None = None,
     ) -> None:
         self.reconciler = reconciler
         self._pod_store = pod_store
@@ -77,6 +89,8 @@ class Controller:
         self._post_add: list[PodHook] = []
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: this node's vswitch and the other nodes (None: pod wiring only)
+        self.node_view = node_view
 
     # -- hooks -----------------------------------------------------------------
 
@@ -111,6 +125,8 @@ class Controller:
 
     def desired(self) -> dict[str, Any]:
         out = dict(self._base_items)
+        if self.node_view is not None:
+            out.update(self.node_view.desired())
         for items in self._pod_items.values():
             out.update(items)
         return out
@@ -180,6 +196,8 @@ class Controller:
                 self._namespaces.set(a.netns for a in self.attachments.values())
                 return await self.reconciler.resync_full(self.desired(), trigger=event.reason)
             return await self.reconciler.resync_downstream(trigger=event.reason)
+        if isinstance(event, NodeUpdated | NodeRemoved | NodeConfigChanged | NodeIPChanged | ManagementIPsChanged):
+            return await self._handle_node_event(event)
         raise TypeError(f"unknown event {event!r}")
 
     # -- pods ------------------------------------------------------------------
@@ -263,6 +281,60 @@ class Controller:
     def _forget_namespace(self, netns: str) -> None:
         if not any(a.netns == netns for a in self.attachments.values()):
             self._namespaces.discard(netns)
+
+    # -- nodes -----------------------------------------------------------------
+    # Each handler changes the node view and applies only the item changes it
+    # returns, best effort: a remote node that cannot be wired now is retried by
+    # the reconciler, and never holds up the pods.
+
+    async def _handle_node_event(self, event: Event) -> None:
+        view = self.node_view
+        if view is None:
+            log.info("event %s ignored: this agent does not manage the vswitch base config", event.name)
+            return
+        if isinstance(event, NodeUpdated):
+            await self._on_node_updated(view, event)
+        elif isinstance(event, NodeRemoved):
+            await self._on_node_removed(view, event)
+        elif isinstance(event, NodeConfigChanged):
+            await self._on_node_config_changed(view, event)
+        elif isinstance(event, NodeIPChanged):
+            await self._on_node_ip_changed(view, event)
+        elif isinstance(event, ManagementIPsChanged):
+            await self._on_management_ips_changed(view, event)
+
+    async def _apply_node_changes(self, changes: Mapping[str, Any | None], trigger: str) -> None:
+        if changes:
+            await self.reconciler.apply(changes, mode=Mode.BEST_EFFORT, trigger=trigger)
+
+    async def _on_node_updated(self, view: NodeView, ev: NodeUpdated) -> None:
+        await self._apply_node_changes(view.set_node(ev.node), f"node {ev.node.name} (ID {ev.node.id}) updated")
+
+    async def _on_node_removed(self, view: NodeView, ev: NodeRemoved) -> None:
+        node_id = ev.node_id
+        if node_id not in view.nodes and ev.name:
+            known = view.node_by_name(ev.name)  # Kubernetes knows nodes by name only
+            node_id = known.id if known is not None else node_id
+        await self._apply_node_changes(view.remove_node(node_id), f"node {ev.name or node_id} removed")
+
+    async def _on_management_ips_changed(self, view: NodeView, ev: ManagementIPsChanged) -> None:
+        changes = view.set_management_ips(ev.name, ev.ips)
+        await self._apply_node_changes(changes, f"management IPs of node {ev.name}")
+
+    async def _on_node_config_changed(self, view: NodeView, ev: NodeConfigChanged) -> None:
+        cur = view.inputs
+        inputs = inputs_for(cur.config, cur.eff.node_name, cur.plan.node_id, cur, ev.node_config, view.lease)
+        source = "deleted" if ev.node_config is None else "applied"
+        await self._apply_node_changes(view.set_inputs(inputs), f"NodeConfig of {cur.eff.node_name} {source}")
+
+    async def _on_node_ip_changed(self, view: NodeView, ev: NodeIPChanged) -> None:
+        cur = view.inputs
+        view.lease = parse_lease(ev.address, ev.gateway)
+        if not cur.eff.use_dhcp:
+            log.info("DHCP lease %s ignored: the main interface has a static address", ev.address)
+            return
+        inputs = inputs_for(cur.config, cur.eff.node_name, cur.plan.node_id, cur, cur.crd, view.lease)
+        await self._apply_node_changes(view.set_inputs(inputs), f"node IP {ev.address} (DHCP)")
 
     # -- queries ---------------------------------------------------------------
 

@@ -90,3 +90,11 @@ class NodeIPChanged(Event):
 
     address: str
     gateway: str = ""
+
+
+@attrs.frozen(eq=False)
+class ManagementIPsChanged(Event):
+    """Kubernetes reports other management addresses (InternalIP/ExternalIP) for node ``name``."""
+
+    name: str
+    ips: tuple[str, ...] = ()

@@ -9,6 +9,7 @@ unambiguous when read from the right):
 - ``linux/address/<ns>/<ifname>/<cidr>``    an address on a link
 - ``linux/route/<ns>/<dst>``                a route in the main table
 - ``linux/neighbour/<ns>/<ifname>/<ip>``    a permanent neighbour (ARP/NDP) entry
+- ``linux/link/<ns>/<name>``                a link another item makes (VPP's host TAP), adopted
 
 Addresses, routes and neighbours name the key of the item that makes their
 link (``link``) so they wait for it and go away before it does.
@@ -152,4 +153,32 @@ class Neighbour:
         return (Dependency.on(self.link),)
 
 
-LinuxItem = Veth | TapPodSide | Address | Route | Neighbour
+@attrs.frozen
+class AdoptedLink:
+    """A link someone else creates where it stays (the host end of VPP's interconnect TAP).
+
+    Adopting it (our alias on it) is what makes the addresses and routes on
+    it ours to find again after a restart; deleting it only takes the alias
+    and our settings off, the maker removes the device.
+    """
+
+    netns: str
+    name: str
+    #: key of the item whose creation makes the device
+    maker: str
+    mtu: int = 0
+    up: bool = True
+
+    @property
+    def key(self) -> str:
+        return adopted_link_key(self.netns, self.name)
+
+    def deps(self) -> tuple[Dependency, ...]:
+        return (Dependency.on(self.maker),) if self.maker else ()
+
+
+def adopted_link_key(netns: str, name: str) -> str:
+    return f"linux/link/{ns_label(netns)}/{name}"
+
+
+LinuxItem = Veth | TapPodSide | Address | Route | Neighbour | AdoptedLink

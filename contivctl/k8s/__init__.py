@@ -1,0 +1,1 @@
+"""Kubernetes sources: reflectors of Nodes, this node's Pods and its NodeConfig custom resource."""

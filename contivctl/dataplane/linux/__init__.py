@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from contivctl.dataplane.linux.address import AddressDescriptor
+from contivctl.dataplane.linux.link import AdoptedLinkDescriptor
 from contivctl.dataplane.linux.neighbour import NeighbourDescriptor
 from contivctl.dataplane.linux.route import RouteDescriptor
 from contivctl.dataplane.linux.snapshot import Namespaces, SnapshotSource
@@ -12,7 +13,14 @@ from contivctl.dataplane.linux.tap import TapPodSideDescriptor
 from contivctl.dataplane.linux.veth import VethDescriptor
 from contivctl.reconcile.descriptor import Descriptor
 
-_KINDS = (VethDescriptor, TapPodSideDescriptor, AddressDescriptor, RouteDescriptor, NeighbourDescriptor)
+_KINDS = (
+    VethDescriptor,
+    TapPodSideDescriptor,
+    AddressDescriptor,
+    RouteDescriptor,
+    NeighbourDescriptor,
+    AdoptedLinkDescriptor,
+)
 
 
 def linux_descriptors(namespaces: Namespaces) -> list[Descriptor[Any]]:

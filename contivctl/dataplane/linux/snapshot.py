@@ -146,9 +146,15 @@ class Namespaces:
 
     def __init__(self) -> None:
         self._paths: set[str] = set()
+        self._pinned: set[str] = set()
 
     def set(self, paths: Iterable[str]) -> None:
         self._paths = {p for p in paths if p}
+
+    def pin(self, path: str) -> None:
+        """Always read ``path`` (the host stack's namespace when it is not the agent's own)."""
+        if path:
+            self._pinned.add(path)
 
     def add(self, path: str) -> None:
         if path:
@@ -158,7 +164,7 @@ class Namespaces:
         self._paths.discard(path)
 
     def __iter__(self) -> Any:
-        return iter(sorted(self._paths))
+        return iter(sorted(self._paths | self._pinned))
 
 
 class SnapshotSource:

@@ -1,0 +1,156 @@
+"""The controller's view of this node's vswitch and of the other nodes.
+
+Kept apart from the pod view: the node events change only this part, and
+each change is turned into the smallest set of item changes — a remote
+node's items are rendered from that node alone, so its joining, changing or
+leaving touches nothing else; a new node IP or NodeConfig re-renders the
+base config and the overlay, and only what differs is applied.
+
+Only the controller task mutates a ``NodeView``; readers (the API) see a
+consistent value because every change swaps whole values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from contivctl.config.convert import IPAddress, IPInterface
+from contivctl.config.model import Config, NodeConfig
+from contivctl.config.node import effective_config, node_ip_exclusions
+from contivctl.ipam import node_plan
+from contivctl.model import NodeInfo
+from contivctl.render.base import VswitchInputs, overlay_plan
+from contivctl.render.nodes import render_node
+from contivctl.render.vswitch_base import render_vswitch_base
+
+log = logging.getLogger(__name__)
+
+NodeIPListener = Callable[[IPInterface | None], None]
+
+
+def item_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any | None]:
+    """What turns ``old`` into ``new``: changed or added values, None for removed keys."""
+    out: dict[str, Any | None] = {k: None for k in old if k not in new}
+    out.update({k: v for k, v in new.items() if old.get(k) != v})
+    return out
+
+
+class NodeView:
+    def __init__(self, inputs: VswitchInputs) -> None:
+        self.inputs = inputs
+        #: node records of the other nodes, by ID, as the cluster source sent them
+        self.nodes: dict[int, NodeInfo] = {}
+        #: management addresses by node name, from Kubernetes Node objects
+        self.management_ips: dict[str, tuple[str, ...]] = {}
+        #: the main NIC's DHCP lease (address with prefix, router)
+        self.lease: tuple[IPInterface, IPAddress | None] | None = None
+        self.base_items: dict[str, Any] = render_vswitch_base(inputs)
+        self.node_items: dict[int, dict[str, Any]] = {}
+        self._listeners: list[NodeIPListener] = []
+
+    # -- reading ---------------------------------------------------------------
+
+    @property
+    def node_ip(self) -> IPInterface | None:
+        return self.inputs.plan.node_ip
+
+    def desired(self) -> dict[str, Any]:
+        out = dict(self.base_items)
+        for items in self.node_items.values():
+            out.update(items)
+        return out
+
+    def merged(self, node: NodeInfo) -> NodeInfo:
+        """The node record with the management IPs Kubernetes reports, when it reports any."""
+        mgmt = self.management_ips.get(node.name)
+        return node if not mgmt else attrs.evolve(node, management_ips=mgmt)
+
+    def node_by_name(self, name: str) -> NodeInfo | None:
+        return next((n for n in self.nodes.values() if n.name == name), None)
+
+    # -- node-IP subscribers ----------------------------------------------------
+
+    def add_node_ip_listener(self, fn: NodeIPListener) -> None:
+        """``fn(ip)`` is called on every change of the node IP; it must not block (queue, then return)."""
+        self._listeners.append(fn)
+
+    def remove_node_ip_listener(self, fn: NodeIPListener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _notify(self, ip: IPInterface | None) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(ip)
+            except Exception:  # one broken subscriber must not stop the others or the controller
+                log.exception("node IP listener failed")
+
+    # -- changes (each returns the item changes to apply) ------------------------
+
+    def set_node(self, node: NodeInfo) -> dict[str, Any | None]:
+        self.nodes[node.id] = node
+        return self._rerender_node(node.id)
+
+    def remove_node(self, node_id: int) -> dict[str, Any | None]:
+        self.nodes.pop(node_id, None)
+        return item_changes(self.node_items.pop(node_id, {}), {})
+
+    def set_management_ips(self, name: str, ips: tuple[str, ...]) -> dict[str, Any | None]:
+        if ips:
+            self.management_ips[name] = ips
+        else:
+            self.management_ips.pop(name, None)
+        node = self.node_by_name(name)
+        return {} if node is None else self._rerender_node(node.id)
+
+    def set_inputs(self, inputs: VswitchInputs) -> dict[str, Any | None]:
+        """Replace the vswitch inputs; re-render the base config and every node, notify on a new node IP."""
+        old_ip = self.node_ip
+        old = self.desired()
+        self.inputs = inputs
+        self.base_items = render_vswitch_base(inputs)
+        plan = overlay_plan(inputs)
+        self.node_items = {i: render_node(plan, self.merged(n)) for i, n in self.nodes.items()}
+        changes = item_changes(old, self.desired())
+        if self.node_ip != old_ip:
+            self._notify(self.node_ip)
+        return changes
+
+    def _rerender_node(self, node_id: int) -> dict[str, Any | None]:
+        old = self.node_items.get(node_id, {})
+        new = render_node(overlay_plan(self.inputs), self.merged(self.nodes[node_id]))
+        self.node_items[node_id] = new
+        return item_changes(old, new)
+
+
+def inputs_for(
+    cfg: Config,
+    node_name: str,
+    node_id: int,
+    base: VswitchInputs,
+    crd: NodeConfig | None,
+    lease: tuple[IPInterface, IPAddress | None] | None,
+) -> VswitchInputs:
+    """The vswitch inputs after a NodeConfig or lease change (raises IPAMError when no node IP fits)."""
+    eff = effective_config(cfg, node_name, crd)
+    plan = node_plan(
+        cfg.ipam,
+        node_id,
+        excluded=node_ip_exclusions(cfg),
+        dhcp=eff.use_dhcp,
+        static_ip=eff.main_interface.ip,
+    )
+    gateway: IPAddress | None = None
+    if eff.use_dhcp and lease is not None:
+        plan = attrs.evolve(plan, node_ip=lease[0])
+        gateway = lease[1]
+    return attrs.evolve(base, eff=eff, plan=plan, dhcp_gateway=gateway)
+
+
+def parse_lease(address: str, gateway: str) -> tuple[IPInterface, IPAddress | None]:
+    return ipaddress.ip_interface(address), ipaddress.ip_address(gateway) if gateway else None

@@ -1,0 +1,169 @@
+"""The agent's Kubernetes sources: Nodes, Pods on this node, and this node's NodeConfig.
+
+Each is a reflector whose changes are handed to the owner's callbacks
+(the agent turns them into controller events, the only way into the view)
+or, for pods, kept as an index the API reads. Sources sit below the
+controller and never import it.
+
+- Node objects → ``management_ips(name, ips)`` for every node; a deleted
+  Node → the registered node-removal hooks (the cluster store forgets the
+  node), then ``node_deleted(name)``.
+- Pods with ``spec.nodeName`` = this node → ``pods``: labels, UIDs, which
+  pods exist.
+- NodeConfig resources named after this node (any namespace) →
+  ``node_config(cfg)``, or ``node_config(None)`` once deleted: the CRD
+  replaces the file's node entry whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+from kubernetes_asyncio import client
+
+from contivctl.config.model import NodeConfig
+from contivctl.errors import ConfigError
+from contivctl.k8s import objects
+from contivctl.k8s.objects import PodInfo
+from contivctl.k8s.reflector import Obj, Reflector
+
+log = logging.getLogger(__name__)
+
+NodeRemovalHook = Callable[[str], Awaitable[None]]
+
+
+@attrs.frozen
+class Callbacks:
+    """What the owner does with changes; each must return quickly (post an event, not wait for it)."""
+
+    management_ips: Callable[[str, tuple[str, ...]], None]
+    node_deleted: Callable[[str], None]
+    node_config: Callable[[NodeConfig | None], None]
+
+
+class KubernetesSources:
+    def __init__(self, api: client.ApiClient, node_name: str, callbacks: Callbacks) -> None:
+        self._api = api
+        self._cb = callbacks
+        self.node_name = node_name
+        self.pods: dict[str, PodInfo] = {}
+        self._removal_hooks: list[NodeRemovalHook] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        core = client.CoreV1Api(api)
+        custom = client.CustomObjectsApi(api)
+        self.nodes = Reflector("k8s nodes", core.list_node, self._on_node)
+        self.pod_reflector = Reflector(
+            "k8s pods",
+            core.list_pod_for_all_namespaces,
+            self._on_pod,
+            kwargs={"field_selector": f"spec.nodeName={node_name}"},
+        )
+        self.node_configs = Reflector(
+            "k8s nodeconfigs",
+            custom.list_cluster_custom_object,
+            self._on_node_config,
+            kwargs={
+                "group": objects.NODECONFIG_GROUP,
+                "version": objects.NODECONFIG_VERSION,
+                "plural": objects.NODECONFIG_PLURAL,
+                "field_selector": f"metadata.name={node_name}",
+            },
+        )
+
+    def register_node_removal_hook(self, hook: NodeRemovalHook) -> None:
+        """``await hook(name)`` when a Node object is deleted (before NodeRemoved is posted)."""
+        self._removal_hooks.append(hook)
+
+    def start(self) -> None:
+        for r in (self.nodes, self.pod_reflector, self.node_configs):
+            self._tasks.append(asyncio.create_task(r.run(), name=r.name))
+
+    async def close(self) -> None:
+        """Close the API client (after ``stop``)."""
+        await self._api.close()
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+
+    # -- queries ---------------------------------------------------------------
+
+    def node_config(self) -> NodeConfig | None:
+        """This node's NodeConfig as last read (None: there is none, or it is invalid)."""
+        for key, obj in self.node_configs.cache.items():
+            if key.rsplit("/", 1)[-1] == self.node_name:
+                try:
+                    return objects.node_config_of(obj)
+                except ConfigError:
+                    return None
+        return None
+
+    def pod(self, namespace: str, name: str) -> PodInfo | None:
+        return self.pods.get(f"{namespace}/{name}")
+
+    def pod_exists(self, namespace: str, name: str) -> bool | None:
+        """Whether the pod exists; None while the pod list has never been read (unknown)."""
+        if not self.pod_reflector.synced.is_set():
+            return None
+        return f"{namespace}/{name}" in self.pods
+
+    # -- changes ---------------------------------------------------------------
+
+    async def _on_node(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        if new is None:
+            for hook in self._removal_hooks:
+                try:
+                    await hook(key)
+                except Exception:  # the store may be away; the node's dataplane items still go
+                    log.exception("node removal hook failed for %s", key)
+            self._cb.node_deleted(key)
+            return
+        ips = objects.management_ips(new)
+        if old is None or objects.management_ips(old) != ips:
+            self._cb.management_ips(key, ips)
+
+    async def _on_pod(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        if new is not None and (new.get("spec") or {}).get("nodeName") != self.node_name:
+            new = None  # the server ignored the field selector, or the pod moved: not ours
+        if new is None:
+            self.pods.pop(key, None)
+        else:
+            self.pods[key] = objects.pod_info(new)
+
+    async def _on_node_config(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        name = key.rsplit("/", 1)[-1]
+        if name != self.node_name:
+            return
+        if new is None:
+            self._cb.node_config(None)
+            return
+        try:
+            cfg = objects.node_config_of(new)
+        except ConfigError as exc:
+            log.error("NodeConfig %s ignored: %s", key, "; ".join(str(p) for p in exc.problems))
+            return
+        if old is not None and old.get("spec") == new.get("spec"):
+            return
+        self._cb.node_config(cfg)
+
+
+def describe(sources: KubernetesSources | None) -> dict[str, Any]:
+    """Health of the reflectors, for logs and status output."""
+    if sources is None:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        **{
+            r.name: {"synced": r.synced.is_set(), "lists": r.lists, "error": r.last_error}
+            for r in (sources.nodes, sources.pod_reflector, sources.node_configs)
+        },
+    }
