@@ -117,7 +117,10 @@ class Agent:
         )
         self.namespaces = Namespaces()
         self.reconciler = Reconciler(
-            [*vpp_descriptors(self.vpp, state_dir=opts.store.parent), *linux_descriptors(self.namespaces)]
+            [
+                *vpp_descriptors(self.vpp, state_dir=opts.store.parent),
+                *linux_descriptors(self.namespaces, scope=opts.node_name),
+            ]
         )
         self.store: LocalStore | None = None
         self.controller: Controller | None = None

@@ -18,6 +18,7 @@ link (``link``) so they wait for it and go away before it does.
 from __future__ import annotations
 
 import ipaddress
+import zlib
 
 import attrs
 
@@ -36,7 +37,15 @@ ALIAS_NOTE = "#"
 #: Device group of the links the agent creates. Unlike the alias, it is set in
 #: the very request that creates a link, so a link whose configuration was cut
 #: short (the agent killed in between) is still known to be the agent's.
+#: The low 24 bits name the agent (see link_group), so two agents sharing a
+#: namespace (several nodes on one machine) never take each other's links.
 LINK_GROUP = 0x636E7476
+_GROUP_BASE = 0x63000000
+
+
+def link_group(scope: str) -> int:
+    """The device group of the links made by the agent of ``scope`` (its node name)."""
+    return _GROUP_BASE | (zlib.crc32(scope.encode()) & 0xFFFFFF) if scope else LINK_GROUP
 
 
 def ns_label(netns: str) -> str:

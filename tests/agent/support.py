@@ -84,7 +84,9 @@ async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int =
     await vpp.start(wait=5)
     store = await LocalStore.open(store_path)
     namespaces = Namespaces()
-    reconciler = Reconciler([*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces)])
+    reconciler = Reconciler(
+        [*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces, scope=str(store_path))]
+    )
     controller = Controller(
         reconciler=reconciler,
         pod_store=PodStore(store, NODE),

@@ -89,7 +89,9 @@ async def running_node(
     store = await LocalStore.open(store_path)
     namespaces = Namespaces()
     namespaces.pin(side.path)
-    reconciler = Reconciler([*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces)])
+    reconciler = Reconciler(
+        [*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces, scope=str(store_path))]
+    )
     inputs = await vswitch_inputs(
         cfg, NODE, node_id, vpp, host_netns=side.path, host_if=side.host_if, vswitch_if=side.vswitch_if
     )

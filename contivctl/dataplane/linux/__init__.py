@@ -11,6 +11,7 @@ from contivctl.dataplane.linux.route import RouteDescriptor
 from contivctl.dataplane.linux.snapshot import Namespaces, SnapshotSource
 from contivctl.dataplane.linux.tap import TapPodSideDescriptor
 from contivctl.dataplane.linux.veth import VethDescriptor
+from contivctl.items.linux import link_group
 from contivctl.reconcile.descriptor import Descriptor
 
 _KINDS = (
@@ -23,9 +24,13 @@ _KINDS = (
 )
 
 
-def linux_descriptors(namespaces: Namespaces) -> list[Descriptor[Any]]:
-    """One descriptor per Linux item kind, sharing one snapshot per retrieve round."""
-    snapshots = SnapshotSource(namespaces)
+def linux_descriptors(namespaces: Namespaces, scope: str = "") -> list[Descriptor[Any]]:
+    """One descriptor per Linux item kind, sharing one snapshot per retrieve round.
+
+    ``scope`` (the node name) tells this agent's links from another agent's
+    in the same namespace (docs/linux-driver.md).
+    """
+    snapshots = SnapshotSource(namespaces, group=link_group(scope))
     return [kind(snapshots) for kind in _KINDS]
 
 

@@ -39,7 +39,7 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
         self._snapshots.invalidate()
         async with iproute(value.netns) as ipr:
             index = await require_link(ipr, value.netns, value.name)
-            attrs: dict[str, Any] = {"ifalias": alias_for(key)}
+            attrs: dict[str, Any] = {"ifalias": alias_for(key), "group": self._snapshots.group}
             if value.mtu:
                 attrs["mtu"] = value.mtu
             with netlink_errors(f"configure {value.name} in {ns_label(value.netns)}"):
@@ -55,7 +55,7 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
                 if index is None:
                     return  # its maker has removed it already
                 with netlink_errors(f"release {value.name} in {ns_label(value.netns)}"):
-                    await ipr.link("set", index=index, ifalias="")
+                    await ipr.link("set", index=index, ifalias="", group=0)
         except LinuxError as exc:
             if not gone(exc):
                 raise

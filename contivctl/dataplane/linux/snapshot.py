@@ -19,7 +19,7 @@ import attrs
 from contivctl.dataplane.linux import rtnl
 from contivctl.dataplane.linux.netns import netlink_socket, netns_exists, run_in_netns
 from contivctl.errors import NetnsNotFound
-from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, IPAddress, IPInterface, IPNetwork
+from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP, IPAddress, IPInterface, IPNetwork
 
 #: Routes the agent adds carry this protocol number, so they are told apart from
 #: routes the kernel, DHCP or an administrator added.
@@ -93,15 +93,19 @@ class Snapshot:
             yield from (lk for lk in dump.links if lk.owner_key is not None)
 
 
-def _read_namespace(netns: str) -> NamespaceDump:
-    """Dump one namespace; runs on the worker thread while it is inside ``netns``."""
+def _read_namespace(netns: str, group: int) -> NamespaceDump:
+    """Dump one namespace; runs on the worker thread while it is inside ``netns``.
+
+    Only links in this agent's device ``group`` keep their alias: a link
+    another agent marked is foreign here, and so is all that sits on it.
+    """
     with netlink_socket() as sock:
         links = [
             Link(
                 netns=netns,
                 index=raw.index,
                 name=raw.name,
-                alias=raw.alias,
+                alias=raw.alias if raw.group == group else "",
                 mtu=raw.mtu,
                 mac=raw.mac,
                 up=bool(raw.flags & IFF_UP),
@@ -132,8 +136,8 @@ def _read_namespace(netns: str) -> NamespaceDump:
     return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
 
 
-async def dump_namespace(netns: str) -> NamespaceDump:
-    return await run_in_netns(netns, lambda: _read_namespace(netns))
+async def dump_namespace(netns: str, group: int = LINK_GROUP) -> NamespaceDump:
+    return await run_in_netns(netns, lambda: _read_namespace(netns, group))
 
 
 class Namespaces:
@@ -175,8 +179,10 @@ class SnapshotSource:
     retrieves all run before its first write, so they share one.
     """
 
-    def __init__(self, namespaces: Namespaces, max_age: float = 1.0) -> None:
+    def __init__(self, namespaces: Namespaces, max_age: float = 1.0, group: int = LINK_GROUP) -> None:
         self.namespaces = namespaces
+        #: device group this agent gives the links it makes or adopts
+        self.group = group
         self._max_age = max_age
         self._pending: asyncio.Future[Snapshot] | None = None
         self._taken_at = 0.0
@@ -193,7 +199,7 @@ class SnapshotSource:
 
     async def _take(self) -> Snapshot:
         paths = [HOST_NS, *(p for p in self.namespaces if netns_exists(p))]
-        results = await asyncio.gather(*(dump_namespace(p) for p in paths), return_exceptions=True)
+        results = await asyncio.gather(*(dump_namespace(p, self.group) for p in paths), return_exceptions=True)
         found: dict[str, NamespaceDump] = {}
         for path, result in zip(paths, results, strict=True):
             if isinstance(result, NetnsNotFound):

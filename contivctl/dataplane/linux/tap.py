@@ -56,7 +56,7 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
             index = await require_link(ipr, value.netns, rename_from)
             # The temporary name goes into the alias: a restarted agent must
             # still know what to rename the device back to on delete.
-            attrs: dict[str, Any] = {"ifalias": alias_for(key, note=value.temp_name)}
+            attrs: dict[str, Any] = {"ifalias": alias_for(key, note=value.temp_name), "group": self._snapshots.group}
             if rename_from != value.ifname:
                 attrs["ifname"] = value.ifname
             if value.mtu:
@@ -86,7 +86,7 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
                     return
                 with netns_fd(HOST_NS) as home, netlink_errors(f"hand {current_name} back to the vswitch"):
                     await ipr.link("set", index=index, state="down")
-                    await ipr.link("set", index=index, ifname=value.temp_name, ifalias="")
+                    await ipr.link("set", index=index, ifname=value.temp_name, ifalias="", group=0)
                     await ipr.link("set", index=index, net_ns_fd=home)
         except NetlinkFailed as exc:
             if exc.code == errno.EEXIST:

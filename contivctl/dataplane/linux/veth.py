@@ -25,7 +25,7 @@ from contivctl.dataplane.linux.common import (
 from contivctl.dataplane.linux.netns import iproute, netns_fd, set_checksum_offload
 from contivctl.dataplane.linux.snapshot import Snapshot, SnapshotSource
 from contivctl.errors import LinuxError
-from contivctl.items.linux import LINK_GROUP, Veth, ns_label, veth_key
+from contivctl.items.linux import Veth, ns_label, veth_key
 from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
@@ -49,7 +49,7 @@ class VethDescriptor(Descriptor[Veth]):
                         "add",
                         ifname=value.name,
                         kind="veth",
-                        group=LINK_GROUP,
+                        group=self._snapshots.group,
                         peer={"ifname": value.peer_name, "net_ns_fd": peer_fd},
                     )
             except NetlinkFailed as exc:
@@ -80,7 +80,7 @@ class VethDescriptor(Descriptor[Veth]):
     async def _configure_peer(self, value: Veth, alias: str) -> int:
         async with iproute(value.peer_netns) as ipr:
             index = await require_link(ipr, value.peer_netns, value.peer_name)
-            attrs: dict[str, Any] = {"ifalias": alias, **_mtu(value)}
+            attrs: dict[str, Any] = {"ifalias": alias, "group": self._snapshots.group, **_mtu(value)}
             if value.peer_mac:
                 attrs["address"] = value.peer_mac
             with netlink_errors(f"configure {value.peer_name} in {ns_label(value.peer_netns)}"):
@@ -125,7 +125,7 @@ class VethDescriptor(Descriptor[Veth]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        return retrieve_veths(await self._snapshots.get())
+        return retrieve_veths(await self._snapshots.get(), self._snapshots.group)
 
     def owns(self, key: str, value: Veth) -> bool:
         return True
@@ -149,7 +149,7 @@ def _mtu(value: Veth) -> dict[str, int]:
     return {"mtu": value.mtu} if value.mtu else {}
 
 
-def retrieve_veths(snapshot: Snapshot) -> list[Retrieved]:
+def retrieve_veths(snapshot: Snapshot, snapshot_group: int) -> list[Retrieved]:
     """Our veth pairs, rebuilt from both ends; a pair whose peer is gone comes back without one."""
     ends: dict[str, list[Any]] = {}
     for link in snapshot.owned_links():
@@ -159,7 +159,7 @@ def retrieve_veths(snapshot: Snapshot) -> list[Retrieved]:
     found = []
     for dump in snapshot.namespaces.values():
         for link in dump.links:
-            if link.group == LINK_GROUP and link.owner_key is None:
+            if link.group == snapshot_group and link.owner_key is None:
                 # Made by the agent but cut short before it was marked: a
                 # leftover of an interrupted create, to be removed or redone.
                 key = veth_key(dump.netns, link.name)
