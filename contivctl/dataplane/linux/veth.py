@@ -120,7 +120,7 @@ class VethDescriptor(Descriptor[Veth]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        return retrieve_veths(await self._snapshots.get())
+        return retrieve_veths(await self._snapshots.get(ctx))
 
     def owns(self, key: str, value: Veth) -> bool:
         return True
