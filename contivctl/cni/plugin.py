@@ -53,6 +53,7 @@ def run(env: Mapping[str, str], stdin: bytes) -> dict[str, Any] | None:
     version = spec.check_version(conf, command)
     server = spec.grpc_server(conf)
     deadline = spec.timeout(conf)
+    spec.log_file(conf)
     if command == "ADD" and "prevResult" in conf:
         raise CNIError(
             spec.INVALID_NETWORK_CONFIG,
