@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import Pods, ip_json, link_exists, vpp_interfaces
-from tests.cni.support import VERSIONS, cni_env, netconf, run, running_agent
+from tests.cni.support import ROOT, VERSIONS, cni_env, netconf, run, running_agent
 
 if os.geteuid() != 0:
     pytest.skip("CNI tests against the agent need root", allow_module_level=True)
@@ -132,42 +134,49 @@ async def test_gc_removes_attachments_not_listed_valid_and_frees_their_addresses
         assert agent.node.controller.attachments == {} and not link_exists(keep_ns, "eth0")
 
 
-async def test_portmap_chained_after_contiv_cni(emu: Emulator, pods: Pods, sockdir: Path) -> None:
+def chain_from_example(socket: str, log: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two plugin configs a runtime derives from examples/10-contiv-vpp.conflist (the socket and log ours)."""
+    conflist = json.loads((ROOT / "examples" / "10-contiv-vpp.conflist").read_text())
+    common = {"cniVersion": conflist["cniVersion"], "name": conflist["name"]}
+    contiv, portmap = ({**common, **p} for p in conflist["plugins"])
+    assert (contiv["type"], portmap["type"]) == ("contiv-cni", "portmap")
+    contiv.update(grpcServer=socket, logFile=str(log))
+    portmap["runtimeConfig"] = {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
+    return contiv, portmap
+
+
+async def test_portmap_chained_after_contiv_cni_as_in_the_example_conflist(
+    emu: Emulator, pods: Pods, sockdir: Path
+) -> None:
     """The runtime's chain: contiv-cni's result is portmap's prevResult; DEL runs in reverse order."""
     node_ns = f"ctlnode-{uuid.uuid4().hex[:8]}"  # portmap's iptables rules go here, not on the host
     subprocess.run(["ip", "netns", "add", node_ns], check=True)
     try:
         async with running_agent(emu, sockdir) as agent:
             netns, cid = pods.netns(), pods.cid()
-            mappings = {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
-            contiv = netconf(agent.socket, "1.0.0")
-            portmap = {
-                "cniVersion": "1.0.0",
-                "name": "contiv-k8s-net",
-                "type": "portmap",
-                "capabilities": {"portMappings": True},
-                "runtimeConfig": mappings,
-            }
+            contiv, portmap = chain_from_example(agent.socket, sockdir / "cni.log")
             added = await run(cni_env("ADD", cid, netns), contiv)
             assert added.rc == 0, added.stderr
             in_node = ["ip", "netns", "exec", node_ns, "/usr/lib/cni/portmap"]
             chained = await run(cni_env("ADD", cid, netns), {**portmap, "prevResult": added.json}, argv=in_node)
             assert chained.rc == 0, (chained.stdout, chained.stderr)
             assert chained.json == added.json  # portmap passes the result through
-            rules = subprocess.run(
-                ["ip", "netns", "exec", node_ns, "iptables", "-t", "nat", "-S"], capture_output=True, text=True
-            ).stdout
+            rules = nat_rules(node_ns)
             assert "--to-destination 10.1.5.2:80" in rules, rules
 
             final = {"prevResult": chained.json}
             gone = await run(cni_env("DEL", cid, netns), {**portmap, **final}, argv=in_node)
             assert gone.rc == 0, gone.stderr
-            rules = subprocess.run(
-                ["ip", "netns", "exec", node_ns, "iptables", "-t", "nat", "-S"], capture_output=True, text=True
-            ).stdout
-            assert "10.1.5.2:80" not in rules
+            assert "10.1.5.2:80" not in nat_rules(node_ns)
             deleted = await run(cni_env("DEL", cid, netns), {**contiv, **final})
             assert deleted.rc == 0, deleted.stderr
             assert agent.node.controller.attachments == {}
+            assert len((sockdir / "cni.log").read_text().splitlines()) == 2
     finally:
         subprocess.run(["ip", "netns", "del", node_ns], check=False)
+
+
+def nat_rules(netns: str) -> str:
+    out = subprocess.run(["ip", "netns", "exec", netns, "iptables", "-t", "nat", "-S"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
