@@ -223,6 +223,15 @@ class CNIServer:
             return
         if not stat.S_ISSOCK(st.st_mode):
             raise ContivError(f"CNI socket path {self.path} exists and is not a socket; not removing it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(self.path))
+        except OSError:
+            pass  # nobody listens: the socket of an agent that is gone
+        else:
+            raise ContivError(f"another process is serving CNI on {self.path}; not taking it over")
+        finally:
+            probe.close()
         log.info("removing stale CNI socket %s", self.path)
         self.path.unlink()
 

@@ -69,12 +69,26 @@ async def test_a_file_that_is_not_a_socket_is_left_alone(tmp_path: Path) -> None
     assert path.read_text() == "not mine"
 
 
+async def test_a_socket_someone_serves_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "cni.sock"
+    first = CNIServer(service(ready=True), path)
+    await first.start()
+    try:
+        with pytest.raises(ContivError, match="another process is serving CNI"):
+            await CNIServer(service(ready=False), path).start()
+        assert await status_of(path) == (0, "ready")
+    finally:
+        await first.stop()
+    assert not path.exists()
+
+
 async def test_stop_leaves_a_socket_that_replaced_ours(tmp_path: Path) -> None:
     path = tmp_path / "cni.sock"
     first = CNIServer(service(ready=True), path)
     await first.start()
+    path.unlink()  # removed behind our back; a new agent binds the path
     second = CNIServer(service(ready=True), path)
-    await second.start()  # a new agent took over the path
+    await second.start()
     try:
         await first.stop()
         assert await status_of(path) == (0, "ready")
