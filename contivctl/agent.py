@@ -3,7 +3,9 @@
 Start-up order matters: the configuration and address plan first (a bad
 config must fail before anything is touched), then the store, VPP, the
 reconciler and the controller's startup resync, and only then the endpoints
-that accept work (REST readiness turns green after the resync).
+that accept work (REST readiness turns green after the resync). The CNI
+socket opens just before the startup resync: calls made meanwhile wait for
+it, up to a bound, and then get "try again later" (docs/cni.md).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
 from contivctl.controller import Controller, Resync
@@ -63,6 +66,8 @@ class AgentOptions:
     no_kubernetes: bool = False
     #: how long the start waits for this node's NodeConfig to be read (then goes on without it)
     k8s_sync_timeout: float = 5.0
+    #: how long a CNI call arriving before the startup resync is done waits for it
+    cni_ready_timeout: float = 10.0
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -125,6 +130,7 @@ class Agent:
         self.store: LocalStore | None = None
         self.controller: Controller | None = None
         self.rest: RestServer | None = None
+        self.cni: CNIServer | None = None
         self.stopping = asyncio.Event()
         self.node_view: NodeView | None = None
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
@@ -143,6 +149,14 @@ class Agent:
         if self.controller is None or not self.controller.ready.is_set():
             return False, "startup resync is not done"
         return True, "ready"
+
+    def cni_status(self) -> tuple[int, str]:
+        """CNI STATUS: can an ADD be served now, and if not, are running pods affected too."""
+        if self.controller is None or not self.controller.ready.is_set():
+            return STATUS_UNAVAILABLE, "the agent is starting: startup resync is not done"
+        if not self.vpp.connected:
+            return STATUS_DEGRADED, "VPP is not connected: existing pods may have limited connectivity"
+        return STATUS_READY, "ready"
 
     async def start(self) -> None:
         """Store, REST (so health answers while VPP is awaited), VPP, then the controller's resync."""
@@ -171,6 +185,12 @@ class Agent:
         )
         watch_main_nic_leases(self.vpp, self.controller)
         await self._start_kubernetes(self.controller, self.node_view)
+        # CNI calls are accepted from now on; they wait (bounded) for the startup resync.
+        self.cni = CNIServer(
+            RemoteCNI(self.controller, ready_timeout=self.opts.cni_ready_timeout, status=self.cni_status),
+            self.opts.cni_socket,
+        )
+        await self.cni.start()
         await self.controller.start()
         log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
 
@@ -201,6 +221,8 @@ class Agent:
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()
+        if self.cni is not None:
+            await self.cni.stop()
         if self.rest is not None:
             await self.rest.stop()
         if self.controller is not None:

@@ -10,6 +10,7 @@ showing a traceback::
     │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
     │   └── PoolExhausted    every pod address of this node is in use
     ├── StoreError           the local store or etcd failed an operation
+    ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
     └── DataplaneError       the dataplane could not be reached or refused a change
         ├── VPPError         anything between the agent and VPP's binary API
         │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs
@@ -74,6 +75,10 @@ class PoolExhausted(IPAMError):
 
 class StoreError(ContivError):
     """A store operation failed; the message names the store and the cause."""
+
+
+class AttachmentNotFound(ContivError):
+    """The agent has no attachment of that container and interface (CNI error 3: nothing to clean up)."""
 
 
 class DataplaneError(ContivError):

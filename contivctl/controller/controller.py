@@ -21,8 +21,10 @@ import attrs
 
 from contivctl.controller.events import (
     AddPod,
+    CheckPod,
     DeletePod,
     Event,
+    GarbageCollect,
     ManagementIPsChanged,
     NodeConfigChanged,
     NodeIPChanged,
@@ -34,7 +36,7 @@ from contivctl.controller.nodes import NodeView, inputs_for, parse_lease
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.dataplane.linux.snapshot import Namespaces
-from contivctl.errors import ContivError
+from contivctl.errors import AttachmentNotFound, ContivError
 from contivctl.ipam import PodIPAllocator
 from contivctl.model import Attachment, AttachmentKey, IPAddress, PodRef
 from contivctl.reconcile import Reconciler
@@ -60,6 +62,23 @@ class AddResult:
     gateway: IPAddress
     #: prefix length of the pod address (/32 or /128: the pod owns exactly its address)
     prefix_len: int
+
+
+@attrs.frozen
+class CheckResult:
+    """What a CNI CHECK learns: the attachment's ADD result and every item that is missing or different."""
+
+    result: AddResult
+    #: one line per problem, naming the item (its reconciler key) and what is wrong
+    problems: tuple[str, ...]
+
+
+@attrs.frozen
+class GCResult:
+    """What a CNI GC did: the attachments it removed and one line per one it could not."""
+
+    removed: tuple[AttachmentKey, ...]
+    errors: tuple[str, ...]
 
 
 class Controller:
@@ -191,6 +210,10 @@ class Controller:
             return await self._add(event)
         if isinstance(event, DeletePod):
             return await self._delete(AttachmentKey(event.container_id, event.ifname), f"delete {event.container_id}")
+        if isinstance(event, CheckPod):
+            return await self._check(event)
+        if isinstance(event, GarbageCollect):
+            return await self._gc(event.valid)
         if isinstance(event, Resync):
             if event.full:
                 self._namespaces.set(a.netns for a in self.attachments.values())
@@ -277,6 +300,32 @@ class Controller:
         await self._pod_store.remove(key)
         self.allocator.release(str(key))
         self._forget_namespace(att.netns)
+
+    async def _check(self, ev: CheckPod) -> CheckResult:
+        key = AttachmentKey(ev.container_id, ev.ifname)
+        att = self.attachments.get(key)
+        if att is None:
+            raise AttachmentNotFound(f"no attachment {key}")
+        problems = []
+        if ev.netns and ev.netns != att.netns:
+            problems.append(f"attachment {key} is in network namespace {att.netns}, not {ev.netns}")
+        if not netns_exists(att.netns):
+            problems.append(f"network namespace {att.netns} is gone")
+        found = await self.reconciler.verify(self._pod_items.get(key, {}))
+        problems.extend(f"{item}: {what}" for item, what in found.items())
+        return CheckResult(self._result(att), tuple(problems))
+
+    async def _gc(self, valid: frozenset[AttachmentKey]) -> GCResult:
+        removed: list[AttachmentKey] = []
+        errors: list[str] = []
+        for key in sorted(set(self.attachments) - valid, key=str):
+            try:
+                await self._delete(key, f"garbage-collect {key}")
+            except (ContivError, ReconcileError) as exc:  # GC goes on and reports every failure
+                errors.append(f"{key}: {exc}")
+            else:
+                removed.append(key)
+        return GCResult(tuple(removed), tuple(errors))
 
     def _forget_namespace(self, netns: str) -> None:
         if not any(a.netns == netns for a in self.attachments.values()):

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from contivctl.config.model import NodeConfig
-from contivctl.model import NodeInfo, PodRef
+from contivctl.model import AttachmentKey, NodeInfo, PodRef
 
 _seq = itertools.count(1)
 
@@ -52,6 +52,22 @@ class DeletePod(Event):
     container_id: str
     ifname: str
     netns: str = ""
+
+
+@attrs.frozen(eq=False)
+class CheckPod(Event):
+    """Is this attachment still wired as it should be? Answered with a CheckResult; changes nothing."""
+
+    container_id: str
+    ifname: str
+    netns: str = ""
+
+
+@attrs.frozen(eq=False)
+class GarbageCollect(Event):
+    """Remove every attachment not in `valid` (CNI GC); answered with a GCResult."""
+
+    valid: frozenset[AttachmentKey]
 
 
 @attrs.frozen(eq=False)

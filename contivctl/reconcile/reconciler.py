@@ -33,7 +33,7 @@ from contivctl.reconcile.history import History, TxnKind, TxnRecord, error_text,
 from contivctl.reconcile.item import Dependency, ItemState, ItemStatus, Metadata, Retrieved, describe
 from contivctl.reconcile.plan import Plan, make_plan
 from contivctl.reconcile.retry import RetryPolicy
-from contivctl.reconcile.store import Have, Store
+from contivctl.reconcile.store import Have, Store, Want
 from contivctl.reconcile.txn import Executor, Mode, Outcome
 
 _EMPTY = Delta({}, {})
@@ -124,6 +124,40 @@ class Reconciler:
         async with self._lock:
             self._check_open()
             return await self._resync(TxnKind.RESYNC_DOWNSTREAM, trigger, _EMPTY)
+
+    async def verify(self, keys: Iterable[str]) -> dict[str, str]:
+        """Re-read the dataplane for `keys` and the items derived from them; name each one missing or different.
+
+        Read-only: nothing is created, repaired or committed, so a caller can
+        ask whether something drifted without the answer changing what the
+        next resync sees. Only the descriptors owning those keys retrieve.
+        A key that is not desired is reported as such. Returns {} when all is
+        as desired.
+        """
+        async with self._lock:
+            self._check_open()
+            store = self._store
+            problems: dict[str, str] = {}
+            wanted: dict[str, Want] = {}
+            todo = list(keys)
+            while todo:
+                key = todo.pop()
+                if key in wanted:
+                    continue
+                w = store.desired.get(key)
+                if w is None:
+                    problems[key] = "not desired"
+                    continue
+                wanted[key] = w
+                todo.extend(w.children)
+            found = await self._retrieve({w.descriptor.prefix for w in wanted.values()})
+            for key, w in wanted.items():
+                got = found.get(key)
+                if got is None:
+                    problems[key] = "missing"
+                elif not (got[1].value is w.value or w.descriptor.equivalent(w.value, got[1].value)):
+                    problems[key] = f"differs: want {w.value!r}, found {got[1].value!r}"
+            return dict(sorted(problems.items()))
 
     def plan(self, changes: Mapping[str, Any | None], *, replace: bool = False) -> Plan:
         """What `apply` would do now, without doing it (no I/O, nothing changes)."""
@@ -391,9 +425,19 @@ class Reconciler:
 
     # -- resync ---------------------------------------------------------------
 
-    async def _retrieve(self) -> dict[str, tuple[Descriptor[Any], Retrieved]]:
+    async def _retrieve(self, only: set[str] | None = None) -> dict[str, tuple[Descriptor[Any], Retrieved]]:
+        """Retrieve through every descriptor, or those of the prefixes `only` and what they retrieve after."""
         found: dict[str, tuple[Descriptor[Any], Retrieved]] = {}
         view = _RetrievedView(found)
+        if only is not None:
+            by_prefix = self._registry.by_prefix()
+            todo = list(only)
+            only = set()
+            while todo:
+                prefix = todo.pop()
+                if prefix not in only:
+                    only.add(prefix)
+                    todo.extend(by_prefix[prefix].retrieve_after)
 
         async def one(d: Descriptor[Any]) -> list[Retrieved]:
             try:
@@ -401,7 +445,8 @@ class Reconciler:
             except Exception as exc:
                 raise RetrieveFailed(d.prefix, exc) from exc
 
-        for wave in self._registry.retrieve_order():
+        for all_of_wave in self._registry.retrieve_order():
+            wave = [d for d in all_of_wave if only is None or d.prefix in only]
             dumps = await asyncio.gather(*(one(d) for d in wave))
             for d, items in zip(wave, dumps, strict=True):
                 for r in items:

@@ -78,7 +78,8 @@ class Node:
         await self.controller.submit(DeletePod(container_id=cid, ifname=ifname))
 
 
-async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int = 5) -> Node:
+async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int = 5, start: bool = True) -> Node:
+    """A node; with `start` false its controller is built but not started (no startup resync yet)."""
     plan = node_plan(cfg.ipam, node_id)
     vpp = VPPConnection(emu.socket_path, api_dir=API_DIR, timeout=2.0, backoff=Backoff(initial=0.01, maximum=0.1))
     await vpp.start(wait=5)
@@ -97,7 +98,8 @@ async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int =
         tcp_stack_enabled=not cfg.tcp_stack_disabled,
     )
     vpp.on_reconnect = lambda event: resync_after_vpp_restart(controller, event)
-    await controller.start()
+    if start:
+        await controller.start()
     return Node(cfg, emu, vpp, store, namespaces, reconciler, controller)
 
 

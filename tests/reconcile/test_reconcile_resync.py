@@ -154,3 +154,25 @@ async def test_failed_items_are_retried_by_a_resync(world: World) -> None:
     assert [(p.op, p.key) for p in rec.plan] == [("update", "a/1")]
     assert world.dp.values()["a/1"].data == "y"
     assert r.state("a/1").state is ItemState.CONFIGURED  # type: ignore[union-attr]
+
+
+async def test_verify_names_missing_and_different_items_and_changes_nothing(world: World) -> None:
+    await converged(world)
+    r = world.reconciler()
+    await r.resync_full(DESIRED)
+    assert await r.verify(["a/1", "a/2", "p/1"]) == {}
+    dp = world.dp
+    dp.remove_behind_back("d/1")  # derived from a/1: verified with it
+    dp.put_behind_back("a/2", Thing("tampered", needs=("a/1",)))
+    log = len(dp.log)
+    problems = await r.verify(["a/1", "a/2", "p/1", "a/unknown"])
+    assert set(problems) == {"d/1", "a/2", "a/unknown"}
+    assert problems["d/1"] == "missing"
+    assert problems["a/2"].startswith("differs: ") and "tampered" in problems["a/2"]
+    assert problems["a/unknown"] == "not desired"
+    assert len(dp.log) == log  # read-only
+    assert r.history()[-1].kind is TxnKind.RESYNC_FULL  # no transaction recorded
+    # only the next resync repairs
+    rec = await r.resync_downstream()
+    assert sorted(p.key for p in rec.plan) == ["a/2", "d/1"]
+    assert await r.verify(["a/1", "a/2"]) == {}

@@ -44,7 +44,7 @@ class AddressDescriptor(Descriptor[Address]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for dump in snapshot.namespaces.values():
             for index, address in dump.addresses:

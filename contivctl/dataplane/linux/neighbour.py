@@ -51,7 +51,7 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for dump in snapshot.namespaces.values():
             for entry in dump.neighbours:

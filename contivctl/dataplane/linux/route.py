@@ -63,7 +63,7 @@ class RouteDescriptor(Descriptor[Route]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for dump in snapshot.namespaces.values():
             for entry in dump.routes:

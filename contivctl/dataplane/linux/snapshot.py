@@ -174,9 +174,12 @@ class Namespaces:
 class SnapshotSource:
     """Takes one snapshot per retrieve round and lets every Linux descriptor read it.
 
-    A snapshot is reused only while it is fresh (``max_age`` seconds) and no
-    Linux descriptor has written anything since it was taken; a resync's
-    retrieves all run before its first write, so they share one.
+    A retrieve round is named by the context the reconciler hands to every
+    descriptor's ``retrieve`` in it: descriptors of the same round share one
+    snapshot, and a new round (the next resync, a CHECK's verify) always
+    reads the kernel afresh, however soon it follows. Without a round, a
+    snapshot is reused only while it is fresh (``max_age`` seconds). Any
+    write by a Linux descriptor invalidates it.
     """
 
     def __init__(self, namespaces: Namespaces, max_age: float = 1.0, group: int = LINK_GROUP) -> None:
@@ -186,15 +189,19 @@ class SnapshotSource:
         self._max_age = max_age
         self._pending: asyncio.Future[Snapshot] | None = None
         self._taken_at = 0.0
+        self._round: object | None = None
 
     def invalidate(self) -> None:
         self._pending = None
 
-    async def get(self) -> Snapshot:
+    async def get(self, context: object | None = None) -> Snapshot:
         now = time.monotonic()
-        if self._pending is None or now - self._taken_at > self._max_age:
+        stale = self._pending is None or now - self._taken_at > self._max_age
+        if stale or context is not self._round:
             self._pending = asyncio.ensure_future(self._take())
             self._taken_at = now
+            self._round = context
+        assert self._pending is not None
         return await asyncio.shield(self._pending)
 
     async def _take(self) -> Snapshot:

@@ -97,7 +97,7 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for link in snapshot.owned_links():
             key = link.owner_key

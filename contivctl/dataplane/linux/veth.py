@@ -125,7 +125,7 @@ class VethDescriptor(Descriptor[Veth]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        return retrieve_veths(await self._snapshots.get(), self._snapshots.group)
+        return retrieve_veths(await self._snapshots.get(ctx), self._snapshots.group)
 
     def owns(self, key: str, value: Veth) -> bool:
         return True

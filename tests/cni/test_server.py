@@ -1,0 +1,107 @@
+"""The agent's CNI socket: private, a stale one replaced, removed on stop, never someone else's file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from grpclib.client import Channel
+
+from contivctl.cni.generated.cni import RemoteCniStub, StatusRequest
+from contivctl.cni.server import CNIServer, RemoteCNI, cni_args
+from contivctl.errors import ContivError
+
+
+def service(ready: bool) -> RemoteCNI:
+    event = asyncio.Event()
+    if ready:
+        event.set()
+    return RemoteCNI(cast(Any, SimpleNamespace(ready=event)))
+
+
+async def status_of(path: Path) -> tuple[int, str]:
+    channel = Channel(path=str(path))
+    try:
+        reply = await RemoteCniStub(channel).status(StatusRequest(version="1.1.0"), timeout=10)
+    finally:
+        channel.close()
+    return reply.code, reply.message
+
+
+async def test_socket_is_private_replaces_a_stale_one_and_goes_on_stop(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "cni.sock"
+    path.parent.mkdir()
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # an agent that died: the file stays, nobody listens
+    server = CNIServer(service(ready=False), path)
+    await server.start()
+    try:
+        st = os.stat(path)
+        assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert await status_of(path) == (50, "the agent is starting: startup resync is not done")
+    finally:
+        await server.stop()
+    assert not path.exists()
+
+
+async def test_parent_directory_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "run" / "contiv" / "cni.sock"
+    server = CNIServer(service(ready=True), path)
+    await server.start()
+    try:
+        assert await status_of(path) == (0, "ready")
+    finally:
+        await server.stop()
+
+
+async def test_a_file_that_is_not_a_socket_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "cni.sock"
+    path.write_text("not mine")
+    with pytest.raises(ContivError, match="is not a socket"):
+        await CNIServer(service(ready=True), path).start()
+    assert path.read_text() == "not mine"
+
+
+async def test_a_socket_someone_serves_is_not_taken_over(tmp_path: Path) -> None:
+    path = tmp_path / "cni.sock"
+    first = CNIServer(service(ready=True), path)
+    await first.start()
+    try:
+        with pytest.raises(ContivError, match="another process is serving CNI"):
+            await CNIServer(service(ready=False), path).start()
+        assert await status_of(path) == (0, "ready")
+    finally:
+        await first.stop()
+    assert not path.exists()
+
+
+async def test_stop_leaves_a_socket_that_replaced_ours(tmp_path: Path) -> None:
+    path = tmp_path / "cni.sock"
+    first = CNIServer(service(ready=True), path)
+    await first.start()
+    path.unlink()  # removed behind our back; a new agent binds the path
+    second = CNIServer(service(ready=True), path)
+    await second.start()
+    try:
+        await first.stop()
+        assert await status_of(path) == (0, "ready")
+    finally:
+        await second.stop()
+    assert not path.exists()
+
+
+def test_cni_args_keep_only_key_value_pieces() -> None:
+    text = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0;junk;a=b=c;K8S_POD_UID=u1"
+    assert cni_args(text) == {
+        "IgnoreUnknown": "1",
+        "K8S_POD_NAMESPACE": "ns",
+        "K8S_POD_NAME": "web-0",
+        "K8S_POD_UID": "u1",
+    }
