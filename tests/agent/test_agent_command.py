@@ -182,4 +182,9 @@ def test_the_agent_without_vpp_reports_not_ready(sockdir: Path, tmp_path: Path) 
         assert get(f"http://127.0.0.1:{port}/liveness")[0] == 200
     finally:
         agent.send_signal(signal.SIGTERM)
-        agent.wait(timeout=20)
+        try:
+            assert agent.wait(timeout=20) == 0
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait()
