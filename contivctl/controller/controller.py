@@ -11,6 +11,7 @@ runs independent operations of one transaction concurrently.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -45,6 +46,9 @@ from contivctl.reconcile.txn import Mode
 from contivctl.render.pod import PodNetwork, render_pod
 
 log = logging.getLogger(__name__)
+
+#: pod events applied in one transaction at the most
+MAX_BATCH = 16
 
 PodHook = Callable[[Attachment], Awaitable[None]]
 
@@ -104,6 +108,8 @@ class Controller:
         self.attachments: dict[AttachmentKey, Attachment] = {}
         self._pod_items: dict[AttachmentKey, dict[str, Any]] = {}
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        #: events taken off the queue while forming a batch but not part of it
+        self._pending: collections.deque[Event] = collections.deque()
         self._pre_removal: list[PodHook] = []
         self._post_add: list[PodHook] = []
         self.ready = asyncio.Event()
@@ -180,30 +186,143 @@ class Controller:
 
     async def _serve(self) -> None:
         while True:
-            event = await self._queue.get()
-            started = time.perf_counter()
-            outcome = "ok"
-            try:
-                result = await self._handle(event)
-            except ContivError as exc:
-                outcome = f"error: {exc}"
-                if not event.reply.done():
-                    event.reply.set_exception(exc)
-            except ReconcileError as exc:
-                outcome = f"error: {exc}"
-                if not event.reply.done():
-                    event.reply.set_exception(PodWiringError(str(exc)))
-            except Exception as exc:  # a bug must not kill the loop; the sender still gets an answer
-                log.exception("event %d %s failed unexpectedly", event.seq, event.name)
-                outcome = f"bug: {exc!r}"
-                if not event.reply.done():
-                    event.reply.set_exception(exc)
+            batch = await self._next_batch()
+            if len(batch) == 1:
+                await self._run_one(batch[0])
             else:
-                if not event.reply.done():
-                    event.reply.set_result(result)
-            log.info(
-                "event %d %s: %s in %.1f ms", event.seq, event.name, outcome, (time.perf_counter() - started) * 1e3
+                await self._run_batch(batch)
+
+    async def _next_event(self) -> Event:
+        return self._pending.popleft() if self._pending else await self._queue.get()
+
+    def _has_next(self) -> bool:
+        return bool(self._pending) or not self._queue.empty()
+
+    async def _next_batch(self) -> list[Event]:
+        """The next event, plus the pod events queued right behind it that can share its transaction.
+
+        Under a burst of pod starts and stops, applying them one transaction
+        each makes every pod wait for all the kernel work queued before it.
+        Events for distinct new or existing attachments are independent, so
+        they go to the reconciler together, which runs independent operations
+        concurrently. Anything else (a repeated ADD, a pod replacing its old
+        sandbox, a resync) ends the batch and runs alone, in order.
+        """
+        first = await self._next_event()
+        batch = [first]
+        seen: set[object] = set()
+        if not self._batchable(first, seen):
+            return batch
+        while len(batch) < MAX_BATCH and self._has_next():
+            nxt = self._pending.popleft() if self._pending else self._queue.get_nowait()
+            if not self._batchable(nxt, seen):
+                self._pending.appendleft(nxt)
+                break
+            batch.append(nxt)
+        return batch
+
+    def _batchable(self, event: Event, seen: set[object]) -> bool:
+        """An ADD of a new attachment of a pod not otherwise wired, or a DEL of a wired one."""
+        if isinstance(event, AddPod):
+            key = AttachmentKey(event.container_id, event.ifname)
+            slot = (event.pod, event.ifname) if event.pod.name else key
+            if key in self.attachments or key in seen or slot in seen:
+                return False
+            if event.pod.name and any(
+                a.pod == event.pod and a.ifname == event.ifname for a in self.attachments.values()
+            ):
+                return False
+            seen.update((key, slot))
+            return True
+        if isinstance(event, DeletePod):
+            key = AttachmentKey(event.container_id, event.ifname)
+            if key not in self.attachments or key in seen:
+                return False
+            seen.add(key)
+            return True
+        return False
+
+    async def _run_one(self, event: Event) -> None:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            result = await self._handle(event)
+        except ContivError as exc:
+            outcome = f"error: {exc}"
+            if not event.reply.done():
+                event.reply.set_exception(exc)
+        except ReconcileError as exc:
+            outcome = f"error: {exc}"
+            if not event.reply.done():
+                event.reply.set_exception(PodWiringError(str(exc)))
+        except Exception as exc:  # a bug must not kill the loop; the sender still gets an answer
+            log.exception("event %d %s failed unexpectedly", event.seq, event.name)
+            outcome = f"bug: {exc!r}"
+            if not event.reply.done():
+                event.reply.set_exception(exc)
+        else:
+            if not event.reply.done():
+                event.reply.set_result(result)
+        log.info("event %d %s: %s in %.1f ms", event.seq, event.name, outcome, (time.perf_counter() - started) * 1e3)
+
+    async def _run_batch(self, batch: list[Event]) -> None:
+        """Apply a batch of pod events in one revert-on-failure transaction.
+
+        If anything in it fails, nothing of it stays (the transaction is
+        undone) and each event is then run alone, so only the pod that
+        really fails gets an error — with everything of it rolled back.
+        """
+        started = time.perf_counter()
+        adds: list[tuple[AddPod, Attachment, dict[str, Any]]] = []
+        deletes: list[tuple[DeletePod, Attachment]] = []
+        changes: dict[str, Any] = {}
+        for ev in batch:
+            if isinstance(ev, DeletePod):
+                att = self.attachments[AttachmentKey(ev.container_id, ev.ifname)]
+                await self._pre_removal_hooks(att)
+                deletes.append((ev, att))
+                changes.update({k: None for k in self._pod_items.get(att.key, {})})
+        try:
+            for ev in batch:
+                if isinstance(ev, AddPod):
+                    att = self._new_attachment(ev)
+                    items = render_pod(att, self.pod_network)
+                    self._namespaces.add(att.netns)
+                    adds.append((ev, att, items))
+                    changes.update(items)
+            await self.reconciler.apply(
+                changes, mode=Mode.REVERT, trigger=f"{len(batch)} pod events from {batch[0].seq}"
             )
+        except (ContivError, ReconcileError) as exc:
+            log.info("batch of %d pod events failed (%s): running them one by one", len(batch), exc)
+            for _ev, att, _items in adds:
+                self.allocator.release(str(att.key))
+                self._forget_namespace(att.netns)
+            for ev in batch:
+                await self._run_one(ev)
+            return
+        for ev, att in deletes:
+            await self._forget(att)
+            ev.reply.set_result(None)
+        for add_ev, att, items in adds:
+            try:
+                await self._pod_store.save(att)
+            except ContivError as exc:
+                await self.reconciler.apply({k: None for k in items}, mode=Mode.BEST_EFFORT, trigger=f"undo {att.key}")
+                self.allocator.release(str(att.key))
+                self._forget_namespace(att.netns)
+                add_ev.reply.set_exception(exc)
+                continue
+            self.attachments[att.key] = att
+            self._pod_items[att.key] = items
+            await self._post_add_hooks(att)
+            add_ev.reply.set_result(self._result(att))
+        log.info(
+            "events %s: %d pod events in one transaction in %.1f ms",
+            ",".join(str(e.seq) for e in batch),
+            len(batch),
+            (time.perf_counter() - started) * 1e3,
+        )
 
     async def _handle(self, event: Event) -> Any:
         if isinstance(event, AddPod):
@@ -251,16 +370,7 @@ class Controller:
             if ev.pod.name and old.container_id != ev.container_id:
                 # A new sandbox of the same pod: the old one's attachment goes first.
                 await self._delete(old.key, f"replace {old.key} of {ev.pod} by {ev.container_id}")
-        ip = self.allocator.allocate(str(key))
-        att = Attachment(
-            container_id=ev.container_id,
-            ifname=ev.ifname,
-            netns=ev.netns,
-            pod=ev.pod,
-            ip=ip,
-            uid=ev.uid,
-            tcp_stack=self._wants_tcp_stack(ev.labels if ev.labels else None),
-        )
+        att = self._new_attachment(ev)
         items = render_pod(att, self.pod_network)
         self._namespaces.add(att.netns)
         try:
@@ -278,28 +388,52 @@ class Controller:
             raise
         self.attachments[key] = att
         self._pod_items[key] = items
+        await self._post_add_hooks(att)
+        return self._result(att)
+
+    def _new_attachment(self, ev: AddPod) -> Attachment:
+        """The attachment an ADD creates, with a freshly allocated address."""
+        return Attachment(
+            container_id=ev.container_id,
+            ifname=ev.ifname,
+            netns=ev.netns,
+            pod=ev.pod,
+            ip=self.allocator.allocate(str(AttachmentKey(ev.container_id, ev.ifname))),
+            uid=ev.uid,
+            tcp_stack=self._wants_tcp_stack(ev.labels if ev.labels else None),
+        )
+
+    async def _post_add_hooks(self, att: Attachment) -> None:
         for hook in self._post_add:
             try:
                 await hook(att)
-            except Exception:
-                log.exception("post-add hook failed for %s", key)
-        return self._result(att)
+            except Exception:  # a hook's failure is not the pod's: logged, the ADD stands
+                log.exception("post-add hook failed for %s", att.key)
+
+    async def _pre_removal_hooks(self, att: Attachment) -> None:
+        for hook in self._pre_removal:
+            try:
+                await hook(att)
+            except Exception:  # a hook's failure must not keep a pod wired
+                log.exception("pre-removal hook failed for %s", att.key)
+
+    async def _forget(self, att: Attachment) -> None:
+        """Drop a removed attachment from the view, the store and the address pool."""
+        self._pod_items.pop(att.key, None)
+        self.attachments.pop(att.key, None)
+        await self._pod_store.remove(att.key)
+        self.allocator.release(str(att.key))
+        self._forget_namespace(att.netns)
 
     async def _delete(self, key: AttachmentKey, trigger: str) -> None:
         att = self.attachments.get(key)
         if att is None:
             return  # DEL of what we do not know succeeds: the runtime may repeat it
-        for hook in self._pre_removal:
-            try:
-                await hook(att)
-            except Exception:
-                log.exception("pre-removal hook failed for %s", key)
+        await self._pre_removal_hooks(att)
         items = self._pod_items.pop(key, {})
         del self.attachments[key]
         await self.reconciler.apply({k: None for k in items}, mode=Mode.BEST_EFFORT, trigger=trigger)
-        await self._pod_store.remove(key)
-        self.allocator.release(str(key))
-        self._forget_namespace(att.netns)
+        await self._forget(att)
 
     async def _check(self, ev: CheckPod) -> CheckResult:
         key = AttachmentKey(ev.container_id, ev.ifname)

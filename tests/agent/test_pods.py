@@ -213,3 +213,32 @@ async def test_missing_netns_fails_cleanly(emu: Emulator, pods: Pods, tmp_path: 
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
         assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
         assert len(node.controller.allocator) == 0
+
+
+async def test_a_burst_shares_transactions_and_a_failing_pod_fails_alone(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    import asyncio
+
+    async with running_node(emu, tmp_path / "s.db", config()) as node:
+        good = [(pods.cid(), pods.netns()) for _ in range(6)]
+        bad_cid = pods.cid()
+        calls = [node.add(cid, ns) for cid, ns in good[:3]]
+        calls.append(node.add(bad_cid, str(tmp_path / "no-such-netns")))
+        calls += [node.add(cid, ns) for cid, ns in good[3:]]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        assert len(failed) == 1 and isinstance(failed[0], PodWiringError)
+        assert "does not exist" in str(failed[0])
+        for _cid, ns in good:
+            assert link_exists(ns, "eth0")
+        assert len(node.controller.allocator) == len(good)
+        assert naming.vpp_pod_if_name(bad_cid, "eth0") not in await vpp_interfaces(node.vpp)
+        assert not link_exists(None, naming.host_veth_name(bad_cid, "eth0"))
+        assert any(" pod events from " in r.trigger for r in node.reconciler.history())
+        # and a burst of deletes
+        await asyncio.gather(*(node.delete(cid) for cid, _ in good))
+        assert node.controller.attachments == {}
+        assert len(node.controller.allocator) == 0
+        for _cid, ns in good:
+            assert not link_exists(ns, "eth0")
