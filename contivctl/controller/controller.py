@@ -40,7 +40,8 @@ from contivctl.model import Attachment, AttachmentKey, IPAddress, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
 from contivctl.reconcile.txn import Mode
-from contivctl.render.pod import PodNetwork, render_pod
+from contivctl.render.dataplane import VPP, Renderers
+from contivctl.render.pod import PodNetwork
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class Controller:
         base_items: Mapping[str, Any],
         tcp_stack_enabled: bool = False,
         node_view: NodeView | None = None,
+        renderers: Renderers = VPP,
     ) -> None:
         self.reconciler = reconciler
         self._pod_store = pod_store
@@ -91,6 +93,8 @@ class Controller:
         self._task: asyncio.Task[None] | None = None
         #: this node's vswitch and the other nodes (None: pod wiring only)
         self.node_view = node_view
+        #: the dataplane's renderers (VPP or the kernel); the pod's own side is the same in both
+        self.renderers = renderers
 
     # -- hooks -----------------------------------------------------------------
 
@@ -151,7 +155,7 @@ class Controller:
                 await self._pod_store.remove(att.key)
                 continue
             self.attachments[att.key] = att
-            self._pod_items[att.key] = render_pod(att, self.pod_network)
+            self._pod_items[att.key] = self.renderers.pod(att, self.pod_network)
         self._namespaces.set(a.netns for a in self.attachments.values())
         record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
         log.info("startup resync: %d attachments, %d operations", len(self.attachments), len(record.ops))
@@ -238,7 +242,7 @@ class Controller:
             uid=ev.uid,
             tcp_stack=self._wants_tcp_stack(ev.labels if ev.labels else None),
         )
-        items = render_pod(att, self.pod_network)
+        items = self.renderers.pod(att, self.pod_network)
         self._namespaces.add(att.netns)
         try:
             await self.reconciler.apply(items, mode=Mode.REVERT, trigger=f"add {ev.pod} {key}")
