@@ -136,6 +136,7 @@ class KernelNode:
     reconciler: Reconciler
     controller: Controller
     view: NodeView
+    stopped: bool = False
 
     async def add(self, cid: str, netns: str, ifname: str = "eth0") -> AddResult:
         result: AddResult = await self.controller.submit(
@@ -198,6 +199,9 @@ def _wrapped(d: Descriptor[Any], wrap: Mapping[str, type[Descriptor[Any]]]) -> D
 
 async def stop_node(node: KernelNode) -> None:
     """Stop the agent as a crash or SIGTERM would: the dataplane stays as it is."""
+    if node.stopped:
+        return
+    node.stopped = True
     await node.controller.stop()
     await node.reconciler.aclose()
     await node.store.close()
