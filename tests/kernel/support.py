@@ -109,6 +109,8 @@ class Lab:
             run("ip", "-n", self.underlay, "addr", "add", f"{OUTSIDE_IP}/24", "dev", "br0")
             run("ip", "-n", self.underlay, "link", "set", "br0", "up")
         name = self.netns("ctlknode")
+        # off, as on a host that never routed: turning it on is the agent's job
+        run("ip", "netns", "exec", name, "sysctl", "-qw", "net.ipv4.ip_forward=0")
         plan = node_plan(cfg.ipam, node_id)
         assert plan.node_ip is not None
         ip = str(plan.node_ip.ip)

@@ -125,8 +125,9 @@ async def test_node_leaving_makes_its_pods_unreachable_and_nothing_else_changes(
         assert await reachable(p.pod_a, p.ip_b)
 
 
-async def test_restart_performs_zero_operations(the_lab: Lab, store_dir: Path) -> None:
-    cfg = config(NatExternalTraffic=True)
+@pytest.mark.parametrize("l2", [False, True], ids=["vxlan", "l2"])
+async def test_restart_performs_zero_operations(the_lab: Lab, store_dir: Path, l2: bool) -> None:
+    cfg = config(NatExternalTraffic=True, UseL2Interconnect=l2)
     async with two_nodes(the_lab, store_dir, cfg) as p:
         assert await reachable(p.pod_a, p.ip_b)
         desired = p.a.controller.desired()
