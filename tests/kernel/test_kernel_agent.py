@@ -93,3 +93,12 @@ def test_kernel_agent_needs_no_vpp_and_restarts_with_zero_operations(the_lab: La
     again = _run_agent(cfg_file, store, node.path, free_port())
     assert again[0]["trigger"] == "startup resync"
     assert again[0]["ops"] == []
+
+
+def test_a_vswitch_namespace_without_the_kernel_dataplane_is_a_usage_error(tmp_path: Path) -> None:
+    from contivctl.cli import EXIT_USAGE, main
+
+    cfg_file = tmp_path / "contiv.yaml"
+    cfg_file.write_text(yaml.safe_dump(CONFIG))
+    argv = ["agent", "--config", str(cfg_file), "--node-name", "n1", "--vswitch-netns", "/var/run/netns/x"]
+    assert main(argv) == EXIT_USAGE

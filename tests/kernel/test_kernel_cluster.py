@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -80,9 +82,6 @@ async def test_pods_on_two_nodes_ping_over_vxlan(the_lab: Lab, store_dir: Path) 
 
 
 def _bridge_fdb(ns_name: str) -> list[dict[str, Any]]:
-    import json
-    import subprocess
-
     out = subprocess.run(
         ["bridge", "-n", ns_name, "-j", "fdb", "show", "dev", VXLAN_DEV], capture_output=True, text=True, check=True
     )
@@ -162,9 +161,6 @@ async def test_traffic_leaving_the_cluster_is_snated(the_lab: Lab, store_dir: Pa
 
 
 def _nft_tables(ns_name: str) -> set[str]:
-    import json
-    import subprocess
-
     out = subprocess.run(
         ["ip", "netns", "exec", ns_name, "nft", "-j", "list", "tables"], capture_output=True, text=True, check=True
     )

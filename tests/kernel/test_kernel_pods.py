@@ -11,7 +11,7 @@ import pytest
 from contivctl.controller import PodWiringError
 from contivctl.dataplane.linux.netns import in_netns
 from contivctl.dataplane.linux.route import RouteDescriptor
-from contivctl.dataplane.linux.sysctl import _read
+from contivctl.dataplane.linux.sysctl import read_sysctl
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Route
 from contivctl.reconcile.descriptor import Context
@@ -58,7 +58,7 @@ async def test_two_pods_ping_each_other_and_the_gateway(the_lab: Lab, store_dir:
         assert host_addrs == [(str(gw), 32)]
         to_pods = {r["dst"]: r["dev"] for r in ip_json(ns.path, "route", "show", "proto", "199")}
         assert to_pods[str(r1.attachment.ip)] == host_end
-        assert in_netns(ns.path, lambda: _read("net.ipv4.ip_forward")) == "1"
+        assert in_netns(ns.path, lambda: read_sysctl("net.ipv4.ip_forward")) == "1"
 
         await node.delete(cid1)
         assert not ip_json(ns.path, "link", "show", host_end)

@@ -25,7 +25,7 @@ def _path(name: str) -> str:
     return "/proc/sys/" + name.replace(".", "/")
 
 
-def _read(name: str) -> str:
+def read_sysctl(name: str) -> str:
     with open(_path(name)) as f:
         return f.read().strip()
 
@@ -67,7 +67,7 @@ class SysctlDescriptor(Descriptor[Sysctl]):
         found = []
         for name in self.names:
             try:
-                current = await run_in_netns(self.netns, functools.partial(_read, name))
+                current = await run_in_netns(self.netns, functools.partial(read_sysctl, name))
             except NetnsNotFound:
                 return []
             except OSError as exc:
