@@ -24,17 +24,19 @@ from contivctl.config.model import Config
 from contivctl.controller import Controller, Resync
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.podstore import PodStore
-from contivctl.dataplane.linux import Namespaces, linux_descriptors
+from contivctl.dataplane.linux import Namespaces, kernel_descriptors, linux_descriptors
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.ipam import NodeAddressPlan, PodIPAllocator, node_plan
 from contivctl.items import vpp as vpp_items
 from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
 from contivctl.k8s.sources import KubernetesSources, NodeRemovalHook
+from contivctl.kernel_wiring import kernel_pod_network, kernel_vswitch_inputs
 from contivctl.kv.local import LocalStore
 from contivctl.node_wiring import kubernetes_callbacks, vswitch_inputs, watch_main_nic_leases, with_crd
 from contivctl.reconcile import Reconciler
 from contivctl.render.base import l2_mode
+from contivctl.render.dataplane import Dataplane, renderers_for
 from contivctl.render.pod import PodNetwork
 from contivctl.render.vswitch import PodVrfPlan, render_pod_vrf
 from contivctl.rest import RestServer
@@ -68,6 +70,10 @@ class AgentOptions:
     k8s_sync_timeout: float = 5.0
     #: how long a CNI call arriving before the startup resync is done waits for it
     cni_ready_timeout: float = 10.0
+    #: who plays the vswitch: VPP, or the Linux kernel of ``vswitch_netns`` (docs/kernel-dataplane.md)
+    dataplane: Dataplane = "vpp"
+    #: kernel dataplane: the namespace playing the vswitch ("" = the agent's own)
+    vswitch_netns: str = ""
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -121,12 +127,15 @@ class Agent:
             opts.vpp_socket, api_dir=opts.vpp_api_dir, timeout=opts.vpp_timeout, on_reconnect=self._vpp_back
         )
         self.namespaces = Namespaces()
-        self.reconciler = Reconciler(
-            [
+        self.renderers = renderers_for(opts.dataplane)
+        if self.kernel:
+            descriptors = kernel_descriptors(self.namespaces, opts.vswitch_netns, scope=opts.node_name)
+        else:
+            descriptors = [
                 *vpp_descriptors(self.vpp, state_dir=opts.store.parent),
                 *linux_descriptors(self.namespaces, scope=opts.node_name),
             ]
-        )
+        self.reconciler = Reconciler(descriptors)
         self.store: LocalStore | None = None
         self.controller: Controller | None = None
         self.rest: RestServer | None = None
@@ -143,8 +152,13 @@ class Agent:
         if self.controller is not None:
             resync_after_vpp_restart(self.controller, event)
 
+    @property
+    def kernel(self) -> bool:
+        """The kernel plays the vswitch: VPP is neither connected to nor waited for."""
+        return self.opts.dataplane == "kernel"
+
     def readiness(self) -> tuple[bool, str]:
-        if not self.vpp.connected:
+        if not self.kernel and not self.vpp.connected:
             return False, "VPP is not connected"
         if self.controller is None or not self.controller.ready.is_set():
             return False, "startup resync is not done"
@@ -170,6 +184,9 @@ class Agent:
             history=lambda: [r.to_dict() for r in self.reconciler.history()],
         )
         await self.rest.start(host or "127.0.0.1", int(port))
+        if self.kernel:
+            await self._start_kernel(self.store)
+            return
         await self.vpp.start()
         self.node_view = NodeView(await vswitch_inputs(self.config, self.opts.node_name, self.opts.node_id, self.vpp))
         net = pod_network(self.config, self.plan)
@@ -193,6 +210,31 @@ class Agent:
         await self.cni.start()
         await self.controller.start()
         log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
+
+    async def _start_kernel(self, store: LocalStore) -> None:
+        """The kernel dataplane's start: no VPP, no pod VRF, no TCP stack, no DHCP leases to follow."""
+        netns = self.opts.vswitch_netns
+        self.node_view = NodeView(
+            kernel_vswitch_inputs(self.config, self.opts.node_name, self.opts.node_id, netns), self.renderers
+        )
+        self.controller = Controller(
+            reconciler=self.reconciler,
+            pod_store=PodStore(store, self.opts.node_name),
+            namespaces=self.namespaces,
+            pod_network=kernel_pod_network(self.config, self.plan, netns),
+            allocator=PodIPAllocator(self.plan.pod_subnet_this_node),
+            base_items={},
+            node_view=self.node_view,
+            renderers=self.renderers,
+        )
+        await self._start_kubernetes(self.controller, self.node_view)
+        await self.controller.start()
+        log.info(
+            "agent for node %s (ID %d) is ready; the kernel of %s is the vswitch",
+            self.opts.node_name,
+            self.opts.node_id,
+            netns or "its own namespace",
+        )
 
     async def _start_kubernetes(self, controller: Controller, view: NodeView) -> None:
         """Start the reflectors; wait (bounded) for this node's NodeConfig so the first resync uses it."""

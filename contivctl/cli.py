@@ -85,6 +85,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
     if not args.node_name:
         raise ConfigError([ConfigProblem("--node-name", "is required (or set NODE_NAME or MICROSERVICE_LABEL)")])
+    if args.vswitch_netns and args.dataplane != "kernel":
+        raise ConfigError([ConfigProblem("--vswitch-netns", "is only for --dataplane kernel")])
     opts = AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
@@ -96,6 +98,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         http=args.http,
         kubeconfig=args.kubeconfig,
         no_kubernetes=args.no_kubernetes,
+        dataplane=args.dataplane,
+        vswitch_netns=args.vswitch_netns,
     )
     return asyncio.run(run_agent(opts))
 
@@ -200,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("CONTIV_NO_KUBERNETES").lower() in ("1", "true", "yes"),
         help="run without Kubernetes, also in a cluster (CONTIV_NO_KUBERNETES=1); "
         "the default when there is neither a kubeconfig nor an in-cluster environment",
+    )
+    agent.add_argument(
+        "--dataplane",
+        default=_env("CONTIV_DATAPLANE", default="vpp"),
+        choices=["vpp", "kernel"],
+        help="who plays the vswitch: VPP (default) or the Linux kernel (CONTIV_DATAPLANE)",
+    )
+    agent.add_argument(
+        "--vswitch-netns",
+        default=_env("CONTIV_VSWITCH_NETNS"),
+        metavar="PATH",
+        help="kernel dataplane: the network namespace playing the vswitch, e.g. /var/run/netns/node1 "
+        "(CONTIV_VSWITCH_NETNS; default the agent's own)",
     )
     agent.add_argument(
         "--log-level",

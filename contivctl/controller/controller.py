@@ -43,7 +43,8 @@ from contivctl.model import Attachment, AttachmentKey, IPAddress, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
 from contivctl.reconcile.txn import Mode
-from contivctl.render.pod import PodNetwork, render_pod
+from contivctl.render.dataplane import VPP, Renderers
+from contivctl.render.pod import PodNetwork
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Controller:
         base_items: Mapping[str, Any],
         tcp_stack_enabled: bool = False,
         node_view: NodeView | None = None,
+        renderers: Renderers = VPP,
     ) -> None:
         self.reconciler = reconciler
         self._pod_store = pod_store
@@ -116,6 +118,8 @@ class Controller:
         self._task: asyncio.Task[None] | None = None
         #: this node's vswitch and the other nodes (None: pod wiring only)
         self.node_view = node_view
+        #: the dataplane's renderers (VPP or the kernel); the pod's own side is the same in both
+        self.renderers = renderers
 
     # -- hooks -----------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class Controller:
                 await self._pod_store.remove(att.key)
                 continue
             self.attachments[att.key] = att
-            self._pod_items[att.key] = render_pod(att, self.pod_network)
+            self._pod_items[att.key] = self.renderers.pod(att, self.pod_network)
         self._namespaces.set(a.netns for a in self.attachments.values())
         record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
         log.info("startup resync: %d attachments, %d operations", len(self.attachments), len(record.ops))
@@ -286,7 +290,7 @@ class Controller:
             for ev in batch:
                 if isinstance(ev, AddPod):
                     att = self._new_attachment(ev)
-                    items = render_pod(att, self.pod_network)
+                    items = self.renderers.pod(att, self.pod_network)
                     self._namespaces.add(att.netns)
                     adds.append((ev, att, items))
                     changes.update(items)
@@ -371,7 +375,7 @@ class Controller:
                 # A new sandbox of the same pod: the old one's attachment goes first.
                 await self._delete(old.key, f"replace {old.key} of {ev.pod} by {ev.container_id}")
         att = self._new_attachment(ev)
-        items = render_pod(att, self.pod_network)
+        items = self.renderers.pod(att, self.pod_network)
         self._namespaces.add(att.netns)
         try:
             await self.reconciler.apply(items, mode=Mode.REVERT, trigger=f"add {ev.pod} {key}")

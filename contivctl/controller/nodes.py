@@ -24,9 +24,8 @@ from contivctl.config.model import Config, NodeConfig
 from contivctl.config.node import effective_config, node_ip_exclusions
 from contivctl.ipam import node_plan
 from contivctl.model import NodeInfo
-from contivctl.render.base import VswitchInputs, overlay_plan
-from contivctl.render.nodes import render_node
-from contivctl.render.vswitch_base import render_vswitch_base
+from contivctl.render.base import VswitchInputs
+from contivctl.render.dataplane import VPP, Renderers
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +40,17 @@ def item_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
 
 
 class NodeView:
-    def __init__(self, inputs: VswitchInputs) -> None:
+    def __init__(self, inputs: VswitchInputs, renderers: Renderers = VPP) -> None:
         self.inputs = inputs
+        #: the dataplane's renderers of the base config and of each other node
+        self.renderers = renderers
         #: node records of the other nodes, by ID, as the cluster source sent them
         self.nodes: dict[int, NodeInfo] = {}
         #: management addresses by node name, from Kubernetes Node objects
         self.management_ips: dict[str, tuple[str, ...]] = {}
         #: the main NIC's DHCP lease (address with prefix, router)
         self.lease: tuple[IPInterface, IPAddress | None] | None = None
-        self.base_items: dict[str, Any] = render_vswitch_base(inputs)
+        self.base_items: dict[str, Any] = renderers.base(inputs)
         self.node_items: dict[int, dict[str, Any]] = {}
         self._listeners: list[NodeIPListener] = []
 
@@ -113,9 +114,8 @@ class NodeView:
         old_ip = self.node_ip
         old = self.desired()
         self.inputs = inputs
-        self.base_items = render_vswitch_base(inputs)
-        plan = overlay_plan(inputs)
-        self.node_items = {i: render_node(plan, self.merged(n)) for i, n in self.nodes.items()}
+        self.base_items = self.renderers.base(inputs)
+        self.node_items = {i: self.renderers.node(inputs, self.merged(n)) for i, n in self.nodes.items()}
         changes = item_changes(old, self.desired())
         if self.node_ip != old_ip:
             self._notify(self.node_ip)
@@ -123,7 +123,7 @@ class NodeView:
 
     def _rerender_node(self, node_id: int) -> dict[str, Any | None]:
         old = self.node_items.get(node_id, {})
-        new = render_node(overlay_plan(self.inputs), self.merged(self.nodes[node_id]))
+        new = self.renderers.node(self.inputs, self.merged(self.nodes[node_id]))
         self.node_items[node_id] = new
         return item_changes(old, new)
 

@@ -67,6 +67,9 @@ class Veth:
     checksum_offload: bool = True
     #: Both ends administratively up; a retrieved pair with an end down is not equivalent.
     up: bool = True
+    #: MAC of this (vswitch-side) end; None lets the kernel choose. The kernel
+    #: dataplane sets it, because the pod's permanent ARP entry names it.
+    mac: str | None = None
 
     @property
     def key(self) -> str:

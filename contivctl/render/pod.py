@@ -1,12 +1,12 @@
-"""The complete set of dataplane items that wires one pod attachment.
+"""The complete set of dataplane items that wires one pod attachment to VPP.
 
 Pure: the same attachment and network give the same items, which is what
 lets a restarted agent re-render every pod and find nothing to do.
 
-Pod side (inside the pod's namespace): ``podIP/32`` on the interface, a
-link route to the gateway, a default route via it, and a permanent ARP
-entry gateway → VPP's MAC, so the first packet needs no ARP round trip.
-VPP side: the pod's interface (AF_PACKET on a veth, or a TAP) in the pod
+Pod side (inside the pod's namespace, render/pod_side.py, shared with the
+kernel dataplane): ``podIP/32`` on the interface, a link route to the
+gateway, a default route via it, and a permanent ARP entry gateway → VPP's
+MAC. VPP side: the pod's interface (AF_PACKET on a veth, or a TAP) in the pod
 VRF, unnumbered to the node's pod-gateway loopback; a /32 route to the pod
 and a static ARP entry back to it. VPP-TCP-stack pods also get a loopback,
 an application namespace and an STN rule.
@@ -14,7 +14,6 @@ an application namespace and an STN rule.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 
 import attrs
@@ -23,6 +22,7 @@ from contivctl.items import linux as lx
 from contivctl.items import vpp
 from contivctl.model import Attachment, IPAddress
 from contivctl.render import naming
+from contivctl.render.pod_side import render_pod_side
 
 PodIfMode = Literal["veth", "tap"]
 #: VPP's loopback that carries the pod gateway address (see render/vswitch.py).
@@ -99,18 +99,8 @@ def render_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
     )
 
     host_len = _host_prefix(att.ip)
-    gw_net = ipaddress.ip_network(f"{net.gateway}/{host_len}")
-    default = ipaddress.ip_network("0.0.0.0/0" if att.ip.version == 4 else "::/0")
-    gw_route = lx.Route(netns=att.netns, dst=gw_net, dev=ifname, link=link_key)
-    items += [
-        lx.Address(
-            netns=att.netns, ifname=ifname, address=ipaddress.ip_interface(f"{att.ip}/{host_len}"), link=link_key
-        ),
-        gw_route,
-        lx.Route(netns=att.netns, dst=default, dev=ifname, link=link_key, via=net.gateway, requires=(gw_route.key,)),
-        lx.Neighbour(netns=att.netns, ifname=ifname, ip=net.gateway, mac=vpp_mac, link=link_key),
-        vpp.Neighbor(interface=vpp_if, ip=str(att.ip), mac=pod_mac),
-    ]
+    items += render_pod_side(att, net.gateway, link_key, vpp_mac)
+    items.append(vpp.Neighbor(interface=vpp_if, ip=str(att.ip), mac=pod_mac))
 
     if att.tcp_stack:
         loop = naming.vpp_pod_loop_name(cid, ifname)

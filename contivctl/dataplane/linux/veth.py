@@ -63,7 +63,7 @@ class VethDescriptor(Descriptor[Veth]):
             async with iproute(value.netns) as ipr:
                 index = await require_link(ipr, value.netns, value.name)
                 with netlink_errors(f"configure veth end {value.name}"):
-                    await ipr.link("set", index=index, ifalias=alias, **_mtu(value))
+                    await ipr.link("set", index=index, ifalias=alias, **_mtu(value), **_mac(value))
             peer_index = await self._configure_peer(value, alias)
             if not value.checksum_offload:
                 await set_checksum_offload(value.netns, value.name, False)
@@ -95,7 +95,9 @@ class VethDescriptor(Descriptor[Veth]):
         async with iproute(new.netns) as ipr:
             index = await require_link(ipr, new.netns, new.name)
             with netlink_errors(f"update veth end {new.name}"):
-                await ipr.link("set", index=index, ifalias=alias, state="up" if new.up else "down", **_mtu(new))
+                await ipr.link(
+                    "set", index=index, ifalias=alias, state="up" if new.up else "down", **_mtu(new), **_mac(new)
+                )
         peer_index = await self._configure_peer(new, alias)
         return {new.netns: index, new.peer_netns: peer_index}
 
@@ -136,6 +138,7 @@ class VethDescriptor(Descriptor[Veth]):
             == (actual.name, actual.netns, actual.peer_name, actual.peer_netns, actual.up)
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.peer_mac or desired.peer_mac.lower() == (actual.peer_mac or ""))
+            and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
 
     def is_retriable(self, exc: Exception) -> bool:
@@ -147,6 +150,10 @@ class VethDescriptor(Descriptor[Veth]):
 
 def _mtu(value: Veth) -> dict[str, int]:
     return {"mtu": value.mtu} if value.mtu else {}
+
+
+def _mac(value: Veth) -> dict[str, str]:
+    return {"address": value.mac} if value.mac else {}
 
 
 def retrieve_veths(snapshot: Snapshot, snapshot_group: int) -> list[Retrieved]:
@@ -181,6 +188,7 @@ def retrieve_veths(snapshot: Snapshot, snapshot_group: int) -> list[Retrieved]:
             mtu=peer.mtu if peer else here.mtu,
             peer_mac=peer.mac if peer else None,
             up=here.up and (peer.up if peer else False),
+            mac=here.mac,
         )
         metadata = {here.netns: here.index, **({peer.netns: peer.index} if peer else {})}
         found.append(Retrieved(key, value, metadata=metadata, owned=True))

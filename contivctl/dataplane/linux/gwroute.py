@@ -1,0 +1,89 @@
+"""Routes via a next hop on the host's own link: the kernel dataplane's L2 (no-overlay) routes.
+
+In L2 mode another node's pod subnet is routed via that node's IP out of
+the NIC facing it, which is the host's link, not one the agent made; the
+link is left for the kernel to find from the next hop. Such a route is the
+agent's when it carries the agent's route protocol number and sits on a
+link that is not the agent's (routes on the agent's links belong to the
+``linux/route/`` descriptor). Only the vswitch namespace is read: one
+kernel-dataplane agent plays the vswitch in a namespace.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable
+
+from contivctl.dataplane.linux import rtnl
+from contivctl.dataplane.linux.common import NetlinkFailed, gone, netlink_errors
+from contivctl.dataplane.linux.common import is_retriable as _retriable
+from contivctl.dataplane.linux.netns import iproute, netlink_socket, run_in_netns
+from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
+from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.items.kernel import GatewayRoute
+from contivctl.items.linux import ns_label
+from contivctl.reconcile.descriptor import Context, Descriptor
+from contivctl.reconcile.item import Metadata, Retrieved
+
+#: the next hop is not reachable (yet): the NIC or its address may still come
+_WAIT_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def _read(netns: str, group: int) -> list[GatewayRoute]:
+    with netlink_socket() as sock:
+        ours = {lk.index for lk in rtnl.links(sock) if lk.group == group}
+        return [
+            GatewayRoute(netns=netns, dst=r.dst, via=r.gateway)
+            for r in rtnl.routes(sock)
+            if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV and r.gateway is not None and r.oif not in ours
+        ]
+
+
+class GatewayRouteDescriptor(Descriptor[GatewayRoute]):
+    prefix = "linux/gwroute/"
+
+    def __init__(self, netns: str, group: int) -> None:
+        self.netns = netns
+        self.group = group
+
+    async def create(self, ctx: Context, key: str, value: GatewayRoute) -> Metadata:
+        await self._replace(value)
+        return None
+
+    async def update(
+        self, ctx: Context, key: str, old: GatewayRoute, new: GatewayRoute, metadata: Metadata
+    ) -> Metadata:
+        await self._replace(new)
+        return None
+
+    def needs_recreate(self, old: GatewayRoute, new: GatewayRoute) -> bool:
+        return (old.netns, old.dst) != (new.netns, new.dst)
+
+    async def _replace(self, value: GatewayRoute) -> None:
+        async with iproute(value.netns) as ipr:
+            with netlink_errors(f"route {value.dst} via {value.via} in {ns_label(value.netns)}"):
+                await ipr.route(
+                    "replace", dst=str(value.dst), gateway=str(value.via), table=RT_TABLE_MAIN, proto=RTPROT_CONTIV
+                )
+
+    async def delete(self, ctx: Context, key: str, value: GatewayRoute, metadata: Metadata) -> None:
+        try:
+            async with iproute(value.netns) as ipr:
+                with netlink_errors(f"remove route {value.dst} in {ns_label(value.netns)}"):
+                    await ipr.route("del", dst=str(value.dst), table=RT_TABLE_MAIN, proto=RTPROT_CONTIV)
+        except LinuxError as exc:
+            if not gone(exc):
+                raise
+
+    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        try:
+            routes = await run_in_netns(self.netns, lambda: _read(self.netns, self.group))
+        except NetnsNotFound:
+            return []
+        return [Retrieved(r.key, r, owned=True) for r in routes]
+
+    def owns(self, key: str, value: GatewayRoute) -> bool:
+        return True
+
+    def is_retriable(self, exc: Exception) -> bool:
+        return _retriable(exc) or (isinstance(exc, NetlinkFailed) and exc.code in _WAIT_ERRNOS)
