@@ -171,9 +171,7 @@ class EtcdStore:
                 if len(self.cfg.endpoints) == 1:
                     break
                 await self.failover()
-        raise StoreError(
-            f"etcd not reachable within {self.cfg.dial_timeout:g}s ({'; '.join(str(e) for e in errors)})"
-        )
+        raise StoreError(f"etcd not reachable within {self.cfg.dial_timeout:g}s ({'; '.join(str(e) for e in errors)})")
 
     async def _call(self, what: str, op: Callable[[_Client], Awaitable[T]]) -> T:
         client = self.client()
@@ -307,6 +305,7 @@ class KeptLease:
         self.id = lease_id
         self.ttl = ttl
         self.lost = asyncio.Event()
+        self.refreshes = 0
         self._task = asyncio.get_running_loop().create_task(self._keepalive(), name=f"etcd-lease-{lease_id:x}")
 
     async def _keepalive(self) -> None:
@@ -322,6 +321,7 @@ class KeptLease:
             if reply is None or int(reply.TTL) <= 0:
                 break
             expires = loop.time() + int(reply.TTL)
+            self.refreshes += 1
         log.warning("etcd lease %x expired", self.id)
         self.lost.set()
 
@@ -334,4 +334,3 @@ class KeptLease:
             except StoreError as exc:
                 log.info("lease %x not revoked (it expires by itself): %s", self.id, exc)
         self.lost.set()
-

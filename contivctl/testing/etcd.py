@@ -13,6 +13,7 @@ import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -20,6 +21,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+import attrs
 
 ETCD_BINARY = "/usr/bin/etcd"
 
@@ -36,9 +39,22 @@ def _scratch_root() -> str | None:
     return str(shm) if shm.is_dir() else None
 
 
+@attrs.frozen
+class ServerTLS:
+    """Server certificate and the CA whose client certificates it accepts (``--client-cert-auth``)."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+    #: a client certificate the health check presents
+    client_cert: Path
+    client_key: Path
+
+
 class EtcdServer:
-    def __init__(self, binary: str = ETCD_BINARY) -> None:
+    def __init__(self, binary: str = ETCD_BINARY, tls: ServerTLS | None = None) -> None:
         self.binary = binary
+        self.tls = tls
         self.client_port = free_port()
         self.peer_port = free_port()
         self.data_root = Path(tempfile.mkdtemp(prefix="contiv-etcd-", dir=_scratch_root()))
@@ -51,7 +67,7 @@ class EtcdServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.endpoint}"
+        return f"{'https' if self.tls else 'http'}://{self.endpoint}"
 
     def start(self, timeout: float = 15.0) -> None:
         if self.proc is not None:
@@ -71,18 +87,29 @@ class EtcdServer:
             "--log-level=error",
             "--logger=zap",
         ]
+        if self.tls is not None:
+            cmd += [
+                "--client-cert-auth",
+                f"--trusted-ca-file={self.tls.ca_file}",
+                f"--cert-file={self.tls.cert_file}",
+                f"--key-file={self.tls.key_file}",
+            ]
         with self._log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         self._wait_healthy(timeout)
 
     def _wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        context = None
+        if self.tls is not None:
+            context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+            context.load_cert_chain(str(self.tls.client_cert), str(self.tls.client_key))
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"etcd exited with {self.proc.returncode}: {self._log.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as resp:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1, context=context) as resp:
                     if json.loads(resp.read()).get("health") == "true":
                         return
             except (urllib.error.URLError, OSError, ValueError):
@@ -121,10 +148,38 @@ class EtcdServer:
 
 
 @contextlib.contextmanager
-def running_etcd() -> Iterator[EtcdServer]:
-    server = EtcdServer()
+def running_etcd(tls: ServerTLS | None = None) -> Iterator[EtcdServer]:
+    server = EtcdServer(tls=tls)
     try:
         server.start()
         yield server
     finally:
         server.close()
+
+
+def make_certificates(directory: Path) -> ServerTLS:
+    """A throwaway CA with a server certificate for 127.0.0.1 and a client certificate (openssl CLI)."""
+    d = directory
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=contiv-test-ca",
+        "-keyout", str(d / "ca-key.pem"), "-out", str(d / "ca.pem"))  # fmt: skip
+    ext = d / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+    for name, extfile in (("server", ext), ("client", None)):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", str(d / f"{name}-key.pem"), "-out", str(d / f"{name}.csr"))  # fmt: skip
+        sign = ["x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"), "-CAkey",
+                str(d / "ca-key.pem"), "-CAcreateserial", "-days", "2", "-out", str(d / f"{name}.pem")]  # fmt: skip
+        if extfile is not None:
+            sign += ["-extfile", str(extfile)]
+        run(*sign)
+    return ServerTLS(
+        ca_file=d / "ca.pem",
+        cert_file=d / "server.pem",
+        key_file=d / "server-key.pem",
+        client_cert=d / "client.pem",
+        client_key=d / "client-key.pem",
+    )
