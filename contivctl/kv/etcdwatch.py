@@ -62,8 +62,11 @@ class RetryDelay:
     maximum: float = 2.0
 
 
+DEFAULT_RETRY = RetryDelay()
+
+
 async def watch_prefix(
-    store: EtcdStore, prefix: str, *, retry: RetryDelay = RetryDelay()
+    store: EtcdStore, prefix: str, *, retry: RetryDelay = DEFAULT_RETRY
 ) -> AsyncIterator[WatchUpdate]:
     """Yield a Snapshot, then Changes, forever; reconnects on its own. Close it (``aclose``) to stop."""
     revision = 0  # of the last update delivered; 0: the consumer knows nothing yet
