@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from contivctl.cluster import Membership, claim_node_id
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
 from contivctl.controller import Controller, Resync
@@ -25,7 +26,10 @@ from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.ipam import NodeAddressPlan, PodIPAllocator, node_plan
 from contivctl.items import vpp as vpp_items
+from contivctl.kv.etcd import EtcdStore
+from contivctl.kv.etcdconf import EtcdConfig
 from contivctl.kv.local import LocalStore
+from contivctl.model import NodeInfo
 from contivctl.reconcile import Reconciler
 from contivctl.render.pod import PodNetwork
 from contivctl.render.vswitch import PodVrfPlan, render_pod_vrf
@@ -53,6 +57,10 @@ class AgentOptions:
     cni_socket: str = "/var/run/contiv/cni.sock"
     http: str = "127.0.0.1:9999"
     vpp_timeout: float = 5.0
+    #: the cluster store; None: a lone node (docs/cluster.md)
+    etcd: EtcdConfig | None = None
+    #: take the node ID from etcd's allocator instead of ``node_id``
+    allocate_node_id: bool = False
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -112,6 +120,7 @@ class Agent:
         self.store: LocalStore | None = None
         self.controller: Controller | None = None
         self.rest: RestServer | None = None
+        self.membership: Membership | None = None
         self.stopping = asyncio.Event()
 
     def _vpp_back(self, event: Reconnected) -> None:
@@ -123,6 +132,8 @@ class Agent:
             return False, "VPP is not connected"
         if self.controller is None or not self.controller.ready.is_set():
             return False, "startup resync is not done"
+        if self.membership is not None and self.membership.conflict:
+            return False, self.membership.conflict
         return True, "ready"
 
     async def start(self) -> None:
@@ -139,6 +150,7 @@ class Agent:
             tcp_stack_enabled=not self.config.tcp_stack_disabled,
         )
         await self.controller.start()
+        await self._join_cluster()
         host, _, port = self.opts.http.rpartition(":")
         self.rest = RestServer(
             node_name=self.opts.node_name,
@@ -153,6 +165,7 @@ class Agent:
     async def stop(self) -> None:
         if self.rest is not None:
             await self.rest.stop()
+        await self._leave_cluster()
         if self.controller is not None:
             await self.controller.stop()
         await self.reconciler.aclose()
@@ -160,8 +173,49 @@ class Agent:
         if self.store is not None:
             await self.store.close()
 
+    # -- cluster membership (etcd) ---------------------------------------------------
+
+    async def _join_cluster(self) -> None:
+        """Follow the other nodes and publish this one; never waits for etcd to answer."""
+        if self.opts.etcd is None or self.controller is None:
+            return
+        node_ip = () if self.plan.node_ip is None else (str(self.plan.node_ip),)
+        me = NodeInfo(self.opts.node_id, self.opts.node_name, node_ip)
+        self.membership = Membership(EtcdStore(self.opts.etcd), me, self.controller.post)
+        await self.membership.start()
+
+    async def publish_node_ips(
+        self, ip_addresses: tuple[str, ...], management_ips: tuple[str, ...] | None = None
+    ) -> None:
+        """Put this node's new addresses into its etcd record (on NodeIPChanged); returns at once."""
+        if self.membership is not None:
+            await self.membership.publish(ip_addresses, management_ips)
+
+    async def _leave_cluster(self) -> None:
+        """Stop following the cluster; the node record (and so the ID) stays in etcd."""
+        if self.membership is not None:
+            membership, self.membership = self.membership, None
+            await membership.stop()
+            await membership.store.close()
+
+
+async def cluster_node_id(opts: AgentOptions) -> AgentOptions:
+    """With etcd and no explicit node ID, claim (or recall) it before the address plan is computed."""
+    if opts.etcd is None or not opts.allocate_node_id:
+        return opts
+    local = await LocalStore.open(opts.store)
+    cluster = EtcdStore(opts.etcd)
+    try:
+        claim = await claim_node_id(cluster, local, opts.node_name)
+    finally:
+        await cluster.close()
+        await local.close()
+    log.info("node %s has ID %d%s", opts.node_name, claim.id, "" if claim.confirmed else " (etcd not reachable yet)")
+    return attrs.evolve(opts, node_id=claim.id)
+
 
 async def run_agent(opts: AgentOptions) -> int:
+    opts = await cluster_node_id(opts)
     agent = Agent(opts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

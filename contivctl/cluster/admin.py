@@ -73,6 +73,6 @@ def node_row(node: NodeInfo) -> dict[str, object]:
     return {
         "id": node.id,
         "name": node.name,
-        "node_ip": list(node.ip_addresses),
+        "node_ips": list(node.ip_addresses),
         "management_ips": list(node.management_ips),
     }

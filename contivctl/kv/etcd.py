@@ -167,7 +167,7 @@ class EtcdStore:
                 await self._call("status", lambda c: c.status())
                 return
             except (TimeoutError, StoreError, aetcd.exceptions.ClientError) as exc:
-                errors.append(f"{self.endpoint}: {exc or 'no answer within the dial timeout'}")
+                errors.append(f"{self.endpoint}: {str(exc) or 'no answer'}")
                 if len(self.cfg.endpoints) == 1:
                     break
                 await self.failover()
