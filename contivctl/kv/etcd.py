@@ -156,31 +156,35 @@ class EtcdStore:
             await self._drop_client()
 
     async def connect(self) -> None:
-        """Dial until one endpoint answers, each within the dial timeout, or fail naming them all."""
+        """Dial until one endpoint answers, each within the dial timeout, or fail naming them all.
+
+        A refused connection fails at once (gRPC reports the endpoint
+        unavailable); only a silent one costs the whole dial timeout.
+        """
         errors = []
         for _ in self.cfg.endpoints:
-            client = self.client()
+            endpoint = self.endpoint
             try:
-                await client.connect()
-                async with asyncio.timeout(self.cfg.dial_timeout):
-                    await client.channel.channel_ready()
-                await self._call("status", lambda c: c.status())
+                await self._call("status", lambda c: c.status(), timeout=self.cfg.dial_timeout)
                 return
-            except (TimeoutError, StoreError, aetcd.exceptions.ClientError) as exc:
-                errors.append(f"{self.endpoint}: {str(exc) or 'no answer'}")
+            except StoreError as exc:
+                errors.append(f"{endpoint}: {exc.__cause__ or 'no answer'}")
                 if len(self.cfg.endpoints) == 1:
                     break
-                await self.failover()
-        raise StoreError(f"etcd not reachable within {self.cfg.dial_timeout:g}s ({'; '.join(str(e) for e in errors)})")
+                if self.endpoint == endpoint:
+                    await self.failover()
+        raise StoreError(f"etcd not reachable: {'; '.join(errors)}")
 
-    async def _call(self, what: str, op: Callable[[_Client], Awaitable[T]]) -> T:
+    async def _call(self, what: str, op: Callable[[_Client], Awaitable[T]], *, timeout: float | None = None) -> T:
         client = self.client()
+        limit = self.cfg.op_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self.cfg.op_timeout):
+            async with asyncio.timeout(limit):
                 return await op(client)
         except TimeoutError:
+            endpoint = self.endpoint
             await self.failover()
-            raise StoreError(f"etcd {self.endpoint}: {what}: no answer within {self.cfg.op_timeout:g}s") from None
+            raise StoreError(f"etcd {endpoint}: {what}: no answer within {limit:g}s") from None
         except (aetcd.exceptions.ConnectionFailedError, aetcd.exceptions.ConnectionTimeoutError) as exc:
             endpoint = self.endpoint
             await self.failover()

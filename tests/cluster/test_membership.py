@@ -152,7 +152,7 @@ async def test_record_is_republished_after_etcd_lost_its_data(
 async def test_events_follow_after_an_etcd_restart(
     member: tuple[Membership, Events], etcd: EtcdServer, store: EtcdStore
 ) -> None:
-    m, events = member
+    _, events = member
     etcd.restart()
     other = store_for(etcd)
     try:

@@ -23,9 +23,7 @@ ORIGINAL_RECORD = b'{"id":1,"name":"k8s-master","ip_address":"192.168.16.1/24","
 async def test_concurrent_allocators_get_distinct_ids(etcd: EtcdServer) -> None:
     stores = [store_for(etcd) for _ in range(6)]
     try:
-        ids = await asyncio.gather(
-            *(allocate_node_id(s, MemoryStore(), f"node-{i}") for i, s in enumerate(stores))
-        )
+        ids = await asyncio.gather(*(allocate_node_id(s, MemoryStore(), f"node-{i}") for i, s in enumerate(stores)))
         assert sorted(ids) == [1, 2, 3, 4, 5, 6]
         records = await stores[0].list(ALLOCATED_IDS)
         names = {decode(v, k).name: decode(v, k).id for k, v in records.items()}
