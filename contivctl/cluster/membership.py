@@ -7,8 +7,9 @@ Two background tasks, neither on any path a pod waits for:
   node that joined or changed and ``NodeRemoved`` for one that left;
 - the **publisher** makes etcd hold this node's record as the agent last
   described it (:meth:`Membership.publish`), retrying with backoff while etcd
-  is away, and writes it again when the watch sees it missing — after etcd
-  lost its data, say.
+  is away, and writes it again when the watch sees it missing (etcd lost its
+  data, say), when the watch resumes after an outage, and every
+  ``recheck`` seconds regardless.
 
 Events go through the injected ``post`` (the controller's queue in the
 agent, a list in tests). ``post`` must not block; it is called from the
@@ -29,17 +30,30 @@ from contivctl.cluster.record import ALLOCATED_IDS, RecordError, decode, encode,
 from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
 from contivctl.errors import NodeIDConflict, StoreError
 from contivctl.kv.etcd import EtcdStore
-from contivctl.kv.etcdwatch import DEFAULT_RETRY, RetryDelay, Snapshot, WatchUpdate
+from contivctl.kv.etcdwatch import DEFAULT_RETRY, Resumed, RetryDelay, Snapshot, WatchUpdate
 from contivctl.model import NodeInfo
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[Event], None]
 
+#: How often the publisher looks at this node's record even when the watch reports nothing:
+#: a bound on how long a lost record can stay lost, whatever happens to the watch.
+RECHECK_INTERVAL = 30.0
+
 
 class Membership:
-    def __init__(self, store: EtcdStore, me: NodeInfo, post: Post, *, retry: RetryDelay = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        store: EtcdStore,
+        me: NodeInfo,
+        post: Post,
+        *,
+        retry: RetryDelay = DEFAULT_RETRY,
+        recheck: float = RECHECK_INTERVAL,
+    ) -> None:
         self.store = store
+        self._recheck = recheck
         self.me = me
         self._post = post
         self._retry = retry
@@ -66,9 +80,14 @@ class Membership:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for result in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
-                log.error("cluster task failed: %r", result)
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=5)
+        for task in pending:
+            log.error("cluster task %s did not stop", task.get_name())
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("cluster task %s failed: %r", task.get_name(), task.exception())
 
     # -- this node's record ------------------------------------------------------------
 
@@ -94,7 +113,11 @@ class Membership:
         delay = self._retry.initial
         failing = False
         while True:
-            await self._dirty.wait()
+            try:
+                async with asyncio.timeout(self._recheck):
+                    await self._dirty.wait()
+            except TimeoutError:
+                pass  # the periodic look at our record
             self._dirty.clear()
             wanted = self.me
             try:
@@ -152,6 +175,9 @@ class Membership:
                 await updates.aclose()  # type: ignore[attr-defined]
 
     def _apply(self, update: WatchUpdate) -> None:
+        if isinstance(update, Resumed):
+            self._dirty.set()  # back after an outage: is our record still there?
+            return
         if isinstance(update, Snapshot):
             seen = self._others(update.entries)
             for gone in sorted(set(self.nodes) - set(seen)):

@@ -27,7 +27,7 @@ import grpc
 
 from contivctl.errors import StoreError
 from contivctl.kv.etcdconf import EtcdConfig
-from contivctl.kv.etcdwatch import WatchUpdate, watch_prefix
+from contivctl.kv.etcdwatch import WatchUpdate, raise_if_cancelled, watch_prefix
 from contivctl.kv.store import Commit
 
 log = logging.getLogger(__name__)
@@ -181,15 +181,18 @@ class EtcdStore:
         try:
             async with asyncio.timeout(limit):
                 return await op(client)
-        except TimeoutError:
+        except TimeoutError as exc:
+            raise_if_cancelled(exc)
             endpoint = self.endpoint
             await self.failover()
             raise StoreError(f"etcd {endpoint}: {what}: no answer within {limit:g}s") from None
         except (aetcd.exceptions.ConnectionFailedError, aetcd.exceptions.ConnectionTimeoutError) as exc:
+            raise_if_cancelled(exc)
             endpoint = self.endpoint
             await self.failover()
             raise StoreError(f"etcd {endpoint}: {what}: {exc}") from exc
         except aetcd.exceptions.ClientError as exc:
+            raise_if_cancelled(exc)
             raise StoreError(f"etcd {self.endpoint}: {what}: {exc}") from exc
 
     async def close(self) -> None:
@@ -320,6 +323,7 @@ class KeptLease:
             try:
                 reply = await self.store._call("refresh lease", lambda c: c.refresh_lease(self.id))
             except StoreError as exc:
+                raise_if_cancelled(exc)
                 log.debug("lease %x not refreshed: %s", self.id, exc)
                 continue
             if reply is None or int(reply.TTL) <= 0:

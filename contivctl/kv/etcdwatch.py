@@ -10,8 +10,10 @@ Two cases cannot be resumed, and both turn into a fresh :class:`Snapshot`
 knows:
 
 - the revision was compacted away (``RevisionCompactedError``);
-- etcd lost its data (its revision or raft term went backwards), where
-  resuming at an old revision would wait for changes that never come.
+- etcd lost its data, or was restored from a backup: its history is not the
+  one the watch saw, and resuming at an old revision would skip or wait for
+  changes. After every interruption the watch lists the prefix and compares
+  it with the key revisions it knows (:func:`diverged`) before resuming.
 
 The consumer therefore never needs to tell a restart from an outage: it gets
 a Snapshot first and whenever its knowledge may be stale, and Changes
@@ -23,15 +25,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aetcd.exceptions
 import attrs
 
 from contivctl.errors import StoreError
 
+
+def raise_if_cancelled(exc: BaseException) -> None:
+    """gRPC turns the cancellation of a task waiting on a call into an RPC error (CANCELLED):
+    give the task its cancellation back instead of reporting an etcd failure."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError() from exc
+
+
 if TYPE_CHECKING:
-    from contivctl.kv.etcd import EtcdStore
+    from contivctl.kv.etcd import EtcdStore, Listing
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +64,19 @@ class Change:
     revision: int
 
 
-WatchUpdate = Snapshot | Change
+@attrs.frozen
+class Resumed:
+    """The watch is back after an interruption, continuing after ``revision``; nothing was missed.
+
+    What the consumer itself wrote meanwhile may still be lost (etcd went
+    down before it was stored or replicated): a consumer that keeps a key
+    of its own in etcd checks it again on this signal.
+    """
+
+    revision: int
+
+
+WatchUpdate = Snapshot | Change | Resumed
 
 
 @attrs.frozen
@@ -65,50 +88,84 @@ class RetryDelay:
 DEFAULT_RETRY = RetryDelay()
 
 
+async def _cancel(watch: Any) -> None:
+    """Cancel an aetcd watch without hanging on a stream that is already gone."""
+    try:
+        async with asyncio.timeout(1.0):
+            await watch.cancel()
+    except (TimeoutError, aetcd.exceptions.ClientError) as exc:
+        log.debug("watch %s not cancelled cleanly: %r", getattr(watch, "watch_id", "?"), exc)
+
+
+def diverged(known: Mapping[str, int], revision: int, listing: Listing) -> bool:
+    """Whether etcd's history is no longer the one ``known`` (key → mod revision, as of ``revision``) saw.
+
+    A restarted etcd that kept its data explains every difference by changes
+    after ``revision``. One that lost its data (restored, re-created) shows
+    keys changed at or before ``revision`` that were not so, misses keys
+    although nothing happened since, or simply has a lower revision.
+    """
+    if listing.revision < revision:
+        return True
+    for key, entry in listing.entries.items():
+        if entry.mod_revision <= revision and known.get(key) != entry.mod_revision:
+            return True
+    return listing.revision == revision and not set(known) <= set(listing.entries)
+
+
 async def watch_prefix(
     store: EtcdStore, prefix: str, *, retry: RetryDelay = DEFAULT_RETRY
 ) -> AsyncIterator[WatchUpdate]:
     """Yield a Snapshot, then Changes, forever; reconnects on its own. Close it (``aclose``) to stop."""
     revision = 0  # of the last update delivered; 0: the consumer knows nothing yet
-    term = 0
+    known: dict[str, int] = {}  # key -> mod revision, as of ``revision``
     delay = retry.initial
     outage = False
     while True:
         try:
-            if revision:
-                now, now_term = await store.revision()
-                if now < revision or now_term < term:
-                    log.warning(
-                        "etcd %s lost its data (revision %d, was %d): listing %s again",
-                        store.endpoint,
-                        now,
-                        revision,
-                        prefix,
-                    )
-                    revision = 0
-            if not revision:
-                listing = await store.list_entries(prefix)
-                revision, term = listing.revision, listing.raft_term
+            listing = await store.list_entries(prefix) if revision == 0 or outage else None
+            if listing is not None and revision and diverged(known, revision, listing):
+                log.warning(
+                    "etcd %s has another history than before (revision %d, was %d; data lost or restored): "
+                    "listing %s again",
+                    store.endpoint,
+                    listing.revision,
+                    revision,
+                    prefix,
+                )
+                revision = 0
+            if listing is not None and revision == 0:
+                revision = listing.revision
+                known = {k: e.mod_revision for k, e in listing.entries.items()}
                 yield Snapshot({k: e.value for k, e in listing.entries.items()}, revision)
             watch = await store.client().watch_prefix(prefix.encode(), start_revision=revision + 1)
             if outage:
                 log.info("etcd %s: watch of %s resumed after revision %d", store.endpoint, prefix, revision)
                 outage = False
+                yield Resumed(revision)
             delay = retry.initial
             try:
                 async for event in watch:
                     kv = event.kv
+                    key = bytes(kv.key).decode()
                     at = int(kv.mod_revision)
-                    value = None if event.kind == "DELETE" else bytes(kv.value)
-                    yield Change(bytes(kv.key).decode(), value, at)
+                    if event.kind == "DELETE":
+                        known.pop(key, None)
+                        yield Change(key, None, at)
+                    else:
+                        known[key] = at
+                        yield Change(key, bytes(kv.value), at)
                     revision = at
             finally:
-                await watch.cancel()
+                await _cancel(watch)
             # A watch that ends without an error had its client closed under it (failover): go round.
+            outage = True
         except aetcd.exceptions.RevisionCompactedError as exc:
+            raise_if_cancelled(exc)
             log.info("etcd %s: watch of %s: %s; listing again", store.endpoint, prefix, exc)
             revision = 0
         except (StoreError, aetcd.exceptions.ClientError) as exc:
+            raise_if_cancelled(exc)
             if not outage:
                 log.warning("etcd %s: watch of %s interrupted (%s); retrying", store.endpoint, prefix, exc)
                 outage = True

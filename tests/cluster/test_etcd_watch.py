@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from contivctl.kv.etcd import EtcdStore
-from contivctl.kv.etcdwatch import Change, Snapshot, WatchUpdate
+from contivctl.kv.etcdwatch import Change, Resumed, Snapshot, WatchUpdate
 from contivctl.testing.etcd import EtcdServer
 from tests.cluster.conftest import store_for
 
@@ -19,7 +19,11 @@ P = "/t/nodes/"
 
 
 async def pull(it: AsyncIterator[WatchUpdate]) -> WatchUpdate:
-    return await asyncio.wait_for(anext(it), 15)
+    """The next Snapshot or Change (a Resumed marker is skipped)."""
+    while True:
+        update = await asyncio.wait_for(anext(it), 15)
+        if not isinstance(update, Resumed):
+            return update
 
 
 async def writer(etcd: EtcdServer) -> EtcdStore:
@@ -66,6 +70,8 @@ async def test_resumes_after_restart_without_missing_or_repeating(etcd: EtcdServ
         await other.put(P + "2", b"b")
         await other.delete(P + "1")
 
+        resumed = await asyncio.wait_for(anext(it), 15)
+        assert resumed == Resumed(before.revision)
         after = [await pull(it), await pull(it)]
         assert all(isinstance(u, Change) for u in after), after  # resumed, not listed again
         assert [(u.key, u.value) for u in after if isinstance(u, Change)] == [(P + "2", b"b"), (P + "1", None)]
