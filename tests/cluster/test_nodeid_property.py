@@ -98,7 +98,7 @@ async def scenario(etcd: EtcdServer, steps: list[Op]) -> None:
                 etcd.wipe()
                 running = [n for n in live if n.member is not None]
 
-                async def republished() -> bool:
+                async def republished(running: list[Node] = running) -> bool:
                     try:
                         return all([await owner_of(store, n.id or 0) == n.name for n in running])
                     except StoreError:
