@@ -152,7 +152,9 @@ class ReconcilerMachine(RuleBasedStateMachine):
         failing=st.lists(st.sampled_from([*UNIVERSE, "d/a-0", "d/b-1"]), min_size=1, max_size=3),
         retriable=st.booleans(),
     )
-    def best_effort_with_failures(self, desired: dict[str, Thing], failing: list[str], retriable: bool) -> None:
+    def best_effort_with_failures(
+        self, desired: dict[str, Thing], failing: list[str], retriable: bool
+    ) -> None:
         bad = set(failing)
 
         def failer(op: str, key: str) -> Exception | None:
