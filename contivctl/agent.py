@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from contivctl.cluster import Membership, claim_node_id
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
@@ -32,7 +33,10 @@ from contivctl.items import vpp as vpp_items
 from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
 from contivctl.k8s.sources import KubernetesSources, NodeRemovalHook
 from contivctl.kernel_wiring import kernel_pod_network, kernel_vswitch_inputs
+from contivctl.kv.etcd import EtcdStore
+from contivctl.kv.etcdconf import EtcdConfig
 from contivctl.kv.local import LocalStore
+from contivctl.model import NodeInfo
 from contivctl.node_wiring import kubernetes_callbacks, vswitch_inputs, watch_main_nic_leases, with_crd
 from contivctl.reconcile import Reconciler
 from contivctl.render.base import l2_mode
@@ -74,6 +78,10 @@ class AgentOptions:
     dataplane: Dataplane = "vpp"
     #: kernel dataplane: the namespace playing the vswitch ("" = the agent's own)
     vswitch_netns: str = ""
+    #: the cluster store; None: a lone node (docs/cluster.md)
+    etcd: EtcdConfig | None = None
+    #: take the node ID from etcd's allocator instead of ``node_id``
+    allocate_node_id: bool = False
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -140,6 +148,8 @@ class Agent:
         self.controller: Controller | None = None
         self.rest: RestServer | None = None
         self.cni: CNIServer | None = None
+        self.membership: Membership | None = None
+        self._publishing: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         self.node_view: NodeView | None = None
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
@@ -162,13 +172,15 @@ class Agent:
             return False, "VPP is not connected"
         if self.controller is None or not self.controller.ready.is_set():
             return False, "startup resync is not done"
+        if self.membership is not None and self.membership.conflict:
+            return False, self.membership.conflict
         return True, "ready"
 
     def cni_status(self) -> tuple[int, str]:
         """CNI STATUS: can an ADD be served now, and if not, are running pods affected too."""
         if self.controller is None or not self.controller.ready.is_set():
             return STATUS_UNAVAILABLE, "the agent is starting: startup resync is not done"
-        if not self.vpp.connected:
+        if not self.kernel and not self.vpp.connected:
             return STATUS_DEGRADED, "VPP is not connected: existing pods may have limited connectivity"
         return STATUS_READY, "ready"
 
@@ -201,15 +213,20 @@ class Agent:
             node_view=self.node_view,
         )
         watch_main_nic_leases(self.vpp, self.controller)
-        await self._start_kubernetes(self.controller, self.node_view)
+        await self._run_controller(self.controller, self.node_view)
+        log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
+
+    async def _run_controller(self, controller: Controller, view: NodeView) -> None:
+        """What both dataplanes do once their controller exists: sources, CNI, startup resync, cluster."""
+        await self._start_kubernetes(controller, view)
         # CNI calls are accepted from now on; they wait (bounded) for the startup resync.
         self.cni = CNIServer(
-            RemoteCNI(self.controller, ready_timeout=self.opts.cni_ready_timeout, status=self.cni_status),
+            RemoteCNI(controller, ready_timeout=self.opts.cni_ready_timeout, status=self.cni_status),
             self.opts.cni_socket,
         )
         await self.cni.start()
-        await self.controller.start()
-        log.info("agent for node %s (ID %d) is ready", self.opts.node_name, self.opts.node_id)
+        await controller.start()
+        await self._join_cluster()
 
     async def _start_kernel(self, store: LocalStore) -> None:
         """The kernel dataplane's start: no VPP, no pod VRF, no TCP stack, no DHCP leases to follow."""
@@ -227,8 +244,7 @@ class Agent:
             node_view=self.node_view,
             renderers=self.renderers,
         )
-        await self._start_kubernetes(self.controller, self.node_view)
-        await self.controller.start()
+        await self._run_controller(self.controller, self.node_view)
         log.info(
             "agent for node %s (ID %d) is ready; the kernel of %s is the vswitch",
             self.opts.node_name,
@@ -267,6 +283,7 @@ class Agent:
             await self.cni.stop()
         if self.rest is not None:
             await self.rest.stop()
+        await self._leave_cluster()
         if self.controller is not None:
             await self.controller.stop()
         await self.reconciler.aclose()
@@ -274,8 +291,56 @@ class Agent:
         if self.store is not None:
             await self.store.close()
 
+    # -- cluster membership (etcd) ---------------------------------------------------
+
+    async def _join_cluster(self) -> None:
+        """Follow the other nodes and publish this one; never waits for etcd to answer."""
+        if self.opts.etcd is None or self.controller is None:
+            return
+        node_ip = () if self.plan.node_ip is None else (str(self.plan.node_ip),)
+        me = NodeInfo(self.opts.node_id, self.opts.node_name, node_ip)
+        self.membership = Membership(EtcdStore(self.opts.etcd), me, self.controller.post)
+        await self.membership.start()
+        if self.node_view is not None:
+            self.node_view.add_node_ip_listener(self._node_ip_changed)
+
+    def _node_ip_changed(self, ip: object | None) -> None:
+        """A new node IP (a DHCP lease, a NodeConfig change) goes into this node's etcd record."""
+        addresses = () if ip is None else (str(ip),)
+        self._publishing = asyncio.get_running_loop().create_task(self.publish_node_ips(addresses))
+
+    async def publish_node_ips(
+        self, ip_addresses: tuple[str, ...], management_ips: tuple[str, ...] | None = None
+    ) -> None:
+        """Put this node's new addresses into its etcd record (on NodeIPChanged); returns at once."""
+        if self.membership is not None:
+            await self.membership.publish(ip_addresses, management_ips)
+
+    async def _leave_cluster(self) -> None:
+        """Stop following the cluster; the node record (and so the ID) stays in etcd."""
+        if self.membership is not None:
+            membership, self.membership = self.membership, None
+            await membership.stop()
+            await membership.store.close()
+
+
+async def cluster_node_id(opts: AgentOptions) -> AgentOptions:
+    """With etcd and no explicit node ID, claim (or recall) it before the address plan is computed."""
+    if opts.etcd is None or not opts.allocate_node_id:
+        return opts
+    local = await LocalStore.open(opts.store)
+    cluster = EtcdStore(opts.etcd)
+    try:
+        claim = await claim_node_id(cluster, local, opts.node_name)
+    finally:
+        await cluster.close()
+        await local.close()
+    log.info("node %s has ID %d%s", opts.node_name, claim.id, "" if claim.confirmed else " (etcd not reachable yet)")
+    return attrs.evolve(opts, node_id=claim.id)
+
 
 async def run_agent(opts: AgentOptions) -> int:
+    opts = await cluster_node_id(opts)
     agent = Agent(opts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -87,10 +87,13 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError([ConfigProblem("--node-name", "is required (or set NODE_NAME or MICROSERVICE_LABEL)")])
     if args.vswitch_netns and args.dataplane != "kernel":
         raise ConfigError([ConfigProblem("--vswitch-netns", "is only for --dataplane kernel")])
+    etcd = _etcd_config(args, required=False)
     opts = AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
-        node_id=args.node_id,
+        node_id=1 if args.node_id is None else args.node_id,
+        etcd=etcd,
+        allocate_node_id=etcd is not None and args.node_id is None,
         store=Path(args.store),
         vpp_socket=args.vpp_socket,
         vpp_api_dir=args.vpp_api_dir,
@@ -106,6 +109,104 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
 
 def _env(*names: str, default: str = "") -> str:
     return next((os.environ[n] for n in names if os.environ.get(n)), default)
+
+
+# -- cluster (etcd) ----------------------------------------------------------------------
+
+
+def _add_etcd_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--etcd",
+        default=_env("CONTIV_ETCD"),
+        metavar="ENDPOINTS",
+        help="etcd endpoints host:port[,host:port…], http:// or https:// (CONTIV_ETCD)",
+    )
+    p.add_argument(
+        "--etcd-config",
+        default=_env("ETCD_CONFIG"),
+        metavar="FILE",
+        help="the original's etcd.conf: endpoints, timeouts, TLS files (ETCD_CONFIG); --etcd overrides its endpoints",
+    )
+
+
+def _etcd_config(args: argparse.Namespace, *, required: bool = True) -> Any:
+    """EtcdConfig from --etcd-config and/or --etcd; None when neither is given and etcd is optional."""
+    from contivctl.kv.etcdconf import etcd_config, load_etcd_conf, split_endpoints
+
+    if args.etcd_config:
+        cfg = load_etcd_conf(args.etcd_config)
+        if args.etcd:
+            cfg = attrs.evolve(cfg, endpoints=etcd_config(split_endpoints(args.etcd)).endpoints)
+        return cfg
+    if args.etcd:
+        return etcd_config(split_endpoints(args.etcd))
+    if required:
+        raise ConfigError([ConfigProblem("--etcd", "is required (or --etcd-config, CONTIV_ETCD, ETCD_CONFIG)")])
+    return None
+
+
+def _with_cluster_store(args: argparse.Namespace, action: Callable[[Any], Any]) -> Any:
+    import asyncio
+
+    from contivctl.kv.etcd import EtcdStore
+
+    cfg = _etcd_config(args)
+
+    async def run() -> Any:
+        store = EtcdStore(cfg)
+        try:
+            await store.connect()
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_nodes(args: argparse.Namespace, out: TextIO) -> int:
+    from contivctl.cluster import list_nodes, node_row
+    from contivctl.output import emit
+
+    nodes = _with_cluster_store(args, list_nodes)
+    emit([node_row(n) for n in nodes], args.output, out)
+    return 0
+
+
+def cmd_node_remove(args: argparse.Namespace, out: TextIO) -> int:
+    from contivctl.cluster import remove_node
+    from contivctl.cluster.record import check_node_name
+
+    check_node_name(args.name)
+    removed = _with_cluster_store(args, lambda store: remove_node(store, args.name))
+    if removed.anything:
+        ids = ", ".join(str(i) for i in removed.ids) or "none"
+        out.write(f"node {args.name} removed: ID {ids}, {removed.data_keys} data keys\n")
+    else:
+        out.write(f"node {args.name} is not in the cluster: nothing to remove\n")
+    return 0
+
+
+def _add_cluster_commands(sub: Any) -> None:
+    nodes = sub.add_parser(
+        "nodes",
+        help="list the cluster's nodes (from etcd)",
+        description="List every node recorded in etcd: ID, name, node IP, management IPs.",
+    )
+    _add_etcd_options(nodes)
+    _add_output(nodes, "table")
+    nodes.set_defaults(handler=cmd_nodes)
+
+    node = sub.add_parser("node", help="act on one node of the cluster")
+    node_sub = node.add_subparsers(dest="node_command", metavar="COMMAND")
+    remove = node_sub.add_parser(
+        "remove",
+        help="remove a node that left the cluster",
+        description="Remove NAME's node ID record and its /vnf-agent/NAME/ data from etcd. Removing a node "
+        "that is not there is no error. Run it for a node that is gone for good: its ID becomes free.",
+    )
+    remove.add_argument("name", metavar="NAME", help="the node's name (its Kubernetes node name)")
+    _add_etcd_options(remove)
+    remove.set_defaults(handler=cmd_node_remove)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,9 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--node-id",
         type=_node_id,
-        default=_env("CONTIV_NODE_ID", default="1"),
+        default=_env("CONTIV_NODE_ID") or None,
         metavar="N",
-        help="node ID when there is no etcd (CONTIV_NODE_ID; default 1)",
+        help="node ID (CONTIV_NODE_ID); default: from etcd's allocator with --etcd, else 1",
     )
     agent.add_argument(
         "--store",
@@ -224,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level (CONTIV_LOG_LEVEL)",
     )
+    _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)
+    _add_cluster_commands(sub)
     return parser
 
 

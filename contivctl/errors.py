@@ -11,6 +11,9 @@ showing a traceback::
     │   └── PoolExhausted    every pod address of this node is in use
     ├── StoreError           the local store or etcd failed an operation
     ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
+    ├── ClusterError         this node cannot take (or keep) its place in the cluster
+    │   ├── NodeIDConflict     the node ID this node used is recorded for another node in etcd
+    │   └── NodeIDUnavailable  no node ID could be claimed (etcd unreachable, too many tries)
     └── DataplaneError       the dataplane could not be reached or refused a change
         ├── VPPError         anything between the agent and VPP's binary API
         │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs
@@ -79,6 +82,18 @@ class StoreError(ContivError):
 
 class AttachmentNotFound(ContivError):
     """The agent has no attachment of that container and interface (CNI error 3: nothing to clean up)."""
+
+
+class ClusterError(ContivError):
+    """Cluster membership failed; the message says which node and what to do about it."""
+
+
+class NodeIDConflict(ClusterError):
+    """Another node holds the ID this node used before: running on would duplicate a pod subnet."""
+
+
+class NodeIDUnavailable(ClusterError):
+    """No node ID could be claimed or recalled."""
 
 
 class DataplaneError(ContivError):
