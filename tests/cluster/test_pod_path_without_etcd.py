@@ -8,9 +8,6 @@ running Membership. Nothing on the pod path may wait for etcd.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,36 +20,12 @@ from contivctl.kv.etcdwatch import RetryDelay
 from contivctl.kv.local import LocalStore
 from contivctl.model import NodeInfo
 from contivctl.testing.etcd import EtcdServer
-from contivctl.testing.vppemu import Emulator, running_emulator
+from contivctl.testing.vppemu import Emulator
 from tests.agent.support import NODE, Pods, config, link_exists, make_node, stop_node
 from tests.cluster.conftest import store_for, wait_until
 
 if os.geteuid() != 0:
     pytest.skip("pod wiring tests need root", allow_module_level=True)
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="ctlcluster-", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
-    async with running_emulator(sockdir, nics=["GigabitEthernet0/8/0"]) as e:
-        yield e
-
-
-@pytest.fixture
-def pods() -> Iterator[Pods]:
-    p = Pods()
-    try:
-        yield p
-    finally:
-        p.cleanup()
 
 
 async def test_pods_are_wired_while_etcd_is_down(etcd: EtcdServer, emu: Emulator, pods: Pods, sockdir: Path) -> None:

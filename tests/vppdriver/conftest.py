@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,26 +9,10 @@ from pathlib import Path
 import pytest
 
 from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
-from contivctl.testing.vppemu import Emulator, running_emulator
+from contivctl.testing.vppemu import Emulator
 
 NIC = "GigabitEthernet0/8/0"
 API_DIR = str(Path(__file__).resolve().parents[2] / "contivctl" / "testing" / "vppemu" / "api")
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    """A short directory: unix socket paths must stay under 108 bytes."""
-    d = Path(tempfile.mkdtemp(prefix="vppdrv-", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
-    async with running_emulator(sockdir, nics=[NIC]) as e:
-        yield e
 
 
 def connection(emu: Emulator, **kw: object) -> VPPConnection:

@@ -1,36 +1,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
-from contivctl.testing.vppemu import Emulator, running_emulator
+from contivctl.testing.vppemu import Emulator
 
 from .helpers import AsyncClient, connect, disconnect
 
 NIC = "GigabitEthernet0/8/0"
-
-
-@pytest.fixture
-def sockdir() -> Iterator[Path]:
-    """A short directory: unix socket paths must stay under 108 bytes."""
-    d = Path(tempfile.mkdtemp(prefix="vppemu-", dir="/tmp"))
-    try:
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
-    async with running_emulator(sockdir, nics=[NIC]) as e:
-        yield e
 
 
 @pytest.fixture

@@ -1,0 +1,42 @@
+"""Fixtures every test package shares: a short socket directory and a VPP emulator."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from contivctl.testing.vppemu import Emulator, running_emulator
+from tests.agent.support import Pods
+
+#: the physical NIC the emulated VPP finds at boot, unless a package asks for others
+NIC = "GigabitEthernet0/8/0"
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    """A short directory: unix socket paths must stay under 108 bytes."""
+    d = Path(tempfile.mkdtemp(prefix="ctl-", dir="/tmp"))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+async def emu(sockdir: Path) -> AsyncIterator[Emulator]:
+    async with running_emulator(sockdir, nics=[NIC]) as e:
+        yield e
+
+
+@pytest.fixture
+def pods() -> Iterator[Pods]:
+    """Pod namespaces and container IDs, with everything they led to removed afterwards."""
+    p = Pods()
+    try:
+        yield p
+    finally:
+        p.cleanup()
