@@ -9,6 +9,7 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from contivctl.dataplane.linux.netns import iproute
 from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, ns_label
 
@@ -86,3 +87,16 @@ def gone(exc: BaseException) -> bool:
     if isinstance(exc, NetnsNotFound):
         return True
     return isinstance(exc, NetlinkFailed) and exc.code in (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
+
+
+async def delete_link(netns: str, name: str, what: str) -> None:
+    """Delete a link if it is there; a link (or namespace) already gone counts as deleted."""
+    try:
+        async with iproute(netns) as ipr:
+            index = await find_link(ipr, name)
+            if index is not None:
+                with netlink_errors(f"delete {what} {name}"):
+                    await ipr.link("del", index=index)
+    except LinuxError as exc:
+        if not gone(exc):
+            raise

@@ -59,7 +59,7 @@ class FdbDescriptor(Descriptor[FdbEntry]):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for link in snapshot.owned_links():
             owner = link.owner_key

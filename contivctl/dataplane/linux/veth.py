@@ -16,8 +16,7 @@ from typing import Any
 from contivctl.dataplane.linux.common import (
     NetlinkFailed,
     alias_for,
-    find_link,
-    gone,
+    delete_link,
     is_retriable,
     netlink_errors,
     require_link,
@@ -116,15 +115,7 @@ class VethDescriptor(Descriptor[Veth]):
 
     async def _remove(self, value: Veth) -> None:
         # Deleting one end deletes its peer too.
-        try:
-            async with iproute(value.netns) as ipr:
-                index = await find_link(ipr, value.name)
-                if index is not None:
-                    with netlink_errors(f"delete veth {value.name}"):
-                        await ipr.link("del", index=index)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await delete_link(value.netns, value.name, "veth")
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         return retrieve_veths(await self._snapshots.get(ctx), self._snapshots.group)

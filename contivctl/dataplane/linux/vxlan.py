@@ -21,8 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from contivctl.dataplane.linux.common import (
     NetlinkFailed,
     alias_for,
-    find_link,
-    gone,
+    delete_link,
     is_retriable,
     netlink_errors,
     require_link,
@@ -102,18 +101,10 @@ class VxlanDescriptor(Descriptor[VxlanLink]):
         await self._remove(value)
 
     async def _remove(self, value: VxlanLink) -> None:
-        try:
-            async with iproute(value.netns) as ipr:
-                index = await find_link(ipr, value.name)
-                if index is not None:
-                    with netlink_errors(f"delete vxlan {value.name}"):
-                        await ipr.link("del", index=index)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await delete_link(value.netns, value.name, "vxlan")
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get()
+        snapshot = await self._snapshots.get(ctx)
         found = []
         for link in snapshot.owned_links():
             key = link.owner_key
