@@ -18,7 +18,7 @@ from pathlib import Path
 
 import attrs
 
-from contivctl.cluster import Membership, claim_node_id
+from contivctl.cluster import Membership, claim_node_id, remove_node
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
@@ -157,6 +157,8 @@ class Agent:
         #: awaited with a node's name when its Kubernetes Node is deleted, before its
         #: dataplane items go (the cluster store's part of a node leaving)
         self.node_removal_hooks: list[NodeRemovalHook] = []
+        if opts.etcd is not None:
+            self.node_removal_hooks.append(self._remove_node_from_cluster)
 
     def _vpp_back(self, event: Reconnected) -> None:
         if self.controller is not None:
@@ -292,6 +294,16 @@ class Agent:
             await self.store.close()
 
     # -- cluster membership (etcd) ---------------------------------------------------
+
+    async def _remove_node_from_cluster(self, name: str) -> None:
+        """A deleted Kubernetes Node leaves the cluster: its ID record and data go from etcd (idempotent)."""
+        assert self.opts.etcd is not None
+        store = EtcdStore(self.opts.etcd)
+        try:
+            removed = await remove_node(store, name)
+            log.info("node %s left the cluster: removed IDs %s", name, list(removed.ids))
+        finally:
+            await store.close()
 
     async def _join_cluster(self) -> None:
         """Follow the other nodes and publish this one; never waits for etcd to answer."""
