@@ -1,0 +1,82 @@
+"""Two nodes, each with its own emulated VPP, meet through one etcd and build the overlay.
+
+This is the whole path of a node joining and leaving: etcd records →
+membership watch → node events → the controller's renderers → VXLAN
+tunnels in VPP — and back when a node is removed from the cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from contivctl.cluster import Membership, allocate_node_id, remove_node
+from contivctl.kv.etcd import EtcdStore
+from contivctl.model import NodeInfo
+from contivctl.testing.etcd import EtcdServer
+from contivctl.testing.vppemu import running_emulator
+from tests.cluster.conftest import MemoryStore, store_for, wait_until
+from tests.nodes.support import ClusterNode, config, host_side, running_node, tunnels
+
+if os.geteuid() != 0:
+    pytest.skip("needs root (network namespaces, taps)", allow_module_level=True)
+
+
+@contextlib.asynccontextmanager
+async def member(name: str, etcd: EtcdServer, cluster: EtcdStore, work: Path) -> AsyncIterator[ClusterNode]:
+    """One node: its ID from etcd, its emulated VPP and host side, its controller, its membership."""
+    node_id = await allocate_node_id(cluster, MemoryStore(), name)
+    sock_dir = Path(tempfile.mkdtemp(prefix="ctl2n-", dir="/tmp"))
+    try:
+        async with (
+            running_emulator(sock_dir, nics=["GigabitEthernet0/8/0"]) as emu,
+            contextlib.AsyncExitStack() as stack,
+        ):
+            side = stack.enter_context(host_side())
+            node = await stack.enter_async_context(
+                running_node(emu, work / name / "agent.db", config(), side, node_id=node_id)
+            )
+            plan = node.view.inputs.plan
+            me = NodeInfo(node_id, name, (str(plan.node_ip),))
+            membership = Membership(store_for(etcd), me, node.controller.post)
+            await membership.start()
+            try:
+                yield node
+            finally:
+                await membership.stop()
+    finally:
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+async def test_two_nodes_build_tunnels_to_each_other_and_tear_them_down(
+    etcd: EtcdServer, store: EtcdStore, tmp_path: Path
+) -> None:
+    async with member("node-a", etcd, store, tmp_path) as a, member("node-b", etcd, store, tmp_path) as b:
+        a_ip = str(a.view.inputs.plan.node_ip.ip)  # type: ignore[union-attr]
+        b_ip = str(b.view.inputs.plan.node_ip.ip)  # type: ignore[union-attr]
+        assert a_ip != b_ip
+
+        async def a_reaches_b() -> bool:
+            return any(dst == b_ip for _src, dst, _vni in (await tunnels(a.vpp)).values())
+
+        async def b_reaches_a() -> bool:
+            return any(dst == a_ip for _src, dst, _vni in (await tunnels(b.vpp)).values())
+
+        await wait_until(a_reaches_b)
+        await wait_until(b_reaches_a)
+        assert {vni for _s, _d, vni in (await tunnels(a.vpp)).values()} == {10}
+
+        b_tunnels_before = await tunnels(b.vpp)
+        await remove_node(store, "node-b")
+
+        async def a_forgot_b() -> bool:
+            return not await a_reaches_b()
+
+        await wait_until(a_forgot_b)
+        assert await tunnels(b.vpp) == b_tunnels_before  # the leaving node's view is its own business
