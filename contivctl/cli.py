@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import attrs
 
 from contivctl import __version__
-from contivctl.errors import ConfigError, ConfigProblem, ContivError
+from contivctl.errors import AgentUnreachable, ConfigError, ConfigProblem, ContivError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -186,6 +186,60 @@ def cmd_node_remove(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_txn(args: argparse.Namespace, out: TextIO) -> int:
+    """Show the agent's last transactions, read from its REST endpoint."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from contivctl.output import emit
+
+    url = f"http://{args.http}/contiv/v1/txn"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as resp:
+            records = json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AgentUnreachable(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
+    if args.last:
+        records = records[-args.last :]
+    if args.output != "table":
+        emit(records, args.output, out)
+        return 0
+    rows = [
+        {
+            "seq": r["seq"],
+            "kind": r["kind"],
+            "trigger": r["trigger"],
+            "ops": len(r["ops"]),
+            "failed": sum(1 for o in r["ops"] if o["outcome"] != "ok"),
+            "ms": round(r["duration"] * 1000, 1),
+            "error": r["error"] or "",
+        }
+        for r in records
+    ]
+    emit(rows, "table", out)
+    return 0
+
+
+def _add_txn_command(sub: Any) -> None:
+    txn = sub.add_parser(
+        "txn",
+        help="show the agent's last transactions",
+        description="What the agent's reconciler did lately: each transaction's trigger, operations and "
+        "errors. The first place to look when a pod is not wired (-o json shows every operation).",
+    )
+    txn.add_argument(
+        "--http",
+        default=_env("CONTIV_HTTP", default="127.0.0.1:9999"),
+        metavar="ADDR",
+        help="the agent's REST endpoint (CONTIV_HTTP)",
+    )
+    txn.add_argument("--last", type=int, default=0, metavar="N", help="only the last N transactions")
+    txn.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for the agent")
+    _add_output(txn, "table")
+    txn.set_defaults(handler=cmd_txn)
+
+
 def _add_cluster_commands(sub: Any) -> None:
     nodes = sub.add_parser(
         "nodes",
@@ -328,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)
     _add_cluster_commands(sub)
+    _add_txn_command(sub)
     return parser
 
 

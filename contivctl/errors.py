@@ -9,6 +9,7 @@ showing a traceback::
     ├── IPAMError            an address cannot be computed or handed out
     │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
     │   └── PoolExhausted    every pod address of this node is in use
+    ├── AgentUnreachable     a command could not reach the agent's REST endpoint
     ├── StoreError           the local store or etcd failed an operation
     ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
     ├── ClusterError         this node cannot take (or keep) its place in the cluster
@@ -174,3 +175,7 @@ class LinuxError(DataplaneError):
 
 class NetnsNotFound(LinuxError):
     """The network namespace is gone (or never was); it is never created in its place."""
+
+
+class AgentUnreachable(ContivError):
+    """A command could not reach the agent's REST endpoint (not running, or another address)."""

@@ -109,6 +109,24 @@ def test_the_agent_serves_ipam_health_and_readiness(sockdir: Path, tmp_path: Pat
         }
         status, txns = get(f"{base}/contiv/v1/txn")
         assert status == 200 and isinstance(txns, list) and txns[0]["trigger"] == "startup resync"
+        shown = subprocess.run(
+            [sys.executable, "-m", "contivctl", "txn", "--http", f"127.0.0.1:{port}", "-o", "json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout) == txns
+        table = subprocess.run(
+            [sys.executable, "-m", "contivctl", "txn", "--http", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert table.stdout.splitlines()[0].split()[:4] == ["SEQ", "KIND", "TRIGGER", "OPS"]
+        assert "startup resync" in table.stdout
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=20) == 0
     finally:
@@ -188,3 +206,15 @@ def test_the_agent_without_vpp_reports_not_ready(sockdir: Path, tmp_path: Path) 
             if agent.poll() is None:
                 agent.kill()
                 agent.wait()
+
+
+def test_txn_without_an_agent_is_a_one_line_error() -> None:
+    res = subprocess.run(
+        [sys.executable, "-m", "contivctl", "txn", "--http", f"127.0.0.1:{free_port()}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 1
+    assert len(res.stderr.strip().splitlines()) == 1 and "cannot read" in res.stderr
