@@ -97,3 +97,14 @@ def test_the_file_is_followed_and_a_broken_edit_keeps_the_members(tmp_path: Path
         assert isinstance(posted[1], NodeUpdated) and posted[1].node == N3
 
     asyncio.run(scenario())
+
+
+def test_the_agent_takes_its_members_from_a_file_or_from_etcd_not_both(tmp_path: Path) -> None:
+    from contivctl.cli import EXIT_USAGE, main
+
+    cfg = tmp_path / "contiv.yaml"
+    cfg.write_text("MTUSize: 1400\n")
+    nodes = tmp_path / "nodes.yaml"
+    write_nodes(nodes, [N1])
+    argv = ["agent", "--config", str(cfg), "--node-name", "node1", "--nodes-file", str(nodes), "--etcd", "127.0.0.1:1"]
+    assert main(argv) == EXIT_USAGE

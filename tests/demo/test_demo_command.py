@@ -85,3 +85,31 @@ def test_demo_down_without_a_demo_is_no_error(tmp_path: Path) -> None:
     from contivctl.cli import main
 
     assert main(["demo", "down", "--state-dir", str(tmp_path)]) == 0
+
+
+@needs_root
+def test_ctrl_c_while_building_removes_what_was_made(state_dir: Path) -> None:
+    import signal
+    import time
+
+    netns_before, links_before = netns_names(), host_links()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "contivctl", "demo", "--nodes", "2", "--pods", "1", "--state-dir", str(state_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        state = state_dir / "state.json"
+        while not (state.exists() and '"agent node2"' in state.read_text()):  # the agents are starting
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert_nothing_left(state_dir, netns_before, links_before)
