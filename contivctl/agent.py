@@ -19,6 +19,7 @@ from pathlib import Path
 import attrs
 
 from contivctl.cluster import Membership, claim_node_id, remove_node
+from contivctl.cluster.static import StaticMembership
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import effective_config, load_config, node_ip_exclusions
 from contivctl.config.model import Config
@@ -82,6 +83,8 @@ class AgentOptions:
     etcd: EtcdConfig | None = None
     #: take the node ID from etcd's allocator instead of ``node_id``
     allocate_node_id: bool = False
+    #: the other nodes from a file instead of etcd (docs/cluster.md, "Without etcd")
+    nodes_file: Path | None = None
 
 
 def pod_network(cfg: Config, plan: NodeAddressPlan) -> PodNetwork:
@@ -149,6 +152,7 @@ class Agent:
         self.rest: RestServer | None = None
         self.cni: CNIServer | None = None
         self.membership: Membership | None = None
+        self.static_members: StaticMembership | None = None
         self._publishing: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         self.node_view: NodeView | None = None
@@ -227,6 +231,7 @@ class Agent:
             self.opts.cni_socket,
         )
         await self.cni.start()
+        self._read_nodes_file(controller, view)
         await controller.start()
         await self._join_cluster()
 
@@ -305,8 +310,21 @@ class Agent:
         finally:
             await store.close()
 
+    def _read_nodes_file(self, controller: Controller, view: NodeView) -> None:
+        """The static members go into the view before the startup resync: a restart then keeps their items."""
+        if self.opts.nodes_file is None:
+            return
+        self.static_members = StaticMembership(self.opts.nodes_file, self.opts.node_name, controller.post)
+        nodes = self.static_members.read()
+        for node in nodes:
+            view.set_node(node)
+        self.static_members.seed(nodes)
+        log.info("%d other nodes from %s", len(nodes), self.opts.nodes_file)
+
     async def _join_cluster(self) -> None:
         """Follow the other nodes and publish this one; never waits for etcd to answer."""
+        if self.static_members is not None:
+            await self.static_members.start()
         if self.opts.etcd is None or self.controller is None:
             return
         node_ip = () if self.plan.node_ip is None else (str(self.plan.node_ip),)
@@ -330,6 +348,8 @@ class Agent:
 
     async def _leave_cluster(self) -> None:
         """Stop following the cluster; the node record (and so the ID) stays in etcd."""
+        if self.static_members is not None:
+            await self.static_members.stop()
         if self.membership is not None:
             membership, self.membership = self.membership, None
             await membership.stop()

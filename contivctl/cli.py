@@ -88,6 +88,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     if args.vswitch_netns and args.dataplane != "kernel":
         raise ConfigError([ConfigProblem("--vswitch-netns", "is only for --dataplane kernel")])
     etcd = _etcd_config(args, required=False)
+    if args.nodes_file and etcd is not None:
+        raise ConfigError([ConfigProblem("--nodes-file", "cannot be used with etcd: the other nodes come from one")])
     opts = AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
@@ -103,6 +105,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         no_kubernetes=args.no_kubernetes,
         dataplane=args.dataplane,
         vswitch_netns=args.vswitch_netns,
+        nodes_file=Path(args.nodes_file) if args.nodes_file else None,
     )
     return asyncio.run(run_agent(opts))
 
@@ -263,6 +266,78 @@ def _add_cluster_commands(sub: Any) -> None:
     remove.set_defaults(handler=cmd_node_remove)
 
 
+# -- demo --------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from pathlib import Path
+
+    from contivctl.demo.run import demo_down, run_demo
+
+    state_dir = Path(args.state_dir)
+    if args.demo_command == "down":
+        return demo_down(state_dir, out)
+    if args.dataplane != "kernel":
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "--dataplane",
+                    f"{args.dataplane!r}: the demo runs the kernel dataplane only; VPP needs DPDK and a VPP "
+                    "process per node, which the demo does not start (use `contivctl agent` against a running VPP)",
+                )
+            ]
+        )
+    return run_demo(
+        nodes=args.nodes,
+        pods=args.pods,
+        transport=args.transport,
+        etcd=args.etcd,
+        keep=args.keep,
+        output=args.output,
+        state_dir=state_dir,
+        out=out,
+    )
+
+
+def _add_demo_command(sub: Any) -> None:
+    from contivctl.demo.state import DEFAULT_DIR
+
+    demo = sub.add_parser(
+        "demo",
+        help="a whole cluster on this machine, with pods pinging each other (root)",
+        description="Build an underlay bridge, one network namespace and agent (kernel dataplane) per node, "
+        "pods through the contiv-cni executable; ping every pod from every pod and node; print the matrix; "
+        "remove everything. Exit status 1 when any ping is not answered. See docs/demo.md.",
+    )
+    demo.add_argument("--nodes", type=_node_id, default=3, metavar="N", help="nodes (default: 3)")
+    demo.add_argument("--pods", type=_node_id, default=2, metavar="M", help="pods per node (default: 2)")
+    demo.add_argument("--transport", choices=["vxlan", "l2"], default="vxlan", help="node interconnect")
+    demo.add_argument("--dataplane", choices=["kernel", "vpp"], default="kernel", help="only kernel is supported")
+    demo.add_argument("--etcd", action="store_true", help="start an etcd for the cluster (default: a nodes file)")
+    demo.add_argument("--keep", action="store_true", help="leave the cluster running; `contivctl demo down` removes it")
+    demo.add_argument(
+        "--state-dir",
+        default=_env("CONTIV_DEMO_DIR", default=str(DEFAULT_DIR)),
+        metavar="DIR",
+        help=f"where the demo keeps its state file and scratch files (CONTIV_DEMO_DIR; default {DEFAULT_DIR})",
+    )
+    _add_output(demo, "table", ("json", "table"))
+    demo.set_defaults(handler=cmd_demo, demo_command=None)
+    demo_sub = demo.add_subparsers(dest="demo_command", metavar="COMMAND")
+    down = demo_sub.add_parser(
+        "down",
+        help="remove a kept or broken demo",
+        description="Remove everything the state file lists: pods (CNI DEL), agents, etcd, namespaces.",
+    )
+    down.add_argument(
+        "--state-dir",
+        default=_env("CONTIV_DEMO_DIR", default=str(DEFAULT_DIR)),
+        metavar="DIR",
+        help="the demo's state directory (CONTIV_DEMO_DIR)",
+    )
+    down.set_defaults(handler=cmd_demo, demo_command="down")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="contivctl",
@@ -379,10 +454,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="log level (CONTIV_LOG_LEVEL)",
     )
+    agent.add_argument(
+        "--nodes-file",
+        default=_env("CONTIV_NODES_FILE"),
+        metavar="FILE",
+        help="the cluster's members from a YAML file instead of etcd, followed while running "
+        "(CONTIV_NODES_FILE; docs/cluster.md)",
+    )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)
     _add_cluster_commands(sub)
     _add_txn_command(sub)
+    _add_demo_command(sub)
     return parser
 
 

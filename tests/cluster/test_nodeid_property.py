@@ -131,11 +131,23 @@ async def scenario(etcd: EtcdServer, steps: list[Op]) -> None:
         await store.close()
 
 
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """One event loop for every example: gRPC's asyncio support misbehaves over many short-lived loops."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        loop.close()
+
+
 @settings(
     max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=ops)
-def test_no_two_nodes_ever_share_an_id(shared_etcd: EtcdServer, steps: list[Op]) -> None:
-    asyncio.run(scenario(shared_etcd, steps))
+def test_no_two_nodes_ever_share_an_id(
+    shared_etcd: EtcdServer, loop: asyncio.AbstractEventLoop, steps: list[Op]
+) -> None:
+    loop.run_until_complete(scenario(shared_etcd, steps))

@@ -25,6 +25,8 @@ from typing import Any, cast
 import attrs
 from pyroute2 import IPRoute
 
+from contivctl.dataplane.linux.netns import in_netns
+
 log = logging.getLogger(__name__)
 
 TUNSETIFF = 0x400454CA
@@ -136,8 +138,14 @@ class Kernel:
             ipr.link("set", index=idx, **attrs_)
             if dev.netns:
                 ipr.link("set", index=idx, net_ns_fd=netns_path(dev.netns))
-        with IPRoute(netns=netns_path(dev.netns), flags=0) if dev.netns else IPRoute() as ipr:
-            idx = cast(list[int], ipr.link_lookup(ifname=dev.name))[0]
+        # Entered with setns on this thread, not pyroute2's netns mode: that forks a
+        # helper, which crashes in a process whose other threads run gRPC.
+        in_netns(netns_path(dev.netns) if dev.netns else "", lambda: self._bring_up(dev.name, ip4, ip6))
+
+    @staticmethod
+    def _bring_up(name: str, ip4: ipaddress.IPv4Interface | None, ip6: ipaddress.IPv6Interface | None) -> None:
+        with IPRoute() as ipr:
+            idx = cast(list[int], ipr.link_lookup(ifname=name))[0]
             ipr.link("set", index=idx, state="up")
             for addr in (ip4, ip6):
                 if addr is not None:

@@ -1,0 +1,97 @@
+"""``contivctl demo`` and ``contivctl demo down``: the command-line side of the demo.
+
+Exit status: 0 the whole matrix answered; 1 a pair failed or the cluster
+could not be built; 2 bad usage; 130 interrupted. The cluster is removed in
+every case but a finished ``--keep`` run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from contivctl.demo import matrix
+from contivctl.demo.cluster import DemoCluster, new_tag, teardown
+from contivctl.demo.plan import DemoPlan, Transport
+from contivctl.demo.progress import Progress
+from contivctl.demo.sh import DemoError
+from contivctl.demo.state import StateFile
+from contivctl.errors import ConfigError, ConfigProblem
+
+EXIT_FAILED = 1
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
+
+
+def _report(problems: list[str], progress: Progress) -> None:
+    for problem in problems:
+        progress.note(f"teardown: {problem}")
+
+
+def run_demo(
+    *,
+    nodes: int,
+    pods: int,
+    transport: Transport,
+    etcd: bool,
+    keep: bool,
+    output: str,
+    state_dir: Path,
+    out: TextIO,
+    progress_out: TextIO = sys.stderr,
+) -> int:
+    if os.geteuid() != 0:
+        raise DemoError("the demo creates network namespaces: run it as root")
+    try:
+        plan = DemoPlan(tag=new_tag(), nodes=nodes, pods=pods, transport=transport, etcd=etcd)
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem("demo", str(exc))]) from None
+    progress = Progress(progress_out)
+    cluster = DemoCluster(plan, StateFile(state_dir), progress)
+    cluster.check_free()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    finished = False
+    try:
+        cluster.up()
+        cluster.converge()
+        results = cluster.ping_matrix()
+        finished = True
+    finally:
+        if not (finished and keep):
+            _report(cluster.down(), progress)
+        signal.signal(signal.SIGTERM, previous)
+    sources, targets = cluster.endpoints()
+    if output == "json":
+        out.write(json.dumps(matrix.as_json(results, sources), indent=1) + "\n")
+    else:
+        out.write(matrix.as_table(results, sources, targets) + "\n")
+    if keep:
+        progress.note(f"kept: namespaces {plan.underlay} and cdemo-{plan.tag}-*; remove with `contivctl demo down`")
+    failed = matrix.failures(results)
+    if failed:
+        progress.note(f"{len(failed)} of {len(results)} pings were not answered")
+        return EXIT_FAILED
+    return 0
+
+
+def demo_down(state_dir: Path, out: TextIO) -> int:
+    files = StateFile(state_dir)
+    if not files.exists():
+        out.write(f"no demo to remove ({files.path} does not exist)\n")
+        return 0
+    state = files.load()
+    problems = teardown(files, state)
+    for problem in problems:
+        out.write(f"{problem}\n")
+    if files.exists():
+        out.write(f"the demo {state.tag} was not removed completely; {files.path} is kept\n")
+        return EXIT_FAILED
+    out.write(f"demo {state.tag} removed ({len(state.namespaces)} namespaces, {len(state.processes)} processes)\n")
+    return 0
