@@ -29,6 +29,8 @@ from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux import Namespaces, kernel_descriptors, linux_descriptors
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
+from contivctl.dataplane.vpp.trace import enable_packet_trace
+from contivctl.errors import VPPError
 from contivctl.ipam import NodeAddressPlan, PodIPAllocator, node_plan
 from contivctl.items import vpp as vpp_items
 from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
@@ -154,6 +156,7 @@ class Agent:
         self.membership: Membership | None = None
         self.static_members: StaticMembership | None = None
         self._publishing: asyncio.Task[None] | None = None
+        self._tracing: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
         self.node_view: NodeView | None = None
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
@@ -167,6 +170,14 @@ class Agent:
     def _vpp_back(self, event: Reconnected) -> None:
         if self.controller is not None:
             resync_after_vpp_restart(self.controller, event)
+        if event.restarted and self.config.enable_packet_trace:
+            self._tracing = asyncio.get_running_loop().create_task(self._trace_packets())
+
+    async def _trace_packets(self) -> None:
+        try:
+            await enable_packet_trace(self.vpp)
+        except VPPError as exc:  # a debugging aid: its failure must not stop the agent
+            log.warning("packet trace not enabled: %s", exc)
 
     @property
     def kernel(self) -> bool:
@@ -206,6 +217,8 @@ class Agent:
             await self._start_kernel(self.store)
             return
         await self.vpp.start()
+        if self.config.enable_packet_trace:
+            await self._trace_packets()
         self.node_view = NodeView(await vswitch_inputs(self.config, self.opts.node_name, self.opts.node_id, self.vpp))
         net = pod_network(self.config, self.plan)
         self.controller = Controller(

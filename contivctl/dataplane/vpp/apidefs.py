@@ -24,6 +24,8 @@ DEFAULT_API_DIR = "/usr/share/vpp/api"
 
 #: message name -> CRC (8 hex digits) of every message the driver sends or receives
 REQUIRED: Mapping[str, str] = {
+    "cli_inband": "f8377302",
+    "cli_inband_reply": "05879051",
     "sockclnt_create": "455fb9c4",
     "sockclnt_create_reply": "35166268",
     "sockclnt_delete": "8ac76db6",

@@ -77,10 +77,12 @@ class Emulator:
     async def restart(self) -> None:
         """Like a VPP restart: every client is cut off, the kernel taps vanish, state starts over."""
         self._drop_all()
-        async with self.kernel_lock:
-            await asyncio.to_thread(self.kernel.cleanup)
+        # The fresh state first: a client reconnecting while the taps are being
+        # removed must meet the restarted VPP, not the old one.
         self.state = VppState.boot(self.nics)
         self.restarts += 1
+        async with self.kernel_lock:
+            await asyncio.to_thread(self.kernel.cleanup)
 
     def _drop_all(self) -> None:
         for conn in list(self.connections):

@@ -38,8 +38,9 @@ def get_first_msg_id(ctx: Context, m: Any) -> Fields:
 
 @reply("cli_inband")
 def cli_inband(ctx: Context, m: Any) -> Fields:
-    """Only `show version`; anything else answers with an empty text, as an unknown CLI would."""
+    """`show version` answers; `trace add` is accepted silently, as VPP does; others answer empty."""
     cmd = text(m.cmd).strip()
+    ctx.state.cli.append(cmd)
     if cmd == "show version":
         return {"reply": f"{PROGRAM} v{VERSION} built on {BUILD_DATE}\n"}
     return {"reply": ""}

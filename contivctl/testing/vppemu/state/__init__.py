@@ -29,6 +29,8 @@ class VppState:
     nat: NatState = attrs.Factory(NatState)
     services: ServicesState = attrs.Factory(ServicesState)
     boot_time: float = attrs.Factory(time.monotonic)
+    #: every CLI command received through cli_inband, in order
+    cli: list[str] = attrs.Factory(list)
 
     @classmethod
     def boot(cls, nics: list[str]) -> VppState:
