@@ -18,7 +18,7 @@ from pathlib import Path
 
 import attrs
 
-from contivctl.cluster import Membership, claim_node_id, remove_node
+from contivctl.cluster import Membership, claim_node_id, list_nodes, remove_node
 from contivctl.cluster.static import StaticMembership
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import effective_config, load_config, node_ip_exclusions
@@ -30,7 +30,7 @@ from contivctl.dataplane.linux import Namespaces, kernel_descriptors, linux_desc
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.dataplane.vpp.trace import enable_packet_trace
-from contivctl.errors import VPPError
+from contivctl.errors import ContivError, VPPError
 from contivctl.ipam import NodeAddressPlan, PodIPAllocator, node_plan
 from contivctl.items import vpp as vpp_items
 from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
@@ -49,6 +49,9 @@ from contivctl.render.vswitch import PodVrfPlan, render_pod_vrf
 from contivctl.rest import RestServer
 
 log = logging.getLogger(__name__)
+
+#: how long the start waits for etcd's list of nodes before going on without it
+ETCD_START_READ_TIMEOUT = 3.0
 
 _RX_MODES = {
     "polling": vpp_items.RxMode.POLLING,
@@ -245,6 +248,7 @@ class Agent:
         )
         await self.cni.start()
         self._read_nodes_file(controller, view)
+        await self._read_cluster_nodes(view)
         await controller.start()
         await self._join_cluster()
 
@@ -333,6 +337,28 @@ class Agent:
             view.set_node(node)
         self.static_members.seed(nodes)
         log.info("%d other nodes from %s", len(nodes), self.opts.nodes_file)
+
+    async def _read_cluster_nodes(self, view: NodeView) -> None:
+        """The other nodes known to etcd go into the view before the startup resync.
+
+        Without them, a restarted agent would resync without its peers and
+        delete and re-create their tunnels and routes. etcd being away must not
+        hold the start: then the membership watch brings the nodes later.
+        """
+        if self.opts.etcd is None:
+            return
+        store = EtcdStore(self.opts.etcd)
+        try:
+            nodes = await asyncio.wait_for(list_nodes(store), ETCD_START_READ_TIMEOUT)
+        except (TimeoutError, ContivError) as exc:
+            log.warning("other nodes not read from etcd before the resync (%s); they follow from the watch", exc)
+            return
+        finally:
+            await store.close()
+        others = [n for n in nodes if n.name != self.opts.node_name and n.id != self.opts.node_id]
+        for node in others:
+            view.set_node(node)
+        log.info("%d other nodes from etcd", len(others))
 
     async def _join_cluster(self) -> None:
         """Follow the other nodes and publish this one; never waits for etcd to answer."""
