@@ -53,6 +53,7 @@ class Node:
 
 
 Op = tuple[str, int]
+RECHECK = 2.0
 ops = st.lists(
     st.one_of(
         st.just(("join", 0)),
@@ -71,7 +72,12 @@ async def owner_of(store: EtcdStore, node_id: int) -> str | None:
 
 async def run(node: Node, etcd: EtcdServer, store: EtcdStore) -> None:
     assert node.id is not None
-    node.member = Membership(store_for(etcd), NodeInfo(node.id, node.name), lambda _e: None, retry=FAST)
+    # The periodic re-check (every `recheck` seconds) is what guarantees a
+    # republish after etcd lost its data even when the watch misses the loss;
+    # the test waits for it, so it runs as often as the waits allow.
+    node.member = Membership(
+        store_for(etcd), NodeInfo(node.id, node.name), lambda _e: None, retry=FAST, recheck=RECHECK
+    )
     await node.member.start()
 
 
