@@ -19,6 +19,7 @@ from contivctl.reconcile.item import Metadata
 from contivctl.render import naming
 from tests.kernel.conftest import needs_root
 from tests.kernel.support import Lab, config, ip_json, new_cid, pings, reachable, running_node
+from tests.polling import until
 
 pytestmark = needs_root
 
@@ -98,10 +99,11 @@ async def test_failed_add_is_rolled_back_completely(the_lab: Lab, store_dir: Pat
         before = {lk["ifname"] for lk in ip_json(ns.path, "link", "show")}
         with pytest.raises(PodWiringError):
             await node.add(cid, pod)
-        assert {lk["ifname"] for lk in ip_json(ns.path, "link", "show")} == before
+        # a veth being undone is retired at once and deleted a moment later, in a batch
+        await until(lambda: {lk["ifname"] for lk in ip_json(ns.path, "link", "show")} == before)
         assert ip_json(ns.path, "route", "show", "proto", "199") == []
         assert os.path.exists(pod) == (fault is _FailingPodRoute)
         if os.path.exists(pod):
-            assert [lk["ifname"] for lk in ip_json(pod, "link", "show")] == ["lo"]
+            await until(lambda: [lk["ifname"] for lk in ip_json(pod, "link", "show")] == ["lo"])
         assert node.controller.attachments == {}
         assert len(node.controller.allocator) == 0  # the address was released

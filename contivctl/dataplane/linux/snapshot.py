@@ -18,6 +18,7 @@ import attrs
 
 from contivctl.dataplane.linux import rtnl
 from contivctl.dataplane.linux.netns import netlink_socket, netns_exists, run_in_netns
+from contivctl.dataplane.linux.reaper import Reaper
 from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP, IPAddress, IPInterface, IPNetwork
 
@@ -186,6 +187,8 @@ class SnapshotSource:
         self.namespaces = namespaces
         #: device group this agent gives the links it makes or adopts
         self.group = group
+        #: deletes the links the agent retires, in batches
+        self.reaper = Reaper(group)
         self._max_age = max_age
         self._pending: asyncio.Future[Snapshot] | None = None
         self._taken_at = 0.0

@@ -10,6 +10,7 @@ alias: that is how a later resync knows which links are ours.
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,8 @@ from contivctl.errors import LinuxError
 from contivctl.items.linux import Veth, ns_label, veth_key
 from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+
+log = logging.getLogger(__name__)
 
 
 class VethDescriptor(Descriptor[Veth]):
@@ -115,10 +118,24 @@ class VethDescriptor(Descriptor[Veth]):
 
     async def _remove(self, value: Veth) -> None:
         # Deleting one end deletes its peer too.
+        # Retired, not deleted here: the reaper deletes retired veths in batches
+        # (one kernel wait for many); their names are free at once.
+        reaper = self._snapshots.reaper
+        try:
+            if await reaper.retire(value.netns, value.name):
+                await reaper.rename_away(value.peer_netns, value.peer_name)
+                return
+        except LinuxError as exc:
+            log.info("retiring veth %s failed (%s); deleting it now", value.name, exc)
         await delete_link(value.netns, value.name, "veth")
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        return retrieve_veths(await self._snapshots.get(ctx), self._snapshots.group)
+        snapshot = await self._snapshots.get(ctx)
+        reaper = self._snapshots.reaper
+        for dump in snapshot.namespaces.values():
+            if any(link.group == reaper.group for link in dump.links):
+                reaper.schedule(dump.netns)  # left over from a crash: empty it now
+        return retrieve_veths(snapshot, self._snapshots.group)
 
     def owns(self, key: str, value: Veth) -> bool:
         return True
