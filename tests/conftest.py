@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -40,3 +43,20 @@ def pods() -> Iterator[Pods]:
         yield p
     finally:
         p.cleanup()
+
+
+def need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root for real network namespaces and devices")
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A fresh named network namespace (its name), removed even if the test fails."""
+    need_root()
+    name = f"ctlns-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

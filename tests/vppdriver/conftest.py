@@ -37,18 +37,6 @@ def _need_root() -> None:
 
 
 @pytest.fixture
-def netns() -> Iterator[str]:
-    """A fresh named network namespace, removed even if the test fails."""
-    _need_root()
-    name = f"vppdrv-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-@pytest.fixture
 def veth() -> Iterator[str]:
     """A veth pair in the test's namespace (af_packet needs a host link); removed afterwards."""
     _need_root()

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -27,18 +25,6 @@ async def vpp(emu: Emulator) -> AsyncIterator[AsyncClient]:
 def _need_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root for real network namespaces and tap devices")
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A fresh named network namespace, removed even if the test fails."""
-    _need_root()
-    name = f"vppemu-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.fixture
