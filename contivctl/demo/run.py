@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -35,6 +36,15 @@ def _report(problems: list[str], progress: Progress) -> None:
         progress.note(f"teardown: {problem}")
 
 
+#: commands the demo and the kernel dataplane run, with the Debian package of each
+REQUIRED_TOOLS = (("ip", "iproute2"), ("ping", "iputils-ping"), ("nft", "nftables"), ("nsenter", "util-linux"))
+
+
+def missing_tools() -> list[tuple[str, str]]:
+    """The commands not found on PATH: said before anything is built, not half-way through."""
+    return [(cmd, pkg) for cmd, pkg in REQUIRED_TOOLS if shutil.which(cmd) is None]
+
+
 def run_demo(
     *,
     nodes: int,
@@ -49,6 +59,14 @@ def run_demo(
 ) -> int:
     if os.geteuid() != 0:
         raise DemoError("the demo creates network namespaces: run it as root")
+    missing = missing_tools()
+    if missing:
+        raise DemoError(
+            "the demo needs "
+            + ", ".join(f"{cmd} (Debian package {pkg})" for cmd, pkg in missing)
+            + ": apt-get install -y "
+            + " ".join(sorted({pkg for _cmd, pkg in missing}))
+        )
     try:
         plan = DemoPlan(tag=new_tag(), nodes=nodes, pods=pods, transport=transport, etcd=etcd)
     except ValueError as exc:

@@ -113,3 +113,10 @@ def test_ctrl_c_while_building_removes_what_was_made(state_dir: Path) -> None:
             proc.wait()
     assert proc.returncode == 130, err
     assert_nothing_left(state_dir, netns_before, links_before)
+
+
+def test_missing_tools_are_named_with_their_debian_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    from contivctl.demo import run
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert run.missing_tools() == list(run.REQUIRED_TOOLS)
