@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
+from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import SnapshotSource
@@ -40,7 +40,7 @@ class AddressDescriptor(Descriptor[Address]):
                         "del", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
                     )
         except LinuxError as exc:
-            if not (gone(exc) or "no interface" in str(exc)):
+            if not (gone(exc) or isinstance(exc, LinkNotFound)):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
@@ -48,7 +48,7 @@ class AddressDescriptor(Descriptor[Address]):
         found = []
         for dump in snapshot.namespaces.values():
             for index, address in dump.addresses:
-                link = dump.link(index)
+                link = dump.owned_link(index)
                 if link is None or link.owner_key is None:
                     continue
                 value = Address(netns=dump.netns, ifname=link.name, address=address, link=link.owner_key)

@@ -18,6 +18,10 @@ from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, ns_label
 RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
 
 
+class LinkNotFound(LinuxError):
+    """The interface an operation needs is not there (yet, or any more)."""
+
+
 class NetlinkFailed(LinuxError):
     """A netlink request was refused; ``code`` is the errno."""
 
@@ -78,7 +82,7 @@ async def link_info(ipr: Any, index: int) -> Any:
 async def require_link(ipr: Any, netns: str, name: str) -> int:
     index = await find_link(ipr, name)
     if index is None:
-        raise LinuxError(f"no interface {name} in namespace {ns_label(netns)}")
+        raise LinkNotFound(f"no interface {name} in namespace {ns_label(netns)}")
     return index
 
 

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
+from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
@@ -55,7 +55,7 @@ class FdbDescriptor(Descriptor[FdbEntry]):
                 with netlink_errors(f"remove fdb {value.mac} on {value.ifname}"):
                     await ipr.fdb("del", ifindex=index, lladdr=value.mac, dst=str(value.dst), flags=NTF_SELF)
         except LinuxError as exc:
-            if not (gone(exc) or "no interface" in str(exc)):
+            if not (gone(exc) or isinstance(exc, LinkNotFound)):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:

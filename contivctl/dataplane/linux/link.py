@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from contivctl.dataplane.linux.common import alias_for, find_link, gone, is_retriable, netlink_errors, require_link
+from contivctl.dataplane.linux.common import (
+    LinkNotFound,
+    alias_for,
+    find_link,
+    gone,
+    is_retriable,
+    netlink_errors,
+    require_link,
+)
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import SnapshotSource
 from contivctl.errors import LinuxError
@@ -81,7 +89,7 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
 
     def is_retriable(self, exc: Exception) -> bool:
         # The maker may be re-creating the device (a VPP restart): try again.
-        return is_retriable(exc) or "no interface" in str(exc)
+        return is_retriable(exc) or isinstance(exc, LinkNotFound)
 
     def dependencies(self, key: str, value: AdoptedLink) -> Iterable[Dependency]:
         return value.deps()

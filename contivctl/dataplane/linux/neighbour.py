@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
+from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
@@ -47,7 +47,7 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
                 with netlink_errors(f"remove neighbour {value.ip} on {value.ifname}"):
                     await ipr.neigh("del", dst=str(value.ip), ifindex=index)
         except LinuxError as exc:
-            if not (gone(exc) or "no interface" in str(exc)):
+            if not (gone(exc) or isinstance(exc, LinkNotFound)):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
@@ -55,7 +55,7 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
         found = []
         for dump in snapshot.namespaces.values():
             for entry in dump.neighbours:
-                link = dump.link(entry.ifindex)
+                link = dump.owned_link(entry.ifindex)
                 if link is None or link.owner_key is None:
                     continue
                 value = Neighbour(netns=dump.netns, ifname=link.name, ip=entry.ip, mac=entry.mac, link=link.owner_key)

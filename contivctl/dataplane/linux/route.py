@@ -67,7 +67,7 @@ class RouteDescriptor(Descriptor[Route]):
         found = []
         for dump in snapshot.namespaces.values():
             for entry in dump.routes:
-                link = dump.link(entry.oif)
+                link = dump.owned_link(entry.oif)
                 if link is None or link.owner_key is None:
                     continue
                 value = Route(netns=dump.netns, dst=entry.dst, dev=link.name, link=link.owner_key, via=entry.via)

@@ -81,8 +81,20 @@ class NamespaceDump:
     routes: tuple[RouteEntry, ...]
     neighbours: tuple[NeighbourEntry, ...]
 
+    _by_index: dict[int, Link] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        # Every address, route and neighbour of a namespace looks up its link:
+        # by index, not a scan of hundreds of links each time.
+        object.__setattr__(self, "_by_index", {lk.index: lk for lk in self.links})
+
     def link(self, index: int) -> Link | None:
-        return next((lk for lk in self.links if lk.index == index), None)
+        return self._by_index.get(index)
+
+    def owned_link(self, index: int) -> Link | None:
+        """The link with ``index`` if the agent made it (what sits on it is then the agent's too)."""
+        link = self._by_index.get(index)
+        return link if link is not None and link.owner_key is not None else None
 
 
 @attrs.frozen
