@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
-from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import SnapshotSource
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Address, ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 
-class AddressDescriptor(Descriptor[Address]):
+class AddressDescriptor(SnapshotDescriptor[Address]):
     prefix = "linux/address/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
         self._snapshots.invalidate()
@@ -54,12 +50,3 @@ class AddressDescriptor(Descriptor[Address]):
                 value = Address(netns=dump.netns, ifname=link.name, address=address, link=link.owner_key)
                 found.append(Retrieved(value.key, value, owned=True))
         return found
-
-    def owns(self, key: str, value: Address) -> bool:
-        return True
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return _retriable(exc)
-
-    def dependencies(self, key: str, value: Address) -> Iterable[Dependency]:
-        return value.deps()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import (
     LinkNotFound,
     alias_for,
@@ -21,18 +22,14 @@ from contivctl.dataplane.linux.common import (
     require_link,
 )
 from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import SnapshotSource
 from contivctl.errors import LinuxError
 from contivctl.items.linux import AdoptedLink, ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 
-class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
+class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
     prefix = "linux/link/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: AdoptedLink) -> Metadata:
         return await self._configure(key, value)
@@ -79,9 +76,6 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
             found.append(Retrieved(key, value, metadata=link.index, owned=True))
         return found
 
-    def owns(self, key: str, value: AdoptedLink) -> bool:
-        return True
-
     def equivalent(self, desired: AdoptedLink, actual: AdoptedLink) -> bool:
         return (desired.netns, desired.name, desired.up) == (actual.netns, actual.name, actual.up) and (
             not desired.mtu or desired.mtu == actual.mtu
@@ -90,6 +84,3 @@ class AdoptedLinkDescriptor(Descriptor[AdoptedLink]):
     def is_retriable(self, exc: Exception) -> bool:
         # The maker may be re-creating the device (a VPP restart): try again.
         return is_retriable(exc) or isinstance(exc, LinkNotFound)
-
-    def dependencies(self, key: str, value: AdoptedLink) -> Iterable[Dependency]:
-        return value.deps()

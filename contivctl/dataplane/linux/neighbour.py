@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
-from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
+from contivctl.dataplane.linux.snapshot import NUD_PERMANENT
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Neighbour, ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 
-class NeighbourDescriptor(Descriptor[Neighbour]):
+class NeighbourDescriptor(SnapshotDescriptor[Neighbour]):
     prefix = "linux/neighbour/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: Neighbour) -> Metadata:
         self._snapshots.invalidate()
@@ -62,9 +59,6 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
                 found.append(Retrieved(value.key, value, owned=True))
         return found
 
-    def owns(self, key: str, value: Neighbour) -> bool:
-        return True
-
     def equivalent(self, desired: Neighbour, actual: Neighbour) -> bool:
         return (desired.netns, desired.ifname, desired.ip, desired.mac.lower()) == (
             actual.netns,
@@ -72,9 +66,3 @@ class NeighbourDescriptor(Descriptor[Neighbour]):
             actual.ip,
             actual.mac,
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return _retriable(exc)
-
-    def dependencies(self, key: str, value: Neighbour) -> Iterable[Dependency]:
-        return value.deps()

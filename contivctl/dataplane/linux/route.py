@@ -5,24 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
-from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV, SnapshotSource
+from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Route, ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 
 
-class RouteDescriptor(Descriptor[Route]):
+class RouteDescriptor(SnapshotDescriptor[Route]):
     prefix = "linux/route/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: Route) -> Metadata:
         self._snapshots.invalidate()
@@ -74,9 +71,6 @@ class RouteDescriptor(Descriptor[Route]):
                 found.append(Retrieved(value.key, value, owned=True))
         return found
 
-    def owns(self, key: str, value: Route) -> bool:
-        return True
-
     def equivalent(self, desired: Route, actual: Route) -> bool:
         return (desired.netns, desired.dst, desired.dev, desired.via) == (
             actual.netns,
@@ -84,9 +78,3 @@ class RouteDescriptor(Descriptor[Route]):
             actual.dev,
             actual.via,
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return _retriable(exc)
-
-    def dependencies(self, key: str, value: Route) -> Iterable[Dependency]:
-        return value.deps()

@@ -12,28 +12,24 @@ import errno
 from collections.abc import Iterable
 from typing import Any
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import (
     NetlinkFailed,
     alias_for,
     find_link,
     gone,
-    is_retriable,
     netlink_errors,
     require_link,
 )
 from contivctl.dataplane.linux.netns import iproute, netns_fd
-from contivctl.dataplane.linux.snapshot import SnapshotSource
 from contivctl.errors import LinuxError
 from contivctl.items.linux import HOST_NS, TapPodSide, ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 
-class TapPodSideDescriptor(Descriptor[TapPodSide]):
+class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
     prefix = "linux/tap/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: TapPodSide) -> Metadata:
         self._snapshots.invalidate()
@@ -115,18 +111,9 @@ class TapPodSideDescriptor(Descriptor[TapPodSide]):
             found.append(Retrieved(key, value, metadata={link.netns: link.index}, owned=True))
         return found
 
-    def owns(self, key: str, value: TapPodSide) -> bool:
-        return True
-
     def equivalent(self, desired: TapPodSide, actual: TapPodSide) -> bool:
         return (
             (desired.netns, desired.ifname, desired.up) == (actual.netns, actual.ifname, actual.up)
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return is_retriable(exc)
-
-    def dependencies(self, key: str, value: TapPodSide) -> Iterable[Dependency]:
-        return value.deps()

@@ -14,29 +14,26 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import (
     NetlinkFailed,
     alias_for,
     delete_link,
-    is_retriable,
     netlink_errors,
     require_link,
 )
 from contivctl.dataplane.linux.netns import iproute, netns_fd, set_checksum_offload
-from contivctl.dataplane.linux.snapshot import Snapshot, SnapshotSource
+from contivctl.dataplane.linux.snapshot import Snapshot
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Veth, ns_label, veth_key
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 log = logging.getLogger(__name__)
 
 
-class VethDescriptor(Descriptor[Veth]):
+class VethDescriptor(SnapshotDescriptor[Veth]):
     prefix = "linux/veth/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: Veth) -> Metadata:
         self._snapshots.invalidate()
@@ -137,9 +134,6 @@ class VethDescriptor(Descriptor[Veth]):
                 reaper.schedule(dump.netns)  # left over from a crash: empty it now
         return retrieve_veths(snapshot, self._snapshots.group)
 
-    def owns(self, key: str, value: Veth) -> bool:
-        return True
-
     def equivalent(self, desired: Veth, actual: Veth) -> bool:
         return (
             (desired.name, desired.netns, desired.peer_name, desired.peer_netns, desired.up)
@@ -148,12 +142,6 @@ class VethDescriptor(Descriptor[Veth]):
             and (not desired.peer_mac or desired.peer_mac.lower() == (actual.peer_mac or ""))
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return is_retriable(exc)
-
-    def dependencies(self, key: str, value: Veth) -> Iterable[Dependency]:
-        return value.deps()
 
 
 def _mtu(value: Veth) -> dict[str, int]:

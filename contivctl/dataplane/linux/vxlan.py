@@ -18,28 +18,24 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
+from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.common import (
     NetlinkFailed,
     alias_for,
     delete_link,
-    is_retriable,
     netlink_errors,
     require_link,
 )
 from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import SnapshotSource
 from contivctl.errors import LinuxError
 from contivctl.items.kernel import VxlanLink
 from contivctl.items.linux import ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 
-class VxlanDescriptor(Descriptor[VxlanLink]):
+class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
     prefix = "linux/vxlan/"
-
-    def __init__(self, snapshots: SnapshotSource) -> None:
-        self._snapshots = snapshots
 
     async def create(self, ctx: Context, key: str, value: VxlanLink) -> Metadata:
         self._snapshots.invalidate()
@@ -128,9 +124,6 @@ class VxlanDescriptor(Descriptor[VxlanLink]):
             found.append(Retrieved(key, value, metadata={link.netns: link.index}, owned=True))
         return found
 
-    def owns(self, key: str, value: VxlanLink) -> bool:
-        return True
-
     def equivalent(self, desired: VxlanLink, actual: VxlanLink) -> bool:
         return (
             (desired.netns, desired.name, desired.vni, desired.local, desired.port, desired.up)
@@ -138,12 +131,6 @@ class VxlanDescriptor(Descriptor[VxlanLink]):
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return is_retriable(exc)
-
-    def dependencies(self, key: str, value: VxlanLink) -> Iterable[Dependency]:
-        return value.deps()
 
 
 async def _link_info(ipr: Any, index: int) -> dict[str, Any] | None:
