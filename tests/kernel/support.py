@@ -26,7 +26,7 @@ from contivctl.controller import AddPod, AddResult, Controller, DeletePod
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux import Namespaces, kernel_descriptors
-from contivctl.dataplane.linux.netns import release_netns
+from contivctl.dataplane.linux.channel import release as release_netns
 from contivctl.ipam import PodIPAllocator, node_plan
 from contivctl.kernel_wiring import kernel_pod_network, kernel_vswitch_inputs
 from contivctl.kv.local import LocalStore

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from contivctl.dataplane.linux import Namespaces, linux_descriptors
-from contivctl.dataplane.linux.netns import get_checksum_offload, iproute
+from contivctl.dataplane.linux import Namespaces, channel, linux_descriptors
+from contivctl.dataplane.linux.netns import get_checksum_offload
 from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import Address, Neighbour, Route, TapPodSide, Veth
 from contivctl.reconcile import Reconciler
@@ -176,8 +176,7 @@ async def test_missing_netns_is_an_error_and_is_never_created(
     assert not os.path.exists(missing)
     assert ip_json(vswitch, "link", "show", "veth-p1") == []
     with pytest.raises(NetnsNotFound):
-        async with iproute(missing):
-            pass
+        await channel.run(lambda channels: channels(missing))
 
 
 async def test_checksum_offload_off(reconciler: Reconciler, make_netns: Callable[[], str]) -> None:

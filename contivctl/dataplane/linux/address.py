@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import gone, known_index, link_index
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Address, ns_label
 from contivctl.reconcile.descriptor import Context
@@ -18,25 +19,32 @@ class AddressDescriptor(SnapshotDescriptor[Address]):
 
     async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
         self._snapshots.invalidate()
-        async with iproute(value.netns) as ipr:
-            index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-            with netlink_errors(f"add {value.address} to {value.ifname} in {ns_label(value.netns)}"):
-                await ipr.addr(
-                    "replace", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
-                )
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(
+                nlmsg.replace_address(index, value.address),
+                f"add {value.address} to {value.ifname} in {ns_label(value.netns)}",
+            )
+
+        await channel.run(job)
         return None
 
     async def delete(self, ctx: Context, key: str, value: Address, metadata: Metadata) -> None:
         self._snapshots.invalidate()
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(nlmsg.del_address(index, value.address), f"remove {value.address} from {value.ifname}")
+
         try:
-            async with iproute(value.netns) as ipr:
-                index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-                with netlink_errors(f"remove {value.address} from {value.ifname}"):
-                    await ipr.addr(
-                        "del", index=index, address=str(value.address.ip), prefixlen=value.address.network.prefixlen
-                    )
+            await channel.run(job)
         except LinuxError as exc:
-            if not (gone(exc) or isinstance(exc, LinkNotFound)):
+            if not gone(exc):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:

@@ -1,42 +1,30 @@
-"""What every Linux descriptor shares: error translation and link lookup."""
+"""What every Linux descriptor shares: error classes, the link an item sits on, deleting a link."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
-from collections.abc import Iterator
 from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux.channel import Channel, Channels, LinkNotFound, NetlinkFailed
 from contivctl.errors import LinuxError, NetnsNotFound
-from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, ns_label
+from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX
 
 #: Errors that a later attempt may not meet: the kernel was busy, or a
 #: just-deleted device still lingers (netns teardown is asynchronous).
 RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
 
-
-class LinkNotFound(LinuxError):
-    """The interface an operation needs is not there (yet, or any more)."""
-
-
-class NetlinkFailed(LinuxError):
-    """A netlink request was refused; ``code`` is the errno."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@contextlib.contextmanager
-def netlink_errors(what: str) -> Iterator[None]:
-    """Turn pyroute2's NetlinkError into a LinuxError that says what was being done."""
-    try:
-        yield
-    except NetlinkError as exc:
-        raise NetlinkFailed(f"{what}: {exc.args[1] if len(exc.args) > 1 else exc}", exc.code) from None
+__all__ = [
+    "RETRIABLE_ERRNOS",
+    "LinkNotFound",
+    "NetlinkFailed",
+    "alias_for",
+    "delete_link",
+    "gone",
+    "is_retriable",
+    "known_index",
+    "link_index",
+]
 
 
 def is_retriable(exc: Exception) -> bool:
@@ -45,17 +33,6 @@ def is_retriable(exc: Exception) -> bool:
 
 def alias_for(key: str, note: str = "") -> str:
     return ALIAS_PREFIX + key + (ALIAS_NOTE + note if note else "")
-
-
-async def find_link(ipr: Any, name: str) -> int | None:
-    """The ifindex of ``name``, asked of the kernel by name (no dump of every link)."""
-    try:
-        found = await ipr.link("get", ifname=name)
-    except NetlinkError as exc:
-        if exc.code in (errno.ENODEV, errno.ENOENT):
-            return None
-        raise NetlinkFailed(f"look up {name}: {exc}", exc.code) from None
-    return int(found[0]["index"]) if found else None
 
 
 def known_index(ctx: Any, link_key: str, netns: str) -> int | None:
@@ -67,40 +44,33 @@ def known_index(ctx: Any, link_key: str, netns: str) -> int | None:
     return md.get(netns) if isinstance(md, dict) else None
 
 
-async def link_index(ipr: Any, ctx: Any, link_key: str, netns: str, name: str) -> int:
-    """A dependent's link: from the link item's metadata when it has it, else by name."""
-    index = known_index(ctx, link_key, netns)
-    if index is not None:
-        return index
-    return await require_link(ipr, netns, name)
+def link_index(here: Channel, known: int | None, name: str) -> int:
+    """A dependent's link: the index its link item recorded (``known_index``), else looked up by name.
 
-
-async def link_info(ipr: Any, index: int) -> Any:
-    return (await ipr.link("get", index=index))[0]
-
-
-async def require_link(ipr: Any, netns: str, name: str) -> int:
-    index = await find_link(ipr, name)
-    if index is None:
-        raise LinkNotFound(f"no interface {name} in namespace {ns_label(netns)}")
-    return index
+    Runs inside a job, where ``here`` is the channel of the link's namespace.
+    """
+    return known if known is not None else here.require_link(name)
 
 
 def gone(exc: BaseException) -> bool:
     """True when the object (or its whole namespace) no longer exists: a delete is then done."""
-    if isinstance(exc, NetnsNotFound):
+    if isinstance(exc, NetnsNotFound | LinkNotFound):
         return True
     return isinstance(exc, NetlinkFailed) and exc.code in (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
 
 
-async def delete_link(netns: str, name: str, what: str) -> None:
-    """Delete a link if it is there; a link (or namespace) already gone counts as deleted."""
+def delete_link_here(channels: Channels, netns: str, name: str, what: str) -> None:
+    """``delete_link`` inside a job."""
     try:
-        async with iproute(netns) as ipr:
-            index = await find_link(ipr, name)
-            if index is not None:
-                with netlink_errors(f"delete {what} {name}"):
-                    await ipr.link("del", index=index)
+        here = channels(netns)
+        index = here.find_link(name)
+        if index is not None:
+            here.request(nlmsg.del_link(index), f"delete {what} {name}")
     except LinuxError as exc:
         if not gone(exc):
             raise
+
+
+async def delete_link(netns: str, name: str, what: str) -> None:
+    """Delete a link if it is there; a link (or namespace) already gone counts as deleted."""
+    await channel.run(lambda channels: delete_link_here(channels, netns, name, what))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Iterable
-from typing import Any
 
-from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
+from contivctl.dataplane.linux import channel, nlmsg, rtnl
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import gone, known_index, link_index
 from contivctl.dataplane.linux.common import is_retriable as _retriable
-from contivctl.dataplane.linux.netns import iproute
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
 from contivctl.errors import LinuxError
 from contivctl.items.kernel import FdbEntry
@@ -17,8 +16,6 @@ from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
-#: the entry belongs to the device itself (``bridge fdb … self``), not to a bridge it is in
-NTF_SELF = 0x2
 _NO_MAC = "00:00:00:00:00:00"
 
 
@@ -41,40 +38,50 @@ class FdbDescriptor(Descriptor[FdbEntry]):
         return (old.netns, old.ifname, old.mac) != (new.netns, new.ifname, new.mac)
 
     async def _replace(self, ctx: Context, value: FdbEntry) -> None:
-        async with iproute(value.netns) as ipr:
-            index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-            with netlink_errors(f"fdb {value.mac} → {value.dst} on {value.ifname} in {ns_label(value.netns)}"):
-                await ipr.fdb(
-                    "replace", ifindex=index, lladdr=value.mac, dst=str(value.dst), state=NUD_PERMANENT, flags=NTF_SELF
-                )
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(
+                nlmsg.replace_fdb(index, value.mac, value.dst, state=NUD_PERMANENT),
+                f"fdb {value.mac} → {value.dst} on {value.ifname} in {ns_label(value.netns)}",
+            )
+
+        await channel.run(job)
 
     async def delete(self, ctx: Context, key: str, value: FdbEntry, metadata: Metadata) -> None:
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(nlmsg.del_fdb(index, value.mac, value.dst), f"remove fdb {value.mac} on {value.ifname}")
+
         try:
-            async with iproute(value.netns) as ipr:
-                index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-                with netlink_errors(f"remove fdb {value.mac} on {value.ifname}"):
-                    await ipr.fdb("del", ifindex=index, lladdr=value.mac, dst=str(value.dst), flags=NTF_SELF)
+            await channel.run(job)
         except LinuxError as exc:
-            if not (gone(exc) or isinstance(exc, LinkNotFound)):
+            if not gone(exc):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)
+        devices = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self._device_prefix)]
+        namespaces = sorted({lk.netns for lk in devices})
+
+        def job(channels: Channels) -> dict[str, list[rtnl.RawNeighbour]]:
+            # the bridge family's neighbour dump is the FDB of every device of the namespace
+            return {ns: rtnl.neighbours(channels(ns).dump, family=socket.AF_BRIDGE) for ns in namespaces}
+
+        by_netns = await channel.run(job) if namespaces else {}
         found = []
-        for link in snapshot.owned_links():
+        for link in devices:
             owner = link.owner_key
-            if owner is None or not owner.startswith(self._device_prefix):
-                continue
-            async with iproute(link.netns) as ipr:
-                with netlink_errors(f"read fdb of {link.name} in {ns_label(link.netns)}"):
-                    entries: list[Any] = [m async for m in await ipr.fdb("dump", ifindex=link.index)]
-            for msg in entries:
-                mac, dst = msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")
-                if msg["family"] != socket.AF_BRIDGE or msg["ifindex"] != link.index:
+            assert owner is not None
+            for entry in by_netns[link.netns]:
+                if entry.ifindex != link.index or not (entry.state & NUD_PERMANENT) or entry.mac in ("", _NO_MAC):
                     continue
-                if not (msg["state"] & NUD_PERMANENT) or not dst or not mac or mac == _NO_MAC:
-                    continue
-                value = FdbEntry(netns=link.netns, ifname=link.name, mac=mac, dst=ipaddress.ip_address(dst), link=owner)
+                value = FdbEntry(netns=link.netns, ifname=link.name, mac=entry.mac, dst=entry.ip, link=owner)
                 found.append(Retrieved(value.key, value, owned=True))
         return found
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux import rtnl
-from contivctl.dataplane.linux.common import NetlinkFailed, gone, netlink_errors
+from contivctl.dataplane.linux import channel, nlmsg, rtnl
+from contivctl.dataplane.linux.channel import Channel, NetlinkFailed
+from contivctl.dataplane.linux.common import gone
 from contivctl.dataplane.linux.common import is_retriable as _retriable
-from contivctl.dataplane.linux.netns import iproute, netlink_socket, run_in_netns
 from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
 from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.kernel import GatewayRoute
@@ -29,14 +29,13 @@ from contivctl.reconcile.item import Metadata, Retrieved
 _WAIT_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
 
 
-def _read(netns: str, group: int) -> list[GatewayRoute]:
-    with netlink_socket() as sock:
-        ours = {lk.index for lk in rtnl.links(sock) if lk.group == group}
-        return [
-            GatewayRoute(netns=netns, dst=r.dst, via=r.gateway)
-            for r in rtnl.routes(sock)
-            if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV and r.gateway is not None and r.oif not in ours
-        ]
+def _read(here: Channel, group: int) -> list[GatewayRoute]:
+    ours = {lk.index for lk in rtnl.links(here.dump) if lk.group == group}
+    return [
+        GatewayRoute(netns=here.netns, dst=r.dst, via=r.gateway)
+        for r in rtnl.routes(here.dump)
+        if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV and r.gateway is not None and r.oif not in ours
+    ]
 
 
 class GatewayRouteDescriptor(Descriptor[GatewayRoute]):
@@ -60,24 +59,20 @@ class GatewayRouteDescriptor(Descriptor[GatewayRoute]):
         return (old.netns, old.dst) != (new.netns, new.dst)
 
     async def _replace(self, value: GatewayRoute) -> None:
-        async with iproute(value.netns) as ipr:
-            with netlink_errors(f"route {value.dst} via {value.via} in {ns_label(value.netns)}"):
-                await ipr.route(
-                    "replace", dst=str(value.dst), gateway=str(value.via), table=RT_TABLE_MAIN, proto=RTPROT_CONTIV
-                )
+        req = nlmsg.replace_route(value.dst, oif=0, via=value.via, protocol=RTPROT_CONTIV)
+        await channel.request(value.netns, req, f"route {value.dst} via {value.via} in {ns_label(value.netns)}")
 
     async def delete(self, ctx: Context, key: str, value: GatewayRoute, metadata: Metadata) -> None:
+        req = nlmsg.del_route(value.dst, protocol=RTPROT_CONTIV)
         try:
-            async with iproute(value.netns) as ipr:
-                with netlink_errors(f"remove route {value.dst} in {ns_label(value.netns)}"):
-                    await ipr.route("del", dst=str(value.dst), table=RT_TABLE_MAIN, proto=RTPROT_CONTIV)
+            await channel.request(value.netns, req, f"remove route {value.dst} in {ns_label(value.netns)}")
         except LinuxError as exc:
             if not gone(exc):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         try:
-            routes = await run_in_netns(self.netns, lambda: _read(self.netns, self.group))
+            routes = await channel.run(lambda channels: _read(channels(self.netns), self.group))
         except NetnsNotFound:
             return []
         return [Retrieved(r.key, r, owned=True) for r in routes]

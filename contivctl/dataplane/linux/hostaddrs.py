@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux import channel, rtnl
+from contivctl.dataplane.linux.channel import Channels
 
 #: links whose addresses are not the host's (the original's list)
 _SKIP_PREFIXES = ("lo", "docker", "virbr", "vpp")
@@ -12,16 +13,18 @@ _SKIP_PREFIXES = ("lo", "docker", "virbr", "vpp")
 
 async def host_ipv4_addresses(netns: str = "", skip: tuple[str, ...] = ()) -> list[ipaddress.IPv4Address]:
     """IPv4 addresses of every link in ``netns`` except loopback, docker, virbr, vpp* and ``skip``."""
-    async with iproute(netns) as ipr:
-        names: dict[int, str] = {}
-        async for msg in await ipr.link("dump"):
-            names[msg["index"]] = msg.get("ifname") or ""
+
+    def job(channels: Channels) -> list[ipaddress.IPv4Address]:
+        here = channels(netns)
+        names = {link.index: link.name for link in rtnl.links(here.dump)}
         out: list[ipaddress.IPv4Address] = []
-        async for msg in await ipr.addr("dump"):
-            name = names.get(msg["index"], "")
-            if name.startswith(_SKIP_PREFIXES) or name in skip or msg["family"] != 2:
+        for entry in rtnl.addresses(here.dump):
+            name = names.get(entry.index, "")
+            if name.startswith(_SKIP_PREFIXES) or name in skip or entry.address.version != 4:
                 continue
-            ip = ipaddress.IPv4Address(msg.get("address"))
+            ip = ipaddress.IPv4Address(entry.address.ip)
             if ip not in out:
                 out.append(ip)
-    return out
+        return out
+
+    return await channel.run(job)

@@ -9,19 +9,11 @@ addresses and routes are recognised as the agent's after a restart — so
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import (
-    LinkNotFound,
-    alias_for,
-    find_link,
-    gone,
-    is_retriable,
-    netlink_errors,
-    require_link,
-)
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import LinkNotFound, alias_for, gone, is_retriable
 from contivctl.errors import LinuxError
 from contivctl.items.linux import AdoptedLink, ns_label
 from contivctl.reconcile.descriptor import Context
@@ -42,25 +34,32 @@ class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
 
     async def _configure(self, key: str, value: AdoptedLink) -> int:
         self._snapshots.invalidate()
-        async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, value.name)
-            attrs: dict[str, Any] = {"ifalias": alias_for(key), "group": self._snapshots.group}
-            if value.mtu:
-                attrs["mtu"] = value.mtu
-            with netlink_errors(f"configure {value.name} in {ns_label(value.netns)}"):
-                await ipr.link("set", index=index, **attrs)
-                await ipr.link("set", index=index, state="up" if value.up else "down")
+        alias, group = alias_for(key), self._snapshots.group
+
+        def job(channels: Channels) -> int:
+            here = channels(value.netns)
+            index = here.require_link(value.name)
+            here.request(
+                nlmsg.set_link(index, alias=alias, group=group, mtu=value.mtu, up=value.up),
+                f"configure {value.name} in {ns_label(value.netns)}",
+            )
             return index
+
+        return await channel.run(job)
 
     async def delete(self, ctx: Context, key: str, value: AdoptedLink, metadata: Metadata) -> None:
         self._snapshots.invalidate()
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = here.find_link(value.name)
+            if index is not None:  # else its maker has removed it already
+                here.request(
+                    nlmsg.set_link(index, alias="", group=0), f"release {value.name} in {ns_label(value.netns)}"
+                )
+
         try:
-            async with iproute(value.netns) as ipr:
-                index = await find_link(ipr, value.name)
-                if index is None:
-                    return  # its maker has removed it already
-                with netlink_errors(f"release {value.name} in {ns_label(value.netns)}"):
-                    await ipr.link("set", index=index, ifalias="", group=0)
+            await channel.run(job)
         except LinuxError as exc:
             if not gone(exc):
                 raise

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import LinkNotFound, gone, link_index, netlink_errors
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import gone, known_index, link_index
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Neighbour, ns_label
@@ -28,23 +29,34 @@ class NeighbourDescriptor(SnapshotDescriptor[Neighbour]):
         return None
 
     async def _replace(self, ctx: Context, value: Neighbour) -> None:
-        async with iproute(value.netns) as ipr:
-            index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-            with netlink_errors(f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}"):
-                await ipr.neigh("replace", dst=str(value.ip), lladdr=value.mac, ifindex=index, state=NUD_PERMANENT)
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(
+                nlmsg.replace_neighbour(index, value.ip, value.mac, state=NUD_PERMANENT),
+                f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}",
+            )
+
+        await channel.run(job)
 
     def needs_recreate(self, old: Neighbour, new: Neighbour) -> bool:
         return (old.netns, old.ifname, old.ip) != (new.netns, new.ifname, new.ip)
 
     async def delete(self, ctx: Context, key: str, value: Neighbour, metadata: Metadata) -> None:
         self._snapshots.invalidate()
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.ifname)
+            here.request(nlmsg.del_neighbour(index, value.ip), f"remove neighbour {value.ip} on {value.ifname}")
+
         try:
-            async with iproute(value.netns) as ipr:
-                index = await link_index(ipr, ctx, value.link, value.netns, value.ifname)
-                with netlink_errors(f"remove neighbour {value.ip} on {value.ifname}"):
-                    await ipr.neigh("del", dst=str(value.ip), ifindex=index)
+            await channel.run(job)
         except LinuxError as exc:
-            if not (gone(exc) or isinstance(exc, LinkNotFound)):
+            if not gone(exc):
                 raise
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:

@@ -1,18 +1,15 @@
-"""Netlink sockets inside network namespaces, without stalling the event loop.
+"""Entering network namespaces from a worker thread, without stalling the event loop.
 
-pyroute2 enters a namespace by forking a helper process per socket, which
-costs ~10 ms and blocks the event loop while it runs. Here a worker thread
-enters the namespace with ``setns(2)`` (which moves only that thread), opens
-the netlink socket there, and goes back: a socket keeps the namespace it
-was created in, so the event loop then uses it asynchronously like any
-other. A namespace path that does not exist is an error — never a new,
-empty namespace, which is what pyroute2 does by default.
+A worker thread enters a namespace with ``setns(2)`` (which moves only that
+thread), does its work there — opens a netlink socket, writes a sysctl,
+sets checksum offload — and goes back. A socket keeps the namespace it was
+created in (``channel.py`` keeps them open). A namespace path that does not
+exist is an error — never a new, empty namespace.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import ctypes
 import errno
@@ -20,12 +17,9 @@ import fcntl
 import os
 import socket
 import struct
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-from pyroute2 import AsyncIPRoute
+from typing import TypeVar
 
 from contivctl.errors import LinuxError, NetnsNotFound
 
@@ -35,9 +29,9 @@ CLONE_NEWNET = 0x40000000
 NETLINK_ROUTE = 0
 SOCKET_BUFFER = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
-#: One thread is enough: each job takes microseconds, and a single thread
-#: makes it easy to be sure it is always back in its own namespace.
-_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contiv-netns")
+#: One thread is enough: a job takes microseconds to milliseconds, and a
+#: single thread keeps the requests of one job from interleaving with another's.
+worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contiv-netns")
 
 
 def _setns(fd: int, what: str) -> None:
@@ -70,7 +64,7 @@ def in_netns(netns: str, fn: Callable[[], T]) -> T:
 
 async def run_in_netns(netns: str, fn: Callable[[], T]) -> T:
     """``in_netns`` on the worker thread, so the event loop keeps running."""
-    return await asyncio.get_running_loop().run_in_executor(_pool, in_netns, netns, fn)
+    return await asyncio.get_running_loop().run_in_executor(worker, in_netns, netns, fn)
 
 
 def netlink_socket() -> socket.socket:
@@ -78,133 +72,6 @@ def netlink_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
     return sock
-
-
-def _identity(netns: str) -> tuple[int, int]:
-    """Which namespace a path names now (device and inode of its nsfs file)."""
-    try:
-        st = os.stat(netns or "/proc/self/ns/net")
-    except FileNotFoundError:
-        raise NetnsNotFound(f"network namespace {netns} does not exist") from None
-    except OSError as exc:
-        raise LinuxError(f"cannot open network namespace {netns}: {exc.strerror}") from None
-    return st.st_dev, st.st_ino
-
-
-class _Session:
-    """One open netlink socket in one namespace, used by one request at a time."""
-
-    def __init__(self, ident: tuple[int, int], sock: socket.socket, ipr: Any) -> None:
-        self.ident = ident
-        self.sock = sock
-        self.ipr = ipr
-        self.lock = asyncio.Lock()
-        #: requests holding or waiting for this socket; it is never closed under them
-        self.users = 0
-
-    async def close(self) -> None:
-        try:
-            await self.ipr.__aexit__(None, None, None)
-        finally:
-            self.sock.close()
-
-
-class _Sessions:
-    """Open sockets per namespace, so a request does not pay for opening one (about a millisecond).
-
-    A namespace path can be reused for another namespace (``/proc/PID/ns/net``
-    after the PID is reused, or a name deleted and added again), so a socket
-    is reused only while the path still names the namespace it was opened in.
-    The least recently used idle sockets are closed beyond ``limit``: an open
-    socket keeps a deleted namespace alive.
-    """
-
-    def __init__(self, limit: int = 128) -> None:
-        self.limit = limit
-        self._open: collections.OrderedDict[str, _Session] = collections.OrderedDict()
-
-    async def get(self, netns: str) -> _Session:
-        ident = await asyncio.get_running_loop().run_in_executor(_pool, _identity, netns)
-        session = self._open.get(netns)
-        if session is not None and session.ident == ident:
-            self._open.move_to_end(netns)
-            session.users += 1
-            return session
-        if session is not None:
-            await self.release(netns)
-        sock = await run_in_netns(netns, netlink_socket)
-        ipr = AsyncIPRoute(use_socket=sock)
-        await ipr.__aenter__()
-        session = _Session(ident, sock, ipr)
-        session.users += 1
-        existing = self._open.get(netns)
-        if existing is not None and existing.ident == ident:
-            # another request opened one meanwhile: use that, drop ours
-            await session.close()
-            existing.users += 1
-            return existing
-        self._open[netns] = session
-        await self._trim()
-        return session
-
-    async def _trim(self) -> None:
-        for netns in list(self._open):
-            if len(self._open) <= self.limit:
-                return
-            if self._open[netns].users == 0:
-                await self.release(netns)
-
-    def current(self, netns: str) -> _Session | None:
-        return self._open.get(netns)
-
-    def forget(self, netns: str) -> None:
-        """Stop handing out the socket of ``netns``; its last user closes it."""
-        self._open.pop(netns, None)
-
-    async def release(self, netns: str) -> None:
-        session = self._open.pop(netns, None)
-        if session is not None and session.users == 0:
-            await session.close()
-
-    async def close(self) -> None:
-        for netns in list(self._open):
-            await self.release(netns)
-
-
-_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sessions] = weakref.WeakKeyDictionary()
-
-
-def _loop_sessions() -> _Sessions:
-    loop = asyncio.get_running_loop()
-    found = _sessions.get(loop)
-    if found is None:
-        found = _sessions[loop] = _Sessions()
-    return found
-
-
-@contextlib.asynccontextmanager
-async def iproute(netns: str = "") -> AsyncIterator[Any]:
-    """An ``AsyncIPRoute`` bound to ``netns`` ("" = the agent's own namespace), for one request or a few."""
-    sessions = _loop_sessions()
-    session = await sessions.get(netns)
-    try:
-        async with session.lock:
-            try:
-                yield session.ipr
-            except (ConnectionError, OSError):
-                if sessions.current(netns) is session:
-                    sessions.forget(netns)  # a broken socket is not handed out again
-                raise
-    finally:
-        session.users -= 1
-        if session.users == 0 and sessions.current(netns) is not session:
-            await session.close()
-
-
-async def release_netns(netns: str) -> None:
-    """Close the socket kept open in ``netns`` (the agent no longer works there)."""
-    if netns:
-        await _loop_sessions().release(netns)
 
 
 @contextlib.contextmanager
@@ -242,7 +109,8 @@ def _ethtool_value(sock: socket.socket, ifname: str, cmd: int, value: int) -> in
     return int(struct.unpack("II", buf.raw[:8])[1])
 
 
-def _set_csum_offload(ifname: str, enabled: bool) -> None:
+def set_checksum_offload_here(ifname: str, enabled: bool) -> None:
+    """Checksum offload of ``ifname`` in the calling thread's namespace (a worker inside the right one)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for cmd in (_ETHTOOL_SRXCSUM, _ETHTOOL_STXCSUM):
             try:
@@ -266,4 +134,4 @@ async def get_checksum_offload(netns: str, ifname: str) -> tuple[bool, bool]:
 
 
 async def set_checksum_offload(netns: str, ifname: str, enabled: bool) -> None:
-    await run_in_netns(netns, lambda: _set_csum_offload(ifname, enabled))
+    await run_in_netns(netns, lambda: set_checksum_offload_here(ifname, enabled))

@@ -6,7 +6,8 @@ pod deletions would queue behind each other for that alone. A device group,
 though, is deleted in one request and one wait. So a veth being deleted is
 *retired* at once — taken down, renamed and moved to the agent's graveyard
 group, which frees its names for a new pod immediately — and the graveyard
-is emptied a moment later in one request per namespace.
+is emptied a moment later in one request per namespace, on a thread of its
+own so that the wait holds up no other netlink work.
 
 A graveyard left by a crash is emptied on the next resync.
 """
@@ -18,10 +19,9 @@ import errno
 import logging
 import uuid
 
-from pyroute2.netlink.exceptions import NetlinkError
-
-from contivctl.dataplane.linux.common import find_link, netlink_errors
-from contivctl.dataplane.linux.netns import iproute, netns_exists
+from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux.channel import Channel, Channels, NetlinkFailed
+from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.errors import LinuxError
 
 log = logging.getLogger(__name__)
@@ -41,37 +41,38 @@ class Reaper:
         self._delay = delay
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    async def retire(self, netns: str, name: str) -> bool:
-        """Take link ``name`` of ``netns`` out of service now; False if it is not there."""
-        if not netns_exists(netns):
+    def _bury(self, here: Channel, name: str) -> bool:
+        """Take ``name`` down, rename it and move it to the graveyard; False if it is not there."""
+        index = here.find_link(name)
+        if index is None:
             return False
-        async with iproute(netns) as ipr:
-            index = await find_link(ipr, name)
-            if index is None:
-                return False
-            grave = "cx" + uuid.uuid4().hex[:13]
-            with netlink_errors(f"retire {name}"):
-                await ipr.link("set", index=index, state="down")
-                await ipr.link("set", index=index, ifname=grave, ifalias="", group=self.group)
-        self.schedule(netns)
+        # the kernel renames only a link that is down, and applies the up flag last
+        here.request(nlmsg.set_link(index, up=False), f"retire {name}")
+        grave = "cx" + uuid.uuid4().hex[:13]
+        here.request(nlmsg.set_link(index, name=grave, alias="", group=self.group), f"retire {name}")
         return True
 
-    async def rename_away(self, netns: str, name: str) -> None:
-        """Free ``name`` in ``netns`` (a veth's far end, deleted with its peer by the reaper)."""
-        if not netns_exists(netns):
-            return
-        try:
-            async with iproute(netns) as ipr:
-                index = await find_link(ipr, name)
-                if index is None:
-                    return
-                with netlink_errors(f"retire {name}"):
-                    await ipr.link("set", index=index, state="down")
-                    await ipr.link(
-                        "set", index=index, ifname="cx" + uuid.uuid4().hex[:13], ifalias="", group=self.group
-                    )
-        except LinuxError as exc:
-            log.debug("could not rename %s away in %s: %s", name, netns, exc)
+    async def retire(self, netns: str, name: str, peer: tuple[str, str] | None = None) -> bool:
+        """Take link ``name`` of ``netns`` out of service now; False if it is not there.
+
+        ``peer`` (namespace, name) is its veth peer, whose name is freed too
+        (it is deleted with the link, by the kernel).
+        """
+
+        def job(channels: Channels) -> bool:
+            if not netns_exists(netns) or not self._bury(channels(netns), name):
+                return False
+            if peer is not None and peer[1] and netns_exists(peer[0]):
+                try:
+                    self._bury(channels(peer[0]), peer[1])
+                except LinuxError as exc:  # it goes with its pair anyway
+                    log.debug("could not rename %s away in %s: %s", peer[1], peer[0], exc)
+            return True
+
+        if not await channel.run(job):
+            return False
+        self.schedule(netns)
+        return True
 
     def schedule(self, netns: str) -> None:
         if netns not in self._tasks:
@@ -80,10 +81,12 @@ class Reaper:
     async def _reap(self, netns: str) -> None:
         await asyncio.sleep(self._delay)
         del self._tasks[netns]
+        req = nlmsg.del_group(self.group)
         try:
-            async with iproute(netns) as ipr:
-                await ipr.link("del", group=self.group)
-        except NetlinkError as exc:
+            await channel.run(
+                lambda channels: channels(netns).request(req, "empty the graveyard"), pool=channel.reaper_pool
+            )
+        except NetlinkFailed as exc:
             if exc.code not in (errno.ENODEV, errno.ENOENT):
                 log.warning("emptying the link graveyard in %s failed: %s", netns or "the host", exc)
         except LinuxError as exc:  # the namespace went away, and its graveyard with it

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import gone, link_index, netlink_errors
-from contivctl.dataplane.linux.netns import iproute
-from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import gone, known_index, link_index
+from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Route, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
-
-RT_SCOPE_UNIVERSE = 0
-RT_SCOPE_LINK = 253
 
 
 class RouteDescriptor(SnapshotDescriptor[Route]):
@@ -23,38 +20,35 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
 
     async def create(self, ctx: Context, key: str, value: Route) -> Metadata:
         self._snapshots.invalidate()
-        await self._set(ctx, "replace", value)
+        await self._replace(ctx, value)
         return None
 
     async def update(self, ctx: Context, key: str, old: Route, new: Route, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        await self._set(ctx, "replace", new)
+        await self._replace(ctx, new)
         return None
 
     def needs_recreate(self, old: Route, new: Route) -> bool:
         return (old.netns, old.dst) != (new.netns, new.dst)
 
-    async def _set(self, ctx: Context, op: str, value: Route) -> None:
-        async with iproute(value.netns) as ipr:
-            index = await link_index(ipr, ctx, value.link, value.netns, value.dev)
-            spec: dict[str, Any] = {
-                "dst": str(value.dst),
-                "oif": index,
-                "table": RT_TABLE_MAIN,
-                "proto": RTPROT_CONTIV,
-                "scope": RT_SCOPE_LINK if value.via is None else RT_SCOPE_UNIVERSE,
-            }
-            if value.via is not None:
-                spec["gateway"] = str(value.via)
-            with netlink_errors(f"route {value.dst} in {ns_label(value.netns)}"):
-                await ipr.route(op, **spec)
+    async def _replace(self, ctx: Context, value: Route) -> None:
+        known = known_index(ctx, value.link, value.netns)
+
+        def job(channels: Channels) -> None:
+            here = channels(value.netns)
+            index = link_index(here, known, value.dev)
+            here.request(
+                nlmsg.replace_route(value.dst, oif=index, via=value.via, protocol=RTPROT_CONTIV),
+                f"route {value.dst} in {ns_label(value.netns)}",
+            )
+
+        await channel.run(job)
 
     async def delete(self, ctx: Context, key: str, value: Route, metadata: Metadata) -> None:
         self._snapshots.invalidate()
+        req = nlmsg.del_route(value.dst, protocol=RTPROT_CONTIV)
         try:
-            async with iproute(value.netns) as ipr:
-                with netlink_errors(f"remove route {value.dst} in {ns_label(value.netns)}"):
-                    await ipr.route("del", dst=str(value.dst), table=RT_TABLE_MAIN, proto=RTPROT_CONTIV)
+            await channel.request(value.netns, req, f"remove route {value.dst} in {ns_label(value.netns)}")
         except LinuxError as exc:
             if not gone(exc):
                 raise

@@ -1,10 +1,10 @@
-"""Reading links, addresses, routes and neighbours straight off an rtnetlink socket.
+"""Reading links, addresses, routes and neighbours out of rtnetlink dumps.
 
-A resync reads every pod namespace; decoding those dumps with pyroute2
-costs milliseconds per namespace in Python object building alone, which
-for hundreds of pods is seconds. These dumps need only a few fields, so
-they are parsed here with ``struct`` from the raw messages, on the worker
-thread that is inside the namespace anyway. Writes stay with pyroute2.
+A resync reads every pod namespace; decoding those dumps with a general
+netlink library costs milliseconds per namespace in Python object building
+alone, which for hundreds of pods is seconds. These dumps need only a few
+fields, so they are parsed here with ``struct`` from the raw messages, on
+the worker thread that sent the dump (``Channel.dump``).
 """
 
 from __future__ import annotations
@@ -12,20 +12,15 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 
 import attrs
 
-NLMSG_ERROR = 2
-NLMSG_DONE = 3
-NLM_F_REQUEST = 0x1
-NLM_F_DUMP = 0x300
 RTM_GETLINK = 18
 RTM_GETADDR = 22
 RTM_GETROUTE = 26
 RTM_GETNEIGH = 30
 
-_NLMSGHDR = struct.Struct("=IHHII")
 _IFINFOMSG = struct.Struct("=BxHiII")
 _IFADDRMSG = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
@@ -73,7 +68,7 @@ class RawNeighbour:
     mac: str
 
 
-def _attrs(data: bytes, offset: int) -> dict[int, bytes]:
+def parse_attrs(data: bytes, offset: int) -> dict[int, bytes]:
     out: dict[int, bytes] = {}
     end = len(data)
     while offset + 4 <= end:
@@ -97,34 +92,15 @@ def _ip(raw: bytes) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     return ipaddress.IPv4Address(raw) if len(raw) == 4 else ipaddress.IPv6Address(raw)
 
 
-def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> Iterator[bytes]:
-    """Send one dump request and yield the payload of every answer until NLMSG_DONE."""
-    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    sock.send(header + body)
-    while True:
-        data = sock.recv(1 << 20)
-        offset = 0
-        while offset + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, msg_seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-            if length < _NLMSGHDR.size:
-                return
-            if msg_seq == seq:
-                if kind == NLMSG_DONE:
-                    return
-                if kind == NLMSG_ERROR:
-                    (code,) = struct.unpack_from("=i", data, offset + _NLMSGHDR.size)
-                    if code:
-                        raise OSError(-code, f"netlink dump {msg_type} failed")
-                    return
-                yield data[offset + _NLMSGHDR.size : offset + length]
-            offset += (length + 3) & ~3
+#: sends a dump request (message type, body) and returns the body of every message answered
+Dump = Callable[[int, bytes], Iterable[bytes]]
 
 
-def links(sock: socket.socket) -> list[RawLink]:
+def links(dump: Dump) -> list[RawLink]:
     out = []
-    for msg in _dump(sock, RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 1):
+    for msg in dump(RTM_GETLINK, _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
         _type, index, flags, _change = _IFINFOMSG.unpack_from(msg)[1:5]
-        a = _attrs(msg, _IFINFOMSG.size)
+        a = parse_attrs(msg, _IFINFOMSG.size)
         out.append(
             RawLink(
                 index=index,
@@ -140,22 +116,22 @@ def links(sock: socket.socket) -> list[RawLink]:
     return out
 
 
-def addresses(sock: socket.socket) -> list[RawAddress]:
+def addresses(dump: Dump) -> list[RawAddress]:
     out = []
-    for msg in _dump(sock, RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 2):
+    for msg in dump(RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
         _family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg)
-        a = _attrs(msg, _IFADDRMSG.size)
+        a = parse_attrs(msg, _IFADDRMSG.size)
         raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if raw:
             out.append(RawAddress(index, ipaddress.ip_interface(f"{_ip(raw)}/{prefixlen}")))
     return out
 
 
-def routes(sock: socket.socket) -> list[RawRoute]:
+def routes(dump: Dump) -> list[RawRoute]:
     out = []
-    for msg in _dump(sock, RTM_GETROUTE, _RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0), 3):
+    for msg in dump(RTM_GETROUTE, _RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)):
         family, dst_len, _src_len, _tos, table, protocol, _scope, _type, _flags = _RTMSG.unpack_from(msg)
-        a = _attrs(msg, _RTMSG.size)
+        a = parse_attrs(msg, _RTMSG.size)
         if RTA_TABLE in a:
             table = struct.unpack("=I", a[RTA_TABLE])[0]
         if family == socket.AF_INET:
@@ -176,11 +152,11 @@ def routes(sock: socket.socket) -> list[RawRoute]:
     return out
 
 
-def neighbours(sock: socket.socket) -> list[RawNeighbour]:
+def neighbours(dump: Dump, family: int = socket.AF_UNSPEC) -> list[RawNeighbour]:
     out = []
-    for msg in _dump(sock, RTM_GETNEIGH, _NDMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0), 4):
+    for msg in dump(RTM_GETNEIGH, _NDMSG.pack(family, 0, 0, 0, 0)):
         _family, ifindex, state, _flags, _type = _NDMSG.unpack_from(msg)
-        a = _attrs(msg, _NDMSG.size)
+        a = parse_attrs(msg, _NDMSG.size)
         if NDA_DST in a:
             out.append(RawNeighbour(ifindex, state, _ip(a[NDA_DST]), _mac(a.get(NDA_LLADDR))))
     return out

@@ -16,8 +16,9 @@ from typing import Any
 
 import attrs
 
-from contivctl.dataplane.linux import rtnl
-from contivctl.dataplane.linux.netns import netlink_socket, netns_exists, run_in_netns
+from contivctl.dataplane.linux import channel, rtnl
+from contivctl.dataplane.linux.channel import Channel
+from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.dataplane.linux.reaper import Reaper
 from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP, IPAddress, IPInterface, IPNetwork
@@ -106,51 +107,51 @@ class Snapshot:
             yield from (lk for lk in dump.links if lk.owner_key is not None)
 
 
-def _read_namespace(netns: str, group: int) -> NamespaceDump:
-    """Dump one namespace; runs on the worker thread while it is inside ``netns``.
+def _read_namespace(here: Channel, group: int) -> NamespaceDump:
+    """Dump one namespace (a job's part).
 
     Only links in this agent's device ``group`` keep their alias: a link
     another agent marked is foreign here, and so is all that sits on it.
     """
-    with netlink_socket() as sock:
-        links = [
-            Link(
-                netns=netns,
-                index=raw.index,
-                name=raw.name,
-                alias=raw.alias if raw.group == group else "",
-                mtu=raw.mtu,
-                mac=raw.mac,
-                up=bool(raw.flags & IFF_UP),
-                peer_index=raw.peer_index,
-                group=raw.group,
-            )
-            for raw in rtnl.links(sock)
-        ]
-        ours = {lk.index for lk in links if lk.owner_key is not None}
-        if not ours:
-            return NamespaceDump(netns, tuple(links), (), (), ())
-        addresses = tuple(
-            (a.index, a.address)
-            for a in rtnl.addresses(sock)
-            # the kernel gives every IPv6-capable link an fe80:: address of its own
-            if a.index in ours and not (a.address.version == 6 and a.address.is_link_local)
+    netns, dump = here.netns, here.dump
+    links = [
+        Link(
+            netns=netns,
+            index=raw.index,
+            name=raw.name,
+            alias=raw.alias if raw.group == group else "",
+            mtu=raw.mtu,
+            mac=raw.mac,
+            up=bool(raw.flags & IFF_UP),
+            peer_index=raw.peer_index,
+            group=raw.group,
         )
-        routes = tuple(
-            RouteEntry(netns=netns, dst=r.dst, oif=r.oif, via=r.gateway)
-            for r in rtnl.routes(sock)
-            if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV
-        )
-        neighbours = tuple(
-            NeighbourEntry(netns=netns, ifindex=n.ifindex, ip=n.ip, mac=n.mac)
-            for n in rtnl.neighbours(sock)
-            if n.ifindex in ours and n.state & NUD_PERMANENT
-        )
+        for raw in rtnl.links(dump)
+    ]
+    ours = {lk.index for lk in links if lk.owner_key is not None}
+    if not ours:
+        return NamespaceDump(netns, tuple(links), (), (), ())
+    addresses = tuple(
+        (a.index, a.address)
+        for a in rtnl.addresses(dump)
+        # the kernel gives every IPv6-capable link an fe80:: address of its own
+        if a.index in ours and not (a.address.version == 6 and a.address.is_link_local)
+    )
+    routes = tuple(
+        RouteEntry(netns=netns, dst=r.dst, oif=r.oif, via=r.gateway)
+        for r in rtnl.routes(dump)
+        if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV
+    )
+    neighbours = tuple(
+        NeighbourEntry(netns=netns, ifindex=n.ifindex, ip=n.ip, mac=n.mac)
+        for n in rtnl.neighbours(dump)
+        if n.ifindex in ours and n.state & NUD_PERMANENT
+    )
     return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
 
 
 async def dump_namespace(netns: str, group: int = LINK_GROUP) -> NamespaceDump:
-    return await run_in_netns(netns, lambda: _read_namespace(netns, group))
+    return await channel.run(lambda channels: _read_namespace(channels(netns), group))
 
 
 class Namespaces:

@@ -9,23 +9,20 @@ temporary name, so that VPP (which owns the device) can remove it.
 from __future__ import annotations
 
 import errno
+import logging
 from collections.abc import Iterable
-from typing import Any
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import (
-    NetlinkFailed,
-    alias_for,
-    find_link,
-    gone,
-    netlink_errors,
-    require_link,
-)
-from contivctl.dataplane.linux.netns import iproute, netns_fd
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, gone
+from contivctl.dataplane.linux.netns import netns_fd
 from contivctl.errors import LinuxError
 from contivctl.items.linux import HOST_NS, TapPodSide, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
+
+log = logging.getLogger(__name__)
 
 
 class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
@@ -33,61 +30,41 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
 
     async def create(self, ctx: Context, key: str, value: TapPodSide) -> Metadata:
         self._snapshots.invalidate()
-        async with iproute(value.netns) as ipr:
-            if await find_link(ipr, value.ifname) is not None:
-                raise LinuxError(f"interface {value.ifname} already exists in {ns_label(value.netns)} and is not ours")
-        async with iproute(HOST_NS) as ipr:
-            index = await require_link(ipr, HOST_NS, value.temp_name)
-            with netns_fd(value.netns) as fd, netlink_errors(f"move {value.temp_name} into {ns_label(value.netns)}"):
-                await ipr.link("set", index=index, state="down")
-                await ipr.link("set", index=index, net_ns_fd=fd)
-        try:
-            return {value.netns: await self._configure(key, value, rename_from=value.temp_name)}
-        except BaseException:
-            await self._hand_back(value, value.temp_name)
-            raise
+        group = self._snapshots.group
 
-    async def _configure(self, key: str, value: TapPodSide, rename_from: str) -> int:
-        async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, rename_from)
-            # The temporary name goes into the alias: a restarted agent must
-            # still know what to rename the device back to on delete.
-            attrs: dict[str, Any] = {"ifalias": alias_for(key, note=value.temp_name), "group": self._snapshots.group}
-            if rename_from != value.ifname:
-                attrs["ifname"] = value.ifname
-            if value.mtu:
-                attrs["mtu"] = value.mtu
-            if value.mac:
-                attrs["address"] = value.mac
-            with netlink_errors(f"configure {value.ifname} in {ns_label(value.netns)}"):
-                await ipr.link("set", index=index, state="up" if value.up else "down", **attrs)
-            return index
+        def job(channels: Channels) -> Metadata:
+            pod = channels(value.netns)
+            if pod.find_link(value.ifname) is not None:
+                raise LinuxError(f"interface {value.ifname} already exists in {ns_label(value.netns)} and is not ours")
+            home = channels(HOST_NS)
+            index = home.require_link(value.temp_name)
+            what = f"move {value.temp_name} into {ns_label(value.netns)}"
+            home.request(nlmsg.set_link(index, up=False), what)
+            with netns_fd(value.netns) as fd:
+                home.request(nlmsg.set_link(index, netns_fd=fd), what)
+            try:
+                return {value.netns: _configure(channels, key, value, value.temp_name, group)}
+            except BaseException:
+                try:
+                    _hand_back(channels, value, value.temp_name)
+                except LinuxError as undo:  # the create's own error is the one to report
+                    log.warning("could not hand %s back to the vswitch: %s", value.temp_name, undo)
+                raise
+
+        return await channel.run(job)
 
     async def update(self, ctx: Context, key: str, old: TapPodSide, new: TapPodSide, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        return {new.netns: await self._configure(key, new, rename_from=new.ifname)}
+        group = self._snapshots.group
+        return {new.netns: await channel.run(lambda channels: _configure(channels, key, new, new.ifname, group))}
 
     def needs_recreate(self, old: TapPodSide, new: TapPodSide) -> bool:
         return (old.netns, old.ifname, old.temp_name) != (new.netns, new.ifname, new.temp_name)
 
     async def delete(self, ctx: Context, key: str, value: TapPodSide, metadata: Metadata) -> None:
         self._snapshots.invalidate()
-        await self._hand_back(value, value.ifname)
-
-    async def _hand_back(self, value: TapPodSide, current_name: str) -> None:
         try:
-            async with iproute(value.netns) as ipr:
-                index = await find_link(ipr, current_name)
-                if index is None:
-                    return
-                with netns_fd(HOST_NS) as home, netlink_errors(f"hand {current_name} back to the vswitch"):
-                    await ipr.link("set", index=index, state="down")
-                    await ipr.link("set", index=index, ifname=value.temp_name, ifalias="", group=0)
-                    await ipr.link("set", index=index, net_ns_fd=home)
-        except NetlinkFailed as exc:
-            if exc.code == errno.EEXIST:
-                return  # the name is taken back home: VPP's removal of the device still works
-            raise
+            await channel.run(lambda channels: _hand_back(channels, value, value.ifname))
         except LinuxError as exc:
             if not gone(exc):
                 raise
@@ -117,3 +94,42 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
+
+
+def _configure(channels: Channels, key: str, value: TapPodSide, current_name: str, group: int) -> int:
+    """Rename, mark and bring up the device in the pod's namespace (a job's part)."""
+    here = channels(value.netns)
+    index = here.require_link(current_name)
+    # The temporary name goes into the alias: a restarted agent must
+    # still know what to rename the device back to on delete.
+    here.request(
+        nlmsg.set_link(
+            index,
+            name=value.ifname if current_name != value.ifname else None,
+            alias=alias_for(key, note=value.temp_name),
+            group=group,
+            mtu=value.mtu,
+            mac=value.mac,
+            up=value.up,
+        ),
+        f"configure {value.ifname} in {ns_label(value.netns)}",
+    )
+    return index
+
+
+def _hand_back(channels: Channels, value: TapPodSide, current_name: str) -> None:
+    """Give the device back to the vswitch's namespace under its temporary name (a job's part)."""
+    here = channels(value.netns)
+    index = here.find_link(current_name)
+    if index is None:
+        return
+    what = f"hand {current_name} back to the vswitch"
+    try:
+        here.request(nlmsg.set_link(index, up=False), what)
+        here.request(nlmsg.set_link(index, name=value.temp_name, alias="", group=0), what)
+        with netns_fd(HOST_NS) as home:
+            here.request(nlmsg.set_link(index, netns_fd=home), what)
+    except NetlinkFailed as exc:
+        if exc.code != errno.EEXIST:
+            raise
+        # the name is taken back home: VPP's removal of the device still works

@@ -14,15 +14,11 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import (
-    NetlinkFailed,
-    alias_for,
-    delete_link,
-    netlink_errors,
-    require_link,
-)
-from contivctl.dataplane.linux.netns import iproute, netns_fd, set_checksum_offload
+from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, delete_link, delete_link_here
+from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
 from contivctl.dataplane.linux.snapshot import Snapshot
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Veth, ns_label, veth_key
@@ -36,20 +32,26 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
     prefix = "linux/veth/"
 
     async def create(self, ctx: Context, key: str, value: Veth) -> Metadata:
+        """Create the pair and mark both ends, as one job: a few requests, one trip to the worker."""
         self._snapshots.invalidate()
-        alias = alias_for(key)
-        async with iproute(value.netns) as ipr:
+        alias, group = alias_for(key), self._snapshots.group
+
+        def job(channels: Channels) -> Metadata:
+            here = channels(value.netns)
             try:
-                with (
-                    netns_fd(value.peer_netns) as peer_fd,
-                    netlink_errors(f"create veth {value.name} in {ns_label(value.netns)}"),
-                ):
-                    await ipr.link(
-                        "add",
-                        ifname=value.name,
-                        kind="veth",
-                        group=self._snapshots.group,
-                        peer={"ifname": value.peer_name, "net_ns_fd": peer_fd},
+                with netns_fd(value.peer_netns) as peer_fd:
+                    here.request(
+                        nlmsg.new_veth(
+                            value.name,
+                            value.peer_name,
+                            peer_fd,
+                            group=group,
+                            mtu=value.mtu,
+                            mac=value.mac,
+                            peer_mac=value.peer_mac,
+                            up=value.up,
+                        ),
+                        f"create veth {value.name} in {ns_label(value.netns)}",
                     )
             except NetlinkFailed as exc:
                 if exc.code == errno.EEXIST:
@@ -58,47 +60,47 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
                         f"exists in {ns_label(value.netns)} or {ns_label(value.peer_netns)} and is not ours"
                     ) from None
                 raise
-        try:
-            async with iproute(value.netns) as ipr:
-                index = await require_link(ipr, value.netns, value.name)
-                with netlink_errors(f"configure veth end {value.name}"):
-                    await ipr.link("set", index=index, ifalias=alias, **_mtu(value), **_mac(value))
-            peer_index = await self._configure_peer(value, alias)
-            if not value.checksum_offload:
-                await set_checksum_offload(value.netns, value.name, False)
-                await set_checksum_offload(value.peer_netns, value.peer_name, False)
-            if value.up:
-                async with iproute(value.netns) as ipr:
-                    with netlink_errors(f"bring up {value.name}"):
-                        await ipr.link("set", index=index, state="up")
-        except BaseException:
-            await self._remove(value)
-            raise
-        return {value.netns: index, value.peer_netns: peer_index}
+            try:
+                index = here.require_link(value.name)
+                here.request(nlmsg.set_link(index, alias=alias), f"mark veth end {value.name}")
+                peer = channels(value.peer_netns)
+                peer_index = peer.require_link(value.peer_name)
+                peer.request(
+                    nlmsg.set_link(peer_index, alias=alias, up=value.up),
+                    f"configure {value.peer_name} in {ns_label(value.peer_netns)}",
+                )
+                if not value.checksum_offload:
+                    in_netns(value.netns, lambda: set_checksum_offload_here(value.name, False))
+                    in_netns(value.peer_netns, lambda: set_checksum_offload_here(value.peer_name, False))
+            except BaseException:
+                try:
+                    delete_link_here(channels, value.netns, value.name, "half-made veth")
+                except LinuxError as undo:  # the create's own error is the one to report
+                    log.warning("could not remove half-made veth %s: %s", value.name, undo)
+                raise
+            return {value.netns: index, value.peer_netns: peer_index}
 
-    async def _configure_peer(self, value: Veth, alias: str) -> int:
-        async with iproute(value.peer_netns) as ipr:
-            index = await require_link(ipr, value.peer_netns, value.peer_name)
-            attrs: dict[str, Any] = {"ifalias": alias, "group": self._snapshots.group, **_mtu(value)}
-            if value.peer_mac:
-                attrs["address"] = value.peer_mac
-            with netlink_errors(f"configure {value.peer_name} in {ns_label(value.peer_netns)}"):
-                if value.up:
-                    attrs["state"] = "up"
-                await ipr.link("set", index=index, **attrs)
-            return index
+        return await channel.run(job)
 
     async def update(self, ctx: Context, key: str, old: Veth, new: Veth, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        alias = alias_for(key)
-        async with iproute(new.netns) as ipr:
-            index = await require_link(ipr, new.netns, new.name)
-            with netlink_errors(f"update veth end {new.name}"):
-                await ipr.link(
-                    "set", index=index, ifalias=alias, state="up" if new.up else "down", **_mtu(new), **_mac(new)
-                )
-        peer_index = await self._configure_peer(new, alias)
-        return {new.netns: index, new.peer_netns: peer_index}
+        alias, group = alias_for(key), self._snapshots.group
+
+        def job(channels: Channels) -> Metadata:
+            here = channels(new.netns)
+            index = here.require_link(new.name)
+            here.request(
+                nlmsg.set_link(index, alias=alias, up=new.up, mtu=new.mtu, mac=new.mac), f"update veth end {new.name}"
+            )
+            peer = channels(new.peer_netns)
+            peer_index = peer.require_link(new.peer_name)
+            peer.request(
+                nlmsg.set_link(peer_index, alias=alias, group=group, up=new.up, mtu=new.mtu, mac=new.peer_mac),
+                f"configure {new.peer_name} in {ns_label(new.peer_netns)}",
+            )
+            return {new.netns: index, new.peer_netns: peer_index}
+
+        return await channel.run(job)
 
     def needs_recreate(self, old: Veth, new: Veth) -> bool:
         return (old.name, old.netns, old.peer_name, old.peer_netns, old.checksum_offload) != (
@@ -119,8 +121,7 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
         # (one kernel wait for many); their names are free at once.
         reaper = self._snapshots.reaper
         try:
-            if await reaper.retire(value.netns, value.name):
-                await reaper.rename_away(value.peer_netns, value.peer_name)
+            if await reaper.retire(value.netns, value.name, peer=(value.peer_netns, value.peer_name)):
                 return
         except LinuxError as exc:
             log.info("retiring veth %s failed (%s); deleting it now", value.name, exc)
@@ -142,14 +143,6 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
             and (not desired.peer_mac or desired.peer_mac.lower() == (actual.peer_mac or ""))
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
-
-
-def _mtu(value: Veth) -> dict[str, int]:
-    return {"mtu": value.mtu} if value.mtu else {}
-
-
-def _mac(value: Veth) -> dict[str, str]:
-    return {"address": value.mac} if value.mac else {}
 
 
 def retrieve_veths(snapshot: Snapshot, snapshot_group: int) -> list[Retrieved]:

@@ -13,25 +13,20 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import logging
 from collections.abc import Iterable
-from typing import Any
 
-from pyroute2.netlink.exceptions import NetlinkError
-
+from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import (
-    NetlinkFailed,
-    alias_for,
-    delete_link,
-    netlink_errors,
-    require_link,
-)
-from contivctl.dataplane.linux.netns import iproute
+from contivctl.dataplane.linux.channel import Channels, NetlinkFailed
+from contivctl.dataplane.linux.common import alias_for, delete_link, delete_link_here
 from contivctl.errors import LinuxError
 from contivctl.items.kernel import VxlanLink
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
+
+log = logging.getLogger(__name__)
 
 
 class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
@@ -39,19 +34,17 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
 
     async def create(self, ctx: Context, key: str, value: VxlanLink) -> Metadata:
         self._snapshots.invalidate()
-        async with iproute(value.netns) as ipr:
+        group = self._snapshots.group
+
+        def job(channels: Channels) -> Metadata:
+            here = channels(value.netns)
             try:
-                with netlink_errors(f"create vxlan {value.name} in {ns_label(value.netns)}"):
-                    await ipr.link(
-                        "add",
-                        ifname=value.name,
-                        kind="vxlan",
-                        vxlan_id=value.vni,
-                        vxlan_local=str(value.local),
-                        vxlan_port=value.port,
-                        vxlan_learning=0,
-                        group=self._snapshots.group,
-                    )
+                here.request(
+                    nlmsg.new_link(
+                        value.name, "vxlan", nlmsg.vxlan_data(value.vni, value.local, value.port), group=group
+                    ),
+                    f"create vxlan {value.name} in {ns_label(value.netns)}",
+                )
             except NetlinkFailed as exc:
                 if exc.code == errno.EEXIST:
                     raise LinuxError(
@@ -59,29 +52,20 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
                         f"with VNI {value.vni} on port {value.port}) exists in {ns_label(value.netns)} and is not ours"
                     ) from None
                 raise
-        try:
-            index = await self._configure(key, value)
-        except BaseException:
-            await self._remove(value)
-            raise
-        return {value.netns: index}
+            try:
+                return {value.netns: _configure(channels, key, value)}
+            except BaseException:
+                try:
+                    delete_link_here(channels, value.netns, value.name, "half-made vxlan")
+                except LinuxError as undo:  # the create's own error is the one to report
+                    log.warning("could not remove half-made vxlan %s: %s", value.name, undo)
+                raise
 
-    async def _configure(self, key: str, value: VxlanLink) -> int:
-        async with iproute(value.netns) as ipr:
-            index = await require_link(ipr, value.netns, value.name)
-            attrs: dict[str, Any] = {"ifalias": alias_for(key)}
-            if value.mtu:
-                attrs["mtu"] = value.mtu
-            if value.mac:
-                attrs["address"] = value.mac
-            with netlink_errors(f"configure vxlan {value.name} in {ns_label(value.netns)}"):
-                await ipr.link("set", index=index, **attrs)
-                await ipr.link("set", index=index, state="up" if value.up else "down")
-            return index
+        return await channel.run(job)
 
     async def update(self, ctx: Context, key: str, old: VxlanLink, new: VxlanLink, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
-        return {new.netns: await self._configure(key, new)}
+        return {new.netns: await channel.run(lambda channels: _configure(channels, key, new))}
 
     def needs_recreate(self, old: VxlanLink, new: VxlanLink) -> bool:
         return (old.netns, old.name, old.vni, old.local, old.port) != (
@@ -101,27 +85,27 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)
+        links = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self.prefix)]
+        if not links:
+            return []
+        infos = await channel.run(lambda channels: [_vxlan_info(channels, lk.netns, lk.index) for lk in links])
         found = []
-        for link in snapshot.owned_links():
-            key = link.owner_key
-            if key is None or not key.startswith(self.prefix):
-                continue
-            async with iproute(link.netns) as ipr:
-                with netlink_errors(f"read vxlan {link.name} in {ns_label(link.netns)}"):
-                    info = await _link_info(ipr, link.index)
+        for link, info in zip(links, infos, strict=True):
             if info is None:
                 continue  # removed since the snapshot was taken
+            vni, local, port = info
             value = VxlanLink(
                 netns=link.netns,
                 name=link.name,
-                vni=int(info.get("IFLA_VXLAN_ID") or 0),
-                local=ipaddress.ip_address(info.get("IFLA_VXLAN_LOCAL") or "0.0.0.0"),
-                port=int(info.get("IFLA_VXLAN_PORT") or 0),
+                vni=vni,
+                local=local if local is not None else ipaddress.IPv4Address(0),
+                port=port,
                 mac=link.mac,
                 mtu=link.mtu,
                 up=link.up,
             )
-            found.append(Retrieved(key, value, metadata={link.netns: link.index}, owned=True))
+            assert link.owner_key is not None
+            found.append(Retrieved(link.owner_key, value, metadata={link.netns: link.index}, owned=True))
         return found
 
     def equivalent(self, desired: VxlanLink, actual: VxlanLink) -> bool:
@@ -133,16 +117,23 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
         )
 
 
-async def _link_info(ipr: Any, index: int) -> dict[str, Any] | None:
-    """The VXLAN attributes of a device, or None when it is gone."""
+def _configure(channels: Channels, key: str, value: VxlanLink) -> int:
+    here = channels(value.netns)
+    index = here.require_link(value.name)
+    here.request(
+        nlmsg.set_link(index, alias=alias_for(key), mtu=value.mtu, mac=value.mac, up=value.up),
+        f"configure vxlan {value.name} in {ns_label(value.netns)}",
+    )
+    return index
+
+
+def _vxlan_info(channels: Channels, netns: str, index: int) -> tuple[int, nlmsg.IPAddress | None, int] | None:
+    """VNI, local address and port of a device, or None when it is gone (a job's part)."""
     try:
-        msg = (await ipr.link("get", index=index))[0]
-    except NetlinkError as exc:
+        replies = channels(netns).request(nlmsg.get_link_by_index(index), f"read vxlan {index} in {ns_label(netns)}")
+    except NetlinkFailed as exc:
         if exc.code == errno.ENODEV:
             return None
         raise
-    linkinfo = msg.get_attr("IFLA_LINKINFO")
-    data = linkinfo.get_attr("IFLA_INFO_DATA") if linkinfo is not None else None
-    if data is None:
-        return {}
-    return {name: val for name, val in data["attrs"]}
+    # a device of ours that is no VXLAN device (any more) reads as one with nothing right
+    return (nlmsg.vxlan_info(replies[0]) if replies else None) or (0, None, 0)
