@@ -88,9 +88,8 @@ async def test_kill_9_during_a_burst_leaves_no_leak_and_every_answered_pod_wired
             wanted = {naming.vpp_pod_if_name(cid, "eth0") for cid in atts}
             vpp_ifs = set(await vpp_interfaces(node.vpp)) - {"pod-gw-loop"}
             assert vpp_ifs == wanted
-            for cid in cids:
-                if cid not in atts:
-                    assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
+            orphans = [naming.host_veth_name(cid, "eth0") for cid in cids if cid not in atts]
+            await until(lambda: not any(link_exists(None, name) for name in orphans))
             wired = {a.netns for a in atts.values()}
 
             def no_leftover() -> bool:

@@ -21,6 +21,7 @@ from tests.agent.support import (
     vpp_neighbours,
     vpp_routes,
 )
+from tests.polling import until
 
 GW = "10.1.5.1"
 
@@ -92,9 +93,9 @@ async def test_add_wires_both_sides_and_delete_removes_them(
             assert f"{ip}/32" in routes
 
         await node.delete(cid)
-        assert not link_exists(netns, "eth0")
-        assert not link_exists(None, host_if)
-        assert not link_exists(None, naming.tap_temp_name(cid, "eth0"))
+        await until(lambda: not link_exists(netns, "eth0"))
+        await until(lambda: not link_exists(None, host_if))
+        await until(lambda: not link_exists(None, naming.tap_temp_name(cid, "eth0")))
         ifaces = await vpp_interfaces(node.vpp)
         assert vpp_if not in ifaces
         assert naming.vpp_pod_loop_name(cid, "eth0") not in ifaces
@@ -122,8 +123,8 @@ async def test_a_new_container_of_a_wired_pod_replaces_the_old_attachment(
         new_ns, new_cid = pods.netns(), pods.cid()
         await node.add(old_cid, old_ns, pod="web")
         await node.add(new_cid, new_ns, pod="web")
-        assert not link_exists(old_ns, "eth0")
-        assert not link_exists(None, naming.host_veth_name(old_cid, "eth0"))
+        await until(lambda: not link_exists(old_ns, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(old_cid, "eth0")))
         assert link_exists(new_ns, "eth0")
         assert [str(k) for k in node.controller.attachments] == [f"{new_cid}/eth0"]
         assert len(node.controller.allocator) == 1
@@ -139,7 +140,7 @@ async def test_a_taken_interface_name_fails_and_leaves_nothing(emu: Emulator, po
         )
         with pytest.raises(PodWiringError, match="already exists"):
             await node.add(cid, netns)
-        assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
         assert len(node.controller.allocator) == 0
         assert node.controller.attachments == {}
@@ -165,7 +166,7 @@ async def test_delete_with_the_netns_gone_still_cleans_vpp_and_releases_the_ip(
         pods.remove_netns(netns)
         await node.delete(cid)
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
-        assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         assert "10.1.5.2/32" not in await vpp_routes(node.vpp, 1)
         assert len(node.controller.allocator) == 0
         assert await node.store.list("/contiv/") == {}
@@ -192,11 +193,12 @@ async def test_a_vpp_failure_rolls_back_everything(
             await node.add(cid, netns)
         assert set(await vpp_interfaces(node.vpp)) == before_ifaces
         assert await vpp_routes(node.vpp, 1) == before_routes
-        assert ip_json(netns, "link", "show") and not link_exists(netns, "eth0")
+        assert ip_json(netns, "link", "show")  # the namespace itself is left alone
+        await until(lambda: not link_exists(netns, "eth0"))
         assert ip_json(netns, "route", "show") == []
         assert ip_json(netns, "neigh", "show") == []
-        assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
-        assert not link_exists(None, naming.tap_temp_name(cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
+        await until(lambda: not link_exists(None, naming.tap_temp_name(cid, "eth0")))
         assert len(node.controller.allocator) == 0
         assert await node.store.list("/contiv/") == {}
         # and the next pod gets wired normally
@@ -211,7 +213,7 @@ async def test_missing_netns_fails_cleanly(emu: Emulator, pods: Pods, tmp_path: 
             await node.add(cid, str(tmp_path / "gone"))
         assert not (tmp_path / "gone").exists()
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
-        assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         assert len(node.controller.allocator) == 0
 
 
@@ -234,11 +236,10 @@ async def test_a_burst_shares_transactions_and_a_failing_pod_fails_alone(
             assert link_exists(ns, "eth0")
         assert len(node.controller.allocator) == len(good)
         assert naming.vpp_pod_if_name(bad_cid, "eth0") not in await vpp_interfaces(node.vpp)
-        assert not link_exists(None, naming.host_veth_name(bad_cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(bad_cid, "eth0")))
         assert any(" pod events from " in r.trigger for r in node.reconciler.history())
         # and a burst of deletes
         await asyncio.gather(*(node.delete(cid) for cid, _ in good))
         assert node.controller.attachments == {}
         assert len(node.controller.allocator) == 0
-        for _cid, ns in good:
-            assert not link_exists(ns, "eth0")
+        await until(lambda: not any(link_exists(ns, "eth0") for _cid, ns in good))

@@ -21,6 +21,7 @@ from tests.agent.support import (
     stop_node,
     vpp_interfaces,
 )
+from tests.polling import until
 
 
 def startup_record(node: object) -> object:
@@ -91,7 +92,7 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
         ifaces = await vpp_interfaces(again.vpp)
         assert naming.vpp_pod_if_name(gone_cid, "eth0") not in ifaces
         assert naming.vpp_pod_if_name(keep_cid, "eth0") in ifaces
-        assert not link_exists(None, naming.host_veth_name(gone_cid, "eth0"))
+        await until(lambda: not link_exists(None, naming.host_veth_name(gone_cid, "eth0")))
         keys = await again.store.list("/contiv/")
         assert all(gone_cid not in k for k in keys)
     finally:

@@ -23,6 +23,7 @@ from contivctl.testing.etcd import EtcdServer
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import NODE, Pods, config, link_exists, make_node, stop_node
 from tests.cluster.conftest import store_for, wait_until
+from tests.polling import until
 
 if os.geteuid() != 0:
     pytest.skip("pod wiring tests need root", allow_module_level=True)
@@ -63,7 +64,7 @@ async def test_pods_are_wired_while_etcd_is_down(etcd: EtcdServer, emu: Emulator
         assert first.attachment.ip != second.attachment.ip
         assert link_exists(netns, "eth0")
         await node.delete(first.attachment.container_id)
-        assert not link_exists(netns, "eth0")
+        await until(lambda: not link_exists(netns, "eth0"))
 
         await member.publish(["192.168.16.5/24"])  # returns at once, lands later
         etcd.start()

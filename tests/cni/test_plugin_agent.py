@@ -15,6 +15,7 @@ from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import Pods, ip_json, link_exists, vpp_interfaces
 from tests.cni.support import ROOT, VERSIONS, cni_env, netconf, run, running_agent
+from tests.polling import until
 
 if os.geteuid() != 0:
     pytest.skip("CNI tests against the agent need root", allow_module_level=True)
@@ -59,7 +60,7 @@ async def test_add_answers_in_every_supported_version_and_del_removes_the_pod(
             path = f"/var/run/netns/{netns}"
             deleted = await run(cni_env("DEL", cid, path), netconf(agent.socket, "1.1.0"))
             assert (deleted.rc, deleted.stdout) == (0, ""), deleted.stderr
-            assert not link_exists(path, "eth0")
+            await until(lambda path=path: not link_exists(path, "eth0"))
             assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(agent.node.vpp)
         assert agent.node.controller.attachments == {}
         again = await run(cni_env("DEL", pods.container_ids[0], ""), netconf(agent.socket))

@@ -62,7 +62,7 @@ async def test_two_pods_ping_each_other_and_the_gateway(the_lab: Lab, store_dir:
         assert in_netns(ns.path, lambda: read_sysctl("net.ipv4.ip_forward")) == "1"
 
         await node.delete(cid1)
-        assert not ip_json(ns.path, "link", "show", host_end)
+        await until(lambda: not ip_json(ns.path, "link", "show", host_end))
         assert str(r1.attachment.ip) not in {r["dst"] for r in ip_json(ns.path, "route", "show", "proto", "199")}
         assert not await pings(pod2, r1.attachment.ip)
         assert await reachable(pod2, gw)  # the other pod keeps its gateway

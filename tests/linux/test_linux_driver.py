@@ -17,8 +17,9 @@ import pytest
 
 from contivctl.dataplane.linux import Namespaces, channel, linux_descriptors
 from contivctl.dataplane.linux.netns import get_checksum_offload
+from contivctl.dataplane.linux.reaper import graveyard_group
 from contivctl.errors import NetnsNotFound
-from contivctl.items.linux import Address, Neighbour, Route, TapPodSide, Veth
+from contivctl.items.linux import LINK_GROUP, Address, Neighbour, Route, TapPodSide, Veth
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.item import ItemState
 from contivctl.reconcile.memory import MemoryDataplane, MemoryDescriptor, Thing
@@ -93,8 +94,10 @@ async def test_pod_wiring_is_created_read_back_and_removed(
     assert [(n["dst"], n["lladdr"], n["state"]) for n in neigh] == [("10.1.1.1", GW_MAC, ["PERMANENT"])]
 
     await reconciler.apply({k: None for k in items}, mode=Mode.REVERT, trigger="del pod")
-    assert ip_json(pod, "link", "show", "eth0") == []
-    assert ip_json(vswitch, "link", "show", "veth-p1") == []
+    # retired at once (no longer ours), deleted by the kernel a moment later
+    await until(
+        lambda: ip_json(pod, "link", "show", "eth0") == [] and ip_json(vswitch, "link", "show", "veth-p1") == []
+    )
 
 
 async def test_full_resync_with_nothing_changed_does_nothing(
@@ -150,8 +153,23 @@ async def test_foreign_links_in_the_pod_namespace_are_left_alone(
     await reconciler.resync_full(pod_items(vswitch, pod))
     await reconciler.resync_full({})
     assert ip_json(pod, "link", "show", "other0") != []
-    assert ip_json(pod, "link", "show", "eth0") == []
+    await until(lambda: ip_json(pod, "link", "show", "eth0") == [])
     assert ip_json(pod, "addr", "show", "other0")[0]["addr_info"][0]["local"] == "10.9.0.1"
+
+
+async def test_names_still_held_by_a_retired_pair_are_taken_back(
+    reconciler: Reconciler, make_netns: Callable[[], str]
+) -> None:
+    """The same attachment added back before its retired pair is deleted: the retired holder goes at once."""
+    vswitch, pod = make_netns(), make_netns()
+    grave = str(graveyard_group(LINK_GROUP))
+    pair = f"veth-p1 group {grave} type veth peer name eth0 netns {nsname(pod)} group {grave}"
+    subprocess.run(["ip", "-n", nsname(vswitch), "link", "add", *pair.split()], check=True)
+    record = await reconciler.apply(pod_items(vswitch, pod), mode=Mode.REVERT)
+    assert record.error is None
+    (eth0,) = ip_json(pod, "link", "show", "eth0")
+    assert (eth0["group"], eth0["address"]) == (str(LINK_GROUP), POD_MAC)
+    assert ip_json(pod, "route", "show", "default")
 
 
 async def test_a_taken_interface_name_in_the_pod_is_an_error_and_nothing_is_left(
@@ -255,7 +273,8 @@ async def test_a_link_cut_short_by_a_crash_is_still_ours(reconciler: Reconciler,
     reconciler.namespaces.set([vswitch, pod])  # type: ignore[attr-defined]
     record = await reconciler.resync_full({})
     assert [(op.op, op.key) for op in record.ops] == [("delete", f"linux/veth/{vswitch}/cvhalfmade")]
-    assert ip_json(vswitch, "link", "show", "cvhalfmade") == []
-    # its far end goes when the retired veth is deleted, a moment later, in a batch
-    await until(lambda: ip_json(pod, "link", "show", "eth0") == [])
+    # retired at once, deleted (its far end with it) a moment later, in a batch
+    await until(
+        lambda: ip_json(vswitch, "link", "show", "cvhalfmade") == [] and ip_json(pod, "link", "show", "eth0") == []
+    )
     assert ip_json(vswitch, "link", "show", "foreign0") != []

@@ -17,7 +17,6 @@ missing namespace is an error, never a new empty namespace.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import errno
 import os
@@ -25,11 +24,11 @@ import socket
 import struct
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.netns import in_netns, netlink_socket, worker
+from contivctl.dataplane.linux.worker import Worker
 from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.linux import ns_label
 
@@ -45,7 +44,7 @@ OPEN_LIMIT = 128
 
 #: Deleting retired links waits out the kernel's RCU grace period: a thread of
 #: its own, so that pods being wired meanwhile do not wait behind it.
-reaper_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contiv-reaper")
+reaper_pool = Worker("contiv-reaper")
 
 
 class NetlinkFailed(LinuxError):
@@ -121,6 +120,16 @@ class Channel:
             raise
         return nlmsg.link_index(replies[0]) if replies else None
 
+    def find_link_group(self, name: str) -> tuple[int, int] | None:
+        """Index and device group of link ``name`` here, or None."""
+        try:
+            replies = self.request(nlmsg.get_link(name), f"look up {name}")
+        except NetlinkFailed as exc:
+            if exc.code in (errno.ENODEV, errno.ENOENT):
+                return None
+            raise
+        return nlmsg.link_index_group(replies[0]) if replies else None
+
     def require_link(self, name: str) -> int:
         index = self.find_link(name)
         if index is None:
@@ -186,13 +195,13 @@ def _run(job: Callable[[Channels], T]) -> T:
         raise LinuxError(f"netlink: {exc}") from None
 
 
-async def run(job: Callable[[Channels], T], *, pool: ThreadPoolExecutor | None = None) -> T:
+async def run(job: Callable[[Channels], T], *, pool: Worker | None = None) -> T:
     """Run ``job`` on a worker thread with that thread's channels; the event loop keeps going.
 
     Jobs run one at a time on the shared worker (``pool``: another thread,
     for work that must not hold the others up).
     """
-    return await asyncio.get_running_loop().run_in_executor(pool or worker, _run, job)
+    return await (pool or worker).run(lambda: _run(job))
 
 
 async def request(netns: str, req: nlmsg.Request, what: str) -> list[bytes]:

@@ -9,7 +9,6 @@ exist is an error — never a new, empty namespace.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import errno
@@ -18,9 +17,9 @@ import os
 import socket
 import struct
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from contivctl.dataplane.linux.worker import Worker
 from contivctl.errors import LinuxError, NetnsNotFound
 
 T = TypeVar("T")
@@ -31,7 +30,7 @@ SOCKET_BUFFER = 1 << 20
 _libc = ctypes.CDLL(None, use_errno=True)
 #: One thread is enough: a job takes microseconds to milliseconds, and a
 #: single thread keeps the requests of one job from interleaving with another's.
-worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="contiv-netns")
+worker = Worker("contiv-netns")
 
 
 def _setns(fd: int, what: str) -> None:
@@ -64,7 +63,7 @@ def in_netns(netns: str, fn: Callable[[], T]) -> T:
 
 async def run_in_netns(netns: str, fn: Callable[[], T]) -> T:
     """``in_netns`` on the worker thread, so the event loop keeps running."""
-    return await asyncio.get_running_loop().run_in_executor(worker, in_netns, netns, fn)
+    return await worker.run(lambda: in_netns(netns, fn))
 
 
 def netlink_socket() -> socket.socket:

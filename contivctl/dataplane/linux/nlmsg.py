@@ -229,6 +229,12 @@ def link_index(reply: bytes) -> int:
     return int(_IFINFOMSG.unpack_from(reply)[2])
 
 
+def link_index_group(reply: bytes) -> tuple[int, int]:
+    """Index and device group of the link a RTM_NEWLINK answer describes."""
+    group = parse_attrs(reply, _IFINFOMSG.size).get(IFLA_GROUP)
+    return link_index(reply), _U32.unpack(group)[0] if group else 0
+
+
 # -- addresses, routes, neighbours -----------------------------------------
 
 

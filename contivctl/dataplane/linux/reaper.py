@@ -4,10 +4,16 @@ The kernel deletes a network device under its global lock and then waits
 for an RCU grace period (~15-20 ms here), one device at a time: a burst of
 pod deletions would queue behind each other for that alone. A device group,
 though, is deleted in one request and one wait. So a veth being deleted is
-*retired* at once — taken down, renamed and moved to the agent's graveyard
-group, which frees its names for a new pod immediately — and the graveyard
-is emptied a moment later in one request per namespace, on a thread of its
-own so that the wait holds up no other netlink work.
+*retired* at once — both ends moved to the agent's graveyard group, where
+nothing counts as the agent's any more — and the graveyard is emptied a
+moment later in one request per namespace, on a thread of its own so that
+the wait holds up no other netlink work.
+
+A retired link keeps its name until then. Freeing names at once (taking
+the ends down and renaming them) cost the kernel more than creating the
+pair, for every pod; a name is needed again that soon only when the same
+attachment is added back, and then ``clear_names`` deletes the retired
+holder on the spot.
 
 A graveyard left by a crash is emptied on the next resync.
 """
@@ -17,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import uuid
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.channel import Channel, Channels, NetlinkFailed
@@ -42,21 +47,18 @@ class Reaper:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def _bury(self, here: Channel, name: str) -> bool:
-        """Take ``name`` down, rename it and move it to the graveyard; False if it is not there."""
+        """Move ``name`` to the graveyard; False if it is not there."""
         index = here.find_link(name)
         if index is None:
             return False
-        # the kernel renames only a link that is down, and applies the up flag last
-        here.request(nlmsg.set_link(index, up=False), f"retire {name}")
-        grave = "cx" + uuid.uuid4().hex[:13]
-        here.request(nlmsg.set_link(index, name=grave, alias="", group=self.group), f"retire {name}")
+        here.request(nlmsg.set_link(index, alias="", group=self.group), f"retire {name}")
         return True
 
     async def retire(self, netns: str, name: str, peer: tuple[str, str] | None = None) -> bool:
-        """Take link ``name`` of ``netns`` out of service now; False if it is not there.
+        """Take link ``name`` of ``netns`` out of the agent's hands now; False if it is not there.
 
-        ``peer`` (namespace, name) is its veth peer, whose name is freed too
-        (it is deleted with the link, by the kernel).
+        ``peer`` (namespace, name) is its veth peer, retired with it (the
+        kernel deletes it with the link).
         """
 
         def job(channels: Channels) -> bool:
@@ -66,13 +68,29 @@ class Reaper:
                 try:
                     self._bury(channels(peer[0]), peer[1])
                 except LinuxError as exc:  # it goes with its pair anyway
-                    log.debug("could not rename %s away in %s: %s", peer[1], peer[0], exc)
+                    log.debug("could not retire %s in %s: %s", peer[1], peer[0], exc)
             return True
 
         if not await channel.run(job):
             return False
         self.schedule(netns)
         return True
+
+    def clear_names(self, channels: Channels, names: list[tuple[str, str]]) -> bool:
+        """Delete now the retired links that hold any of ``names`` ((namespace, name) pairs); True if any did.
+
+        A job's part, for a create that met a name still taken.
+        """
+        cleared = False
+        for netns, name in names:
+            if not name or not netns_exists(netns):
+                continue
+            here = channels(netns)
+            found = here.find_link_group(name)
+            if found is not None and found[1] == self.group:
+                here.request(nlmsg.del_link(found[0]), f"delete retired {name}")
+                cleared = True
+        return cleared
 
     def schedule(self, netns: str) -> None:
         if netns not in self._tasks:

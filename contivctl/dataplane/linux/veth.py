@@ -16,7 +16,7 @@ from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.channel import Channel, Channels
 from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, delete_link, delete_link_here
 from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
 from contivctl.dataplane.linux.snapshot import Snapshot
@@ -36,23 +36,19 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
         self._snapshots.invalidate()
         alias, group = alias_for(key), self._snapshots.group
 
+        reaper = self._snapshots.reaper
+
         def job(channels: Channels) -> Metadata:
             here = channels(value.netns)
+            names = [(value.netns, value.name), (value.peer_netns, value.peer_name)]
             try:
-                with netns_fd(value.peer_netns) as peer_fd:
-                    here.request(
-                        nlmsg.new_veth(
-                            value.name,
-                            value.peer_name,
-                            peer_fd,
-                            group=group,
-                            mtu=value.mtu,
-                            mac=value.mac,
-                            peer_mac=value.peer_mac,
-                            up=value.up,
-                        ),
-                        f"create veth {value.name} in {ns_label(value.netns)}",
-                    )
+                try:
+                    _new_veth(here, value, group)
+                except NetlinkFailed as exc:
+                    # a name may still be held by a retired pair of the same attachment
+                    if exc.code != errno.EEXIST or not reaper.clear_names(channels, names):
+                        raise
+                    _new_veth(here, value, group)
             except NetlinkFailed as exc:
                 if exc.code == errno.EEXIST:
                     raise LinuxError(
@@ -142,6 +138,23 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.peer_mac or desired.peer_mac.lower() == (actual.peer_mac or ""))
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
+        )
+
+
+def _new_veth(here: Channel, value: Veth, group: int) -> None:
+    with netns_fd(value.peer_netns) as peer_fd:
+        here.request(
+            nlmsg.new_veth(
+                value.name,
+                value.peer_name,
+                peer_fd,
+                group=group,
+                mtu=value.mtu,
+                mac=value.mac,
+                peer_mac=value.peer_mac,
+                up=value.up,
+            ),
+            f"create veth {value.name} in {ns_label(value.netns)}",
         )
 
 
