@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from contivctl import gcpolicy
 from tests.agent.support import _Remote, config, make_node, stop_node
 
 CHURN_PODS = 200
@@ -72,6 +73,7 @@ async def wire(node: object, names: list[str], *, delete: bool) -> tuple[float, 
 
 
 async def main() -> None:
+    gcpolicy.tune()  # the collector's thresholds of the agent process (contivctl agent sets them too)
     work = Path(tempfile.mkdtemp(prefix="bench-pods-"))
     sock = work / "vpp.sock"
     emulator = subprocess.Popen([sys.executable, "-m", "contivctl.testing.vppemu", "--socket", str(sock)])

@@ -43,9 +43,7 @@ def desired_state(parents: int, children: int) -> dict[str, Thing]:
         desired[f"p/if-{i:05d}"] = Thing(f"parent {i}")
         for j in range(children):
             any_parent = ("p/",) if j % 5 == 0 else ()
-            desired[f"c/if-{i:05d}/{j:03d}"] = Thing(
-                f"child {j}", needs=(f"p/if-{i:05d}",), needs_any=any_parent
-            )
+            desired[f"c/if-{i:05d}/{j:03d}"] = Thing(f"child {j}", needs=(f"p/if-{i:05d}",), needs_any=any_parent)
     return desired
 
 

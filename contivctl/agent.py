@@ -18,6 +18,7 @@ from pathlib import Path
 
 import attrs
 
+from contivctl import gcpolicy
 from contivctl.cluster import Membership, claim_node_id, list_nodes, remove_node
 from contivctl.cluster.static import StaticMembership
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
@@ -411,6 +412,7 @@ async def cluster_node_id(opts: AgentOptions) -> AgentOptions:
 
 
 async def run_agent(opts: AgentOptions) -> int:
+    gcpolicy.tune()
     opts = await cluster_node_id(opts)
     agent = Agent(opts)
     loop = asyncio.get_running_loop()
@@ -422,6 +424,7 @@ async def run_agent(opts: AgentOptions) -> int:
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if starting.done():
             starting.result()  # a start-up failure is raised here
+            gcpolicy.settle()
             await stopping
         else:
             log.info("stopping while still starting up")

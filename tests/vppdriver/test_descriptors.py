@@ -56,6 +56,19 @@ async def test_unnumbered_and_physical_nic(vpp: VPPConnection, emu: Emulator) ->
     assert await found(d, ctx, nic.key) is None
 
 
+async def test_rx_mode_is_read_back(vpp: VPPConnection) -> None:
+    d, ctx = D.InterfaceDescriptor(vpp), Ctx()
+    nic = I.Interface(NIC, I.Physical(NIC), rx_mode=I.RxMode.INTERRUPT)
+    await ctx.create(d, nic)
+    r = await found(d, ctx, nic.key)
+    assert r is not None and r.value.rx_mode is I.RxMode.INTERRUPT
+    polling = I.Interface(NIC, I.Physical(NIC), rx_mode=I.RxMode.POLLING)
+    assert not d.equivalent(polling, r.value)
+    await ctx.update(d, nic, polling)
+    r = await found(d, ctx, nic.key)
+    assert r is not None and r.value.rx_mode is I.RxMode.POLLING
+
+
 async def test_tap_in_a_namespace(vpp: VPPConnection, netns: str) -> None:
     d, ctx = D.InterfaceDescriptor(vpp), Ctx()
     tap = I.Interface(

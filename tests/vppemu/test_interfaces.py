@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contivctl.testing.vppemu import Emulator
 
 from .helpers import AsyncClient, call, dump, next_event
@@ -89,6 +91,22 @@ async def test_rx_mode(emu: Emulator, vpp: AsyncClient) -> None:
     lo = (await call(vpp, "create_loopback")).sw_if_index
     assert (await call(vpp, "sw_interface_set_rx_mode", sw_if_index=lo, mode=2)).retval == -71
     assert (await call(vpp, "sw_interface_set_rx_mode", sw_if_index=1, mode=9)).retval == -7
+
+
+async def test_rx_placement_of_one_interface_or_all(vpp: AsyncClient) -> None:
+    nics = [i for i, d in (await _ifaces(vpp)).items() if i != 0]
+    assert (await call(vpp, "sw_interface_set_rx_mode", sw_if_index=nics[0], mode=2)).retval == 0
+    lo = (await call(vpp, "create_loopback")).sw_if_index
+
+    def modes(details: list[Any]) -> dict[int, int]:
+        return {int(d.sw_if_index): int(d.mode) for d in details}
+
+    everything = modes(await dump(vpp, "sw_interface_rx_placement_dump", sw_if_index=ALL))
+    # a queue in its default mode reads as polling; a loopback has no queue
+    assert everything == {nics[0]: 2, **{i: 1 for i in nics[1:]}}
+    assert modes(await dump(vpp, "sw_interface_rx_placement_dump", sw_if_index=nics[0])) == {nics[0]: 2}
+    assert await dump(vpp, "sw_interface_rx_placement_dump", sw_if_index=lo) == []
+    assert await dump(vpp, "sw_interface_rx_placement_dump", sw_if_index=999) == []
 
 
 async def test_tags(vpp: AsyncClient) -> None:

@@ -141,11 +141,17 @@ class Channel:
 
 
 class Channels:
-    """The open channels of one worker thread, by namespace path, least recently used closed first."""
+    """The open channels of one worker thread, by namespace path, least recently used closed first.
+
+    A channel used by the running job is never closed under it, however
+    many namespaces that job visits.
+    """
 
     def __init__(self, limit: int = OPEN_LIMIT) -> None:
         self.limit = limit
         self._open: collections.OrderedDict[str, Channel] = collections.OrderedDict()
+        #: the namespaces the running job has used
+        self._in_use: set[str] = set()
 
     def __call__(self, netns: str) -> Channel:
         """The channel into ``netns`` ("" = the agent's own namespace)."""
@@ -154,15 +160,26 @@ class Channels:
         if channel is not None:
             if channel.ident == ident:
                 self._open.move_to_end(netns)
+                self._in_use.add(netns)
                 return channel
             self.release(netns)
         sock = in_netns(netns, netlink_socket)
         sock.settimeout(REQUEST_TIMEOUT)
         channel = self._open[netns] = Channel(netns, ident, sock)
-        while len(self._open) > self.limit:
-            _, oldest = self._open.popitem(last=False)
-            oldest.close()
+        self._in_use.add(netns)
+        self._trim()
         return channel
+
+    def _trim(self) -> None:
+        while len(self._open) > self.limit:
+            oldest = next((netns for netns in self._open if netns not in self._in_use), None)
+            if oldest is None:
+                return
+            self.release(oldest)
+
+    def job_done(self) -> None:
+        self._in_use.clear()
+        self._trim()
 
     def release(self, netns: str) -> None:
         channel = self._open.pop(netns, None)
@@ -193,6 +210,8 @@ def _run(job: Callable[[Channels], T]) -> T:
         for netns in list(channels._open):
             channels.release(netns)
         raise LinuxError(f"netlink: {exc}") from None
+    finally:
+        channels.job_done()
 
 
 async def run(job: Callable[[Channels], T], *, pool: Worker | None = None) -> T:

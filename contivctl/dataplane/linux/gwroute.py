@@ -33,8 +33,8 @@ def _read(here: Channel, group: int) -> list[GatewayRoute]:
     ours = {lk.index for lk in rtnl.links(here.dump) if lk.group == group}
     return [
         GatewayRoute(netns=here.netns, dst=r.dst, via=r.gateway)
-        for r in rtnl.routes(here.dump)
-        if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV and r.gateway is not None and r.oif not in ours
+        for r in rtnl.routes(here.dump, table=RT_TABLE_MAIN, protocol=RTPROT_CONTIV)
+        if r.gateway is not None and r.oif not in ours
     ]
 
 

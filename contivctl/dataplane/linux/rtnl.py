@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 
 import attrs
 
@@ -26,6 +26,8 @@ _IFADDRMSG = struct.Struct("=BBBBI")
 _RTMSG = struct.Struct("=BBBBBBBBI")
 _NDMSG = struct.Struct("=BxxxiHBB")
 _RTATTR = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
+_I32 = struct.Struct("=i")
 
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_IFALIAS, IFLA_GROUP = 1, 3, 4, 5, 20, 27
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -85,7 +87,7 @@ def _text(raw: bytes | None) -> str:
 
 
 def _mac(raw: bytes | None) -> str:
-    return ":".join(f"{b:02x}" for b in raw) if raw else ""
+    return raw.hex(":") if raw else ""
 
 
 def _ip(raw: bytes) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -116,47 +118,68 @@ def links(dump: Dump) -> list[RawLink]:
     return out
 
 
-def addresses(dump: Dump) -> list[RawAddress]:
+def _interface(raw: bytes, prefixlen: int) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
+    # the (address, prefix length) form: no text to format and parse again
+    if len(raw) == 4:
+        return ipaddress.IPv4Interface((raw, prefixlen))
+    return ipaddress.IPv6Interface((raw, prefixlen))
+
+
+def _network(raw: bytes, prefixlen: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if len(raw) == 4:
+        return ipaddress.IPv4Network((raw, prefixlen), strict=False)
+    return ipaddress.IPv6Network((raw, prefixlen), strict=False)
+
+
+def addresses(dump: Dump, indexes: Container[int] | None = None) -> list[RawAddress]:
+    """Every address, or those on the links ``indexes``."""
     out = []
     for msg in dump(RTM_GETADDR, _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)):
         _family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg)
+        if indexes is not None and index not in indexes:
+            continue
         a = parse_attrs(msg, _IFADDRMSG.size)
         raw = a.get(IFA_LOCAL) or a.get(IFA_ADDRESS)
         if raw:
-            out.append(RawAddress(index, ipaddress.ip_interface(f"{_ip(raw)}/{prefixlen}")))
+            out.append(RawAddress(index, _interface(raw, prefixlen)))
     return out
 
 
-def routes(dump: Dump) -> list[RawRoute]:
+def routes(dump: Dump, table: int | None = None, protocol: int | None = None) -> list[RawRoute]:
+    """Every route, or those of ``table`` and ``protocol``."""
     out = []
     for msg in dump(RTM_GETROUTE, _RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)):
-        family, dst_len, _src_len, _tos, table, protocol, _scope, _type, _flags = _RTMSG.unpack_from(msg)
+        family, dst_len, _src_len, _tos, rtm_table, rtm_protocol, _scope, _type, _flags = _RTMSG.unpack_from(msg)
+        if (protocol is not None and rtm_protocol != protocol) or family not in (socket.AF_INET, socket.AF_INET6):
+            continue
         a = parse_attrs(msg, _RTMSG.size)
         if RTA_TABLE in a:
-            table = struct.unpack("=I", a[RTA_TABLE])[0]
-        if family == socket.AF_INET:
-            dst_ip: ipaddress.IPv4Address | ipaddress.IPv6Address = _ip(a.get(RTA_DST, b"\0" * 4))
-        elif family == socket.AF_INET6:
-            dst_ip = _ip(a.get(RTA_DST, b"\0" * 16))
-        else:
+            rtm_table = _U32.unpack(a[RTA_TABLE])[0]
+        if table is not None and rtm_table != table:
             continue
+        dst = a.get(RTA_DST, b"\0" * (4 if family == socket.AF_INET else 16))
         out.append(
             RawRoute(
-                table=table,
-                protocol=protocol,
-                dst=ipaddress.ip_network(f"{dst_ip}/{dst_len}", strict=False),
-                oif=struct.unpack("=i", a[RTA_OIF])[0] if RTA_OIF in a else 0,
+                table=rtm_table,
+                protocol=rtm_protocol,
+                dst=_network(dst, dst_len),
+                oif=_I32.unpack(a[RTA_OIF])[0] if RTA_OIF in a else 0,
                 gateway=_ip(a[RTA_GATEWAY]) if RTA_GATEWAY in a else None,
             )
         )
     return out
 
 
-def neighbours(dump: Dump, family: int = socket.AF_UNSPEC) -> list[RawNeighbour]:
+def neighbours(
+    dump: Dump, family: int = socket.AF_UNSPEC, indexes: Container[int] | None = None, state: int = 0
+) -> list[RawNeighbour]:
+    """Every neighbour entry of ``family``, or those on the links ``indexes`` with a bit of ``state`` set."""
     out = []
     for msg in dump(RTM_GETNEIGH, _NDMSG.pack(family, 0, 0, 0, 0)):
-        _family, ifindex, state, _flags, _type = _NDMSG.unpack_from(msg)
+        _family, ifindex, ndm_state, _flags, _type = _NDMSG.unpack_from(msg)
+        if (indexes is not None and ifindex not in indexes) or (state and not ndm_state & state):
+            continue
         a = parse_attrs(msg, _NDMSG.size)
         if NDA_DST in a:
-            out.append(RawNeighbour(ifindex, state, _ip(a[NDA_DST]), _mac(a.get(NDA_LLADDR))))
+            out.append(RawNeighbour(ifindex, ndm_state, _ip(a[NDA_DST]), _mac(a.get(NDA_LLADDR))))
     return out

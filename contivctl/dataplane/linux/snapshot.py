@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 
 from contivctl.dataplane.linux import channel, rtnl
-from contivctl.dataplane.linux.channel import Channel
+from contivctl.dataplane.linux.channel import Channel, Channels
 from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.dataplane.linux.reaper import Reaper
 from contivctl.errors import NetnsNotFound
@@ -29,6 +29,8 @@ RTPROT_CONTIV = 199
 RT_TABLE_MAIN = 254
 NUD_PERMANENT = 0x80
 IFF_UP = 0x1
+#: namespaces read per job: other netlink work gets its turn in between
+READ_CHUNK = 32
 
 
 @attrs.frozen
@@ -133,19 +135,17 @@ def _read_namespace(here: Channel, group: int) -> NamespaceDump:
         return NamespaceDump(netns, tuple(links), (), (), ())
     addresses = tuple(
         (a.index, a.address)
-        for a in rtnl.addresses(dump)
+        for a in rtnl.addresses(dump, indexes=ours)
         # the kernel gives every IPv6-capable link an fe80:: address of its own
-        if a.index in ours and not (a.address.version == 6 and a.address.is_link_local)
+        if not (a.address.version == 6 and a.address.is_link_local)
     )
     routes = tuple(
         RouteEntry(netns=netns, dst=r.dst, oif=r.oif, via=r.gateway)
-        for r in rtnl.routes(dump)
-        if r.table == RT_TABLE_MAIN and r.protocol == RTPROT_CONTIV
+        for r in rtnl.routes(dump, table=RT_TABLE_MAIN, protocol=RTPROT_CONTIV)
     )
     neighbours = tuple(
         NeighbourEntry(netns=netns, ifindex=n.ifindex, ip=n.ip, mac=n.mac)
-        for n in rtnl.neighbours(dump)
-        if n.ifindex in ours and n.state & NUD_PERMANENT
+        for n in rtnl.neighbours(dump, indexes=ours, state=NUD_PERMANENT)
     )
     return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
 
@@ -222,12 +222,22 @@ class SnapshotSource:
 
     async def _take(self) -> Snapshot:
         paths = [HOST_NS, *(p for p in self.namespaces if netns_exists(p))]
-        results = await asyncio.gather(*(dump_namespace(p, self.group) for p in paths), return_exceptions=True)
+        chunks = [paths[i : i + READ_CHUNK] for i in range(0, len(paths), READ_CHUNK)]
+        group = self.group
+
+        def read(chunk: list[str]) -> Callable[[Channels], list[NamespaceDump]]:
+            def job(channels: Channels) -> list[NamespaceDump]:
+                out = []
+                for path in chunk:
+                    try:
+                        out.append(_read_namespace(channels(path), group))
+                    except NetnsNotFound:
+                        continue  # removed while we were reading it: nothing of ours is left there
+                return out
+
+            return job
+
         found: dict[str, NamespaceDump] = {}
-        for path, result in zip(paths, results, strict=True):
-            if isinstance(result, NetnsNotFound):
-                continue  # removed while we were reading it: nothing of ours is left there
-            if isinstance(result, BaseException):
-                raise result
-            found[path] = result
+        for dumps in await asyncio.gather(*(channel.run(read(chunk)) for chunk in chunks)):
+            found.update((dump.netns, dump) for dump in dumps)
         return Snapshot(found)

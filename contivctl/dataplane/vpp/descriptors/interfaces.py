@@ -204,16 +204,20 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
             vpp.dump("ip_unnumbered_dump", sw_if_index=ALL),
         )
         indices = [i for i, d in names.details.items() if str(d.interface_dev_type) != "local"]
-        tables = await vpp.call_many(
-            [("sw_interface_get_table", {"sw_if_index": i, "is_ipv6": False}) for i in indices]
+        tables, placements = await asyncio.gather(
+            vpp.call_many([("sw_interface_get_table", {"sw_if_index": i, "is_ipv6": False}) for i in indices]),
+            # ~0: the queues of every interface in one dump
+            vpp.dump("sw_interface_rx_placement_dump", sw_if_index=ALL),
         )
-        rx = await vpp.dump_many([("sw_interface_rx_placement_dump", {"sw_if_index": i}) for i in indices])
+        queues: dict[int, list[Any]] = {}
+        for p in placements:
+            queues.setdefault(int(p.sw_if_index), []).append(p)
         tap_by = {int(t.sw_if_index): t for t in taps}
         afp_by = {int(a.sw_if_index): a for a in afp}
         vx_by = {int(t.sw_if_index): t for t in vx}
         un_by = {int(u.sw_if_index): int(u.ip_sw_if_index) for u in unnum}
         out = []
-        for i, table, placement in zip(indices, tables, rx, strict=True):
+        for i, table in zip(indices, tables, strict=True):
             d = names.details[i]
             n = names.by_index[i]
             link = _link_of(d, tap_by.get(i), afp_by.get(i), vx_by.get(i))
@@ -221,7 +225,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
                 continue  # a NIC nobody configured yet: raw material, adopted when desired
             un_to = un_by.get(i)
             un_name = names.by_index[un_to].name if un_to is not None and un_to in names.by_index else None
-            modes = {int(p.mode) for p in placement}
+            modes = {int(p.mode) for p in queues.get(i, ())}
             rx_mode = RxMode(modes.pop()) if len(modes) == 1 and modes <= {1, 2, 3} else None
             value = Interface(
                 name=n.name,

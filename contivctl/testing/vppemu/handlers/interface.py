@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import Retval, VppApiError
-from ..state.interfaces import ALL, RX_ADAPTIVE, RX_DEFAULT, Interface, Kind
+from ..state.interfaces import ALL, RX_ADAPTIVE, RX_DEFAULT, RX_POLLING, Interface, Kind
 from .base import Context, Fields, dump, ensure, mac_bytes, reply, text
 from .common import IF_EVENT, delete_interface, set_admin
 
@@ -92,6 +92,26 @@ def set_rx_mode(ctx: Context, m: Any) -> None:
     ensure(0 < mode <= RX_DEFAULT, Retval.INVALID_VALUE, f"rx mode {mode}")
     ensure(iface.has_rx_queues, Retval.INVALID_INTERFACE, f"{iface.name} has no rx queues")
     iface.rx_mode = mode if mode <= RX_ADAPTIVE else RX_DEFAULT
+
+
+@dump("sw_interface_rx_placement_dump")
+def rx_placement_dump(ctx: Context, m: Any) -> Iterator[Fields]:
+    """One queue per device interface, on the main thread; ~0 asks for every interface.
+
+    A queue left in its device's default mode reads as polling, the mode
+    the devices modelled here run in; VPP never reports "default" for a queue.
+    """
+    interfaces = ctx.state.interfaces
+    if m.sw_if_index == ALL:
+        chosen = list(interfaces.by_index.values())
+    else:
+        # VPP reports nothing for an unknown or non-device index
+        found = interfaces.by_index.get(m.sw_if_index)
+        chosen = [found] if found is not None else []
+    for iface in chosen:
+        if iface.has_rx_queues:
+            mode = iface.rx_mode if iface.rx_mode != RX_DEFAULT else RX_POLLING
+            yield {"sw_if_index": iface.sw_if_index, "queue_id": 0, "worker_id": 0, "mode": mode}
 
 
 @reply("sw_interface_tag_add_del")
