@@ -108,8 +108,12 @@ class Descriptor(abc.ABC, Generic[V]):
         return ()
 
 
+#: routed keys remembered at the most (a resync routes every key several times)
+_ROUTE_MEMO = 1 << 17
+
+
 class Registry:
-    """Routes keys to descriptors by prefix, in O(number of distinct prefix lengths)."""
+    """Routes keys to descriptors by prefix, in O(number of distinct prefix lengths), remembered per key."""
 
     def __init__(self, descriptors: Iterable[Descriptor[Any]]) -> None:
         by_prefix: dict[str, Descriptor[Any]] = {}
@@ -126,11 +130,18 @@ class Registry:
                     raise ValueError(f"{d.prefix!r} retrieves after unknown prefix {after!r}")
         self._by_prefix = by_prefix
         self._lengths = sorted({len(p) for p in by_prefix})
+        self._routed: dict[str, Descriptor[Any]] = {}
 
     def route(self, key: str) -> Descriptor[Any]:
+        found = self._routed.get(key)
+        if found is not None:
+            return found
         for n in self._lengths:
             d = self._by_prefix.get(key[:n])
             if d is not None:
+                if len(self._routed) >= _ROUTE_MEMO:
+                    self._routed.clear()  # keys of items long gone: start over
+                self._routed[key] = d
                 return d
         raise UnknownKind(key)
 

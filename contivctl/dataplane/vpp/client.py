@@ -17,6 +17,9 @@ overriding methods rather than patching the library:
 - `_register_functions`: tolerates messages VPP does not have (the library
   raises KeyError mid-connect); the owner then reports all of them at once.
 
+It adds `dump_group`: old-style dumps sent back to back and ended by one
+control ping, where the library sends a ping after every dump.
+
 The library never sets `connected`; the owner keeps its own state.
 """
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vpp_papi import vpp_papi_async
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: (future, name of the message that ends the reply, name of details messages, details so far)
 Request = tuple["asyncio.Future[Any] | None", "str | None", "str | None", list[Any]]
+#: the end message of a dump of a group: none, the group's ping ends it
+_NO_END = "-"
 
 
 class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
@@ -75,6 +80,34 @@ class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
     def function(self, name: str) -> Callable[..., asyncio.Future[Any]] | None:
         api = getattr(self, "_api", None)
         return getattr(api, name, None) if api is not None else None
+
+    # -- dumps ending in one ping ----------------------------------------------
+
+    def dump_group(self, dumps: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list[int], asyncio.Future[Any]]:
+        """Send old-style dumps back to back, then one control ping; returns their contexts and the ping's future.
+
+        VPP answers a connection's requests in order, so when the ping's reply
+        arrives every dump before it is complete: its details are in
+        ``self.requests[context][3]``. The caller removes those entries.
+        """
+        contexts: list[int] = []
+        for name, fields in dumps:
+            msgdef = self.messages[name]
+            context = self.get_context()
+            args = dict(fields, context=context, client_index=self.socket_index)
+            args["_vl_msg_id"] = self.message_table[name + "_" + msgdef.crc[2:]]
+            self.validate_args(msgdef, args)
+            # never ended by a message of its own: it collects until the ping answers
+            self.requests[context] = (None, _NO_END, None, [])
+            self.message_queue.put_nowait(vpp_papi_async.QueueObject(msgdef.pack(args), context))
+            contexts.append(context)
+        ping = self.get_context()
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.requests[ping] = (done, "control_ping_reply", None, [])
+        args = {"_vl_msg_id": self.control_ping_index, "client_index": self.socket_index, "context": ping}
+        self.message_queue.put_nowait(vpp_papi_async.QueueObject(self.control_ping_msgdef.pack(args), ping))
+        contexts.append(ping)
+        return contexts, done
 
     # -- I/O ----------------------------------------------------------------
 

@@ -363,10 +363,20 @@ class VPPConnection:
         return replies
 
     async def dump_many(self, requests: Iterable[Request]) -> list[list[Any]]:
-        """Pipelined old-style dumps; one list of details per request."""
+        """Pipelined old-style dumps, ended by one control ping; one list of details per request."""
         reqs = list(requests)
         if not reqs:
             return []
-        pending = [self._submit(n, f) for n, f in reqs]
-        results = await self._wait(reqs[0][0], pending, self._batch_timeout(len(reqs)))
-        return [list(details) for _ping, details in results]
+        client = self._client
+        if client is None or client.lost is not None:
+            raise VPPConnectionError(f"not connected to VPP (at {self.socket_path}); {reqs[0][0]} not sent")
+        missing = sorted({n for n, _ in reqs if client.function(n) is None})
+        if missing:
+            raise VPPIncompatible(self.info.version if self.info else "unknown", missing=missing)
+        contexts, done = client.dump_group(reqs)
+        try:
+            await self._wait(reqs[0][0], [(client, contexts[-1], done)], self._batch_timeout(len(reqs)))
+            return [list(client.requests[c][3]) for c in contexts[:-1]]
+        finally:
+            for c in contexts:
+                client.requests.pop(c, None)
