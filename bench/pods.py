@@ -4,7 +4,8 @@ Prints one JSON line per metric ``{"metric", "value", "unit"}``:
 - churn: ADD + DEL of CHURN_PODS pods, CONCURRENCY at a time, each in a fresh
   network namespace, against the VPP emulator running in its own process;
 - restart: RESTART_PODS wired pods, then a new agent on the same store: the
-  duration of its startup resync and how many operations it performed.
+  duration of its startup resync (and of the whole start) and how many
+  operations it performed.
 
 Run as root from the repository root: ``python bench/pods.py``.
 """
@@ -103,18 +104,26 @@ async def main() -> None:
         finally:
             await stop_node(node)
         emit("wire_500_pods", total, "s")
-        t0 = time.perf_counter()
-        again = await make_node(_Remote(str(sock)), work / "restart.db", config(**BENCH_CONFIG))  # type: ignore[arg-type]
-        startup = time.perf_counter() - t0
-        try:
-            (record,) = [r for r in again.reconciler.history() if r.trigger == "startup resync"]
-            # the transaction's own record: planning and applying, after the dataplane was read
-            emit("restart_resync_txn_500_pods", record.duration, "s")
-            # what a restart costs end to end: VPP connect, store, rendering, reading VPP and Linux, diff
-            emit("restart_agent_start_500_pods", startup, "s")
-            emit("restart_resync_operations", len(record.ops), "ops")
-        finally:
-            await stop_node(again)
+        # a restart, twice over (the figures of the second: files and code already in the page cache)
+        for _ in range(2):
+            t0 = time.perf_counter()
+            again = await make_node(  # type: ignore[arg-type]
+                _Remote(str(sock)), work / "restart.db", config(**BENCH_CONFIG), start=False
+            )
+            t1 = time.perf_counter()
+            try:
+                await again.controller.start()
+                t2 = time.perf_counter()
+                (record,) = [r for r in again.reconciler.history() if r.trigger == "startup resync"]
+            finally:
+                await stop_node(again)
+        # the transaction's own record: planning and applying, after the dataplane was read
+        emit("restart_resync_txn_500_pods", record.duration, "s")
+        # the controller's start: store, rendering, reading VPP and every pod namespace, diff, apply
+        emit("restart_resync_500_pods", t2 - t1, "s")
+        # what a restart costs end to end: VPP connect and store open too
+        emit("restart_agent_start_500_pods", t2 - t0, "s")
+        emit("restart_resync_operations", len(record.ops), "ops")
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

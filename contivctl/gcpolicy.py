@@ -6,8 +6,7 @@ burst of pod events does the same on a smaller scale. With the default
 thresholds (a collection every 700 net allocations, a full one every 100 of
 those) the full collections walk the whole heap again and again in such a
 burst: measured on a 500-pod restart, 0.4 to 0.8 s of a 1.7 s start went to
-the collector. The agent creates few reference cycles, so collecting far
-less often costs little memory.
+the collector. Cyclic garbage is still collected, only less often.
 """
 
 from __future__ import annotations
