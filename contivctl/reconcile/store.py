@@ -100,22 +100,33 @@ class DependentsIndex:
         self.exact: dict[str, set[str]] = {}
         self.prefix: dict[str, set[str]] = {}
         self.prefix_lengths: Counter[int] = Counter()
-        self._indexed: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        #: what each key was indexed under: its exact targets and its prefixes (never changed in place)
+        self._indexed: dict[str, tuple[set[str], set[str]]] = {}
 
     def put(self, key: str, deps: Iterable[Dependency]) -> None:
-        exact = frozenset(d.target for d in deps if not d.prefix)
-        prefixes = frozenset(d.target for d in deps if d.prefix)
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        for d in deps:
+            (prefixes if d.prefix else exact).add(d.target)
         old = self._indexed.get(key)
-        if old is not None and old == (exact, prefixes):
-            return
-        old_exact, old_prefixes = old if old is not None else (frozenset(), frozenset())
+        if old is None:
+            old_exact: set[str] | frozenset[str] = frozenset()
+            old_prefixes: set[str] | frozenset[str] = frozenset()
+        else:
+            old_exact, old_prefixes = old
+            if old_exact == exact and old_prefixes == prefixes:
+                return
         for t in old_exact - exact:
             s = self.exact[t]
             s.discard(key)
             if not s:
                 del self.exact[t]
-        for t in exact - old_exact:
-            self.exact.setdefault(t, set()).add(key)
+        for t in exact - old_exact if old_exact else exact:
+            found = self.exact.get(t)
+            if found is None:
+                self.exact[t] = {key}
+            else:
+                found.add(key)
         for t in old_prefixes - prefixes:
             s = self.prefix[t]
             s.discard(key)

@@ -17,8 +17,10 @@ overriding methods rather than patching the library:
 - `_register_functions`: tolerates messages VPP does not have (the library
   raises KeyError mid-connect); the owner then reports all of them at once.
 
-It adds `dump_group`: old-style dumps sent back to back and ended by one
-control ping, where the library sends a ping after every dump.
+It adds `send`, which packs a request with the library and writes it to
+the socket at once (the library queues it for a writer task), and
+`dump_group`: old-style dumps sent back to back and ended by one control
+ping, where the library sends a ping after every dump.
 
 The library never sets `connected`; the owner keeps its own state.
 """
@@ -81,7 +83,30 @@ class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
         api = getattr(self, "_api", None)
         return getattr(api, name, None) if api is not None else None
 
-    # -- dumps ending in one ping ----------------------------------------------
+    # -- requests written straight to the socket ------------------------------
+
+    def send(self, name: str, fields: Mapping[str, Any]) -> tuple[int, asyncio.Future[Any]]:
+        """Pack one request and write it to the socket now; returns its context and the future of its answer.
+
+        The answer is the reply, or for an old-style dump (ended by a control
+        ping sent right behind it) the ping's reply and the details. Unlike the
+        library's path (a queue and a writer task per request), nothing waits
+        for another task to run before the request leaves.
+        """
+        msgdef = self.messages[name]
+        service = self.services[name]
+        context = self.get_context()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        data = self._frame(name, msgdef, fields, context)
+        if not service.get("stream"):
+            self.requests[context] = (fut, None, None, [])
+        elif "stream_msg" in service:
+            self.requests[context] = (fut, service["reply"], service["stream_msg"], [])
+        else:
+            self.requests[context] = (fut, "control_ping_reply", None, [])
+            data += self._ping(context)
+        self._write(data)
+        return context, fut
 
     def dump_group(self, dumps: Sequence[tuple[str, Mapping[str, Any]]]) -> tuple[list[int], asyncio.Future[Any]]:
         """Send old-style dumps back to back, then one control ping; returns their contexts and the ping's future.
@@ -91,23 +116,37 @@ class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
         ``self.requests[context][3]``. The caller removes those entries.
         """
         contexts: list[int] = []
+        chunks: list[bytes] = []
         for name, fields in dumps:
-            msgdef = self.messages[name]
             context = self.get_context()
-            args = dict(fields, context=context, client_index=self.socket_index)
-            args["_vl_msg_id"] = self.message_table[name + "_" + msgdef.crc[2:]]
-            self.validate_args(msgdef, args)
+            chunks.append(self._frame(name, self.messages[name], fields, context))
             # never ended by a message of its own: it collects until the ping answers
             self.requests[context] = (None, _NO_END, None, [])
-            self.message_queue.put_nowait(vpp_papi_async.QueueObject(msgdef.pack(args), context))
             contexts.append(context)
         ping = self.get_context()
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.requests[ping] = (done, "control_ping_reply", None, [])
-        args = {"_vl_msg_id": self.control_ping_index, "client_index": self.socket_index, "context": ping}
-        self.message_queue.put_nowait(vpp_papi_async.QueueObject(self.control_ping_msgdef.pack(args), ping))
+        chunks.append(self._ping(ping))
         contexts.append(ping)
+        self._write(b"".join(chunks))
         return contexts, done
+
+    def _frame(self, name: str, msgdef: Any, fields: Mapping[str, Any], context: int) -> bytes:
+        args = dict(fields, context=context, client_index=self.socket_index)
+        args["_vl_msg_id"] = self.message_table[name + "_" + msgdef.crc[2:]]
+        self.validate_args(msgdef, args)
+        body: bytes = msgdef.pack(args)
+        return bytes(self.header_struct.pack(0, len(body), 0)) + body
+
+    def _ping(self, context: int) -> bytes:
+        args = {"_vl_msg_id": self.control_ping_index, "client_index": self.socket_index, "context": context}
+        body: bytes = self.control_ping_msgdef.pack(args)
+        return bytes(self.header_struct.pack(0, len(body), 0)) + body
+
+    def _write(self, data: bytes) -> None:
+        # the transport sends at once or buffers; a broken socket shows up on the reader's side
+        assert self.writer is not None
+        self.writer.write(data)
 
     # -- I/O ----------------------------------------------------------------
 

@@ -288,16 +288,17 @@ class VPPConnection:
             raise VPPIncompatible(self.info.version if self.info else "unknown", missing=[name])
         if not _is_read(name):
             self.writes += 1
-        context = client.get_context()
-        return client, context, fn(context=context, **fields)
+        context, fut = client.send(name, fields)
+        return client, context, fut
 
     async def _wait(
         self, name: str, pending: Sequence[tuple[PapiClient, int, asyncio.Future[Any]]], timeout: float
     ) -> list[Any]:
-        futures = [f for _, _, f in pending]
         try:
             async with asyncio.timeout(timeout):
-                return list(await asyncio.gather(*futures))
+                if len(pending) == 1:
+                    return [await pending[0][2]]
+                return list(await asyncio.gather(*(f for _, _, f in pending)))
         except TimeoutError:
             for client, context, fut in pending:
                 client.requests.pop(context, None)
