@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import gone, known_index, link_index
-from contivctl.errors import LinuxError
+from contivctl.dataplane.linux.common import known_index, on_link
 from contivctl.items.linux import Address, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -19,33 +17,25 @@ class AddressDescriptor(SnapshotDescriptor[Address]):
 
     async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
         self._snapshots.invalidate()
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(
-                nlmsg.replace_address(index, value.address),
-                f"add {value.address} to {value.ifname} in {ns_label(value.netns)}",
-            )
-
-        await channel.run(job)
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.replace_address(index, value.address),
+            f"add {value.address} to {value.ifname} in {ns_label(value.netns)}",
+        )
         return None
 
     async def delete(self, ctx: Context, key: str, value: Address, metadata: Metadata) -> None:
         self._snapshots.invalidate()
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(nlmsg.del_address(index, value.address), f"remove {value.address} from {value.ifname}")
-
-        try:
-            await channel.run(job)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.del_address(index, value.address),
+            f"remove {value.address} from {value.ifname}",
+            gone_ok=True,
+        )
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

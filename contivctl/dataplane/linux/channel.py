@@ -112,13 +112,8 @@ class Channel:
 
     def find_link(self, name: str) -> int | None:
         """The index of link ``name`` here, or None."""
-        try:
-            replies = self.request(nlmsg.get_link(name), f"look up {name}")
-        except NetlinkFailed as exc:
-            if exc.code in (errno.ENODEV, errno.ENOENT):
-                return None
-            raise
-        return nlmsg.link_index(replies[0]) if replies else None
+        found = self.find_link_group(name)
+        return found[0] if found is not None else None
 
     def find_link_group(self, name: str) -> tuple[int, int] | None:
         """Index and device group of link ``name`` here, or None."""

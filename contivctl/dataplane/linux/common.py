@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import errno
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.channel import Channel, Channels, LinkNotFound, NetlinkFailed
 from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX
+
+log = logging.getLogger(__name__)
 
 #: Errors that a later attempt may not meet: the kernel was busy, or a
 #: just-deleted device still lingers (netns teardown is asynchronous).
@@ -20,10 +24,13 @@ __all__ = [
     "NetlinkFailed",
     "alias_for",
     "delete_link",
+    "delete_link_here",
     "gone",
     "is_retriable",
     "known_index",
     "link_index",
+    "on_link",
+    "undo_create_here",
 ]
 
 
@@ -57,6 +64,34 @@ def gone(exc: BaseException) -> bool:
     if isinstance(exc, NetnsNotFound | LinkNotFound):
         return True
     return isinstance(exc, NetlinkFailed) and exc.code in (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
+
+
+def undo_create_here(channels: Channels, netns: str, name: str, what: str) -> None:
+    """Remove a link whose create failed half-way (a job's part); the create's own error is the one to report."""
+    try:
+        delete_link_here(channels, netns, name, f"half-made {what}")
+    except LinuxError as undo:
+        log.warning("could not remove half-made %s %s: %s", what, name, undo)
+
+
+async def on_link(
+    netns: str, known: int | None, name: str, make: Callable[[int], nlmsg.Request], what: str, *, gone_ok: bool = False
+) -> None:
+    """Send the request ``make(index)`` about link ``name`` of ``netns`` (its index ``known`` or looked up).
+
+    With ``gone_ok`` (a delete), a link or namespace that is no longer there
+    means there is nothing left to do.
+    """
+
+    def job(channels: Channels) -> None:
+        here = channels(netns)
+        here.request(make(link_index(here, known, name)), what)
+
+    try:
+        await channel.run(job)
+    except LinuxError as exc:
+        if not (gone_ok and gone(exc)):
+            raise
 
 
 def delete_link_here(channels: Channels, netns: str, name: str, what: str) -> None:

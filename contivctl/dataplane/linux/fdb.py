@@ -7,10 +7,9 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import gone, known_index, link_index
 from contivctl.dataplane.linux.common import is_retriable as _retriable
+from contivctl.dataplane.linux.common import known_index, on_link
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
-from contivctl.errors import LinuxError
 from contivctl.items.kernel import FdbEntry
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor
@@ -38,31 +37,23 @@ class FdbDescriptor(Descriptor[FdbEntry]):
         return (old.netns, old.ifname, old.mac) != (new.netns, new.ifname, new.mac)
 
     async def _replace(self, ctx: Context, value: FdbEntry) -> None:
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(
-                nlmsg.replace_fdb(index, value.mac, value.dst, state=NUD_PERMANENT),
-                f"fdb {value.mac} → {value.dst} on {value.ifname} in {ns_label(value.netns)}",
-            )
-
-        await channel.run(job)
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.replace_fdb(index, value.mac, value.dst, state=NUD_PERMANENT),
+            f"fdb {value.mac} → {value.dst} on {value.ifname} in {ns_label(value.netns)}",
+        )
 
     async def delete(self, ctx: Context, key: str, value: FdbEntry, metadata: Metadata) -> None:
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(nlmsg.del_fdb(index, value.mac, value.dst), f"remove fdb {value.mac} on {value.ifname}")
-
-        try:
-            await channel.run(job)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.del_fdb(index, value.mac, value.dst),
+            f"remove fdb {value.mac} on {value.ifname}",
+            gone_ok=True,
+        )
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import gone, known_index, link_index
+from contivctl.dataplane.linux.common import known_index, on_link
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT
-from contivctl.errors import LinuxError
 from contivctl.items.linux import Neighbour, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -29,35 +27,27 @@ class NeighbourDescriptor(SnapshotDescriptor[Neighbour]):
         return None
 
     async def _replace(self, ctx: Context, value: Neighbour) -> None:
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(
-                nlmsg.replace_neighbour(index, value.ip, value.mac, state=NUD_PERMANENT),
-                f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}",
-            )
-
-        await channel.run(job)
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.replace_neighbour(index, value.ip, value.mac, state=NUD_PERMANENT),
+            f"neighbour {value.ip} on {value.ifname} in {ns_label(value.netns)}",
+        )
 
     def needs_recreate(self, old: Neighbour, new: Neighbour) -> bool:
         return (old.netns, old.ifname, old.ip) != (new.netns, new.ifname, new.ip)
 
     async def delete(self, ctx: Context, key: str, value: Neighbour, metadata: Metadata) -> None:
         self._snapshots.invalidate()
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.ifname)
-            here.request(nlmsg.del_neighbour(index, value.ip), f"remove neighbour {value.ip} on {value.ifname}")
-
-        try:
-            await channel.run(job)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.ifname,
+            lambda index: nlmsg.del_neighbour(index, value.ip),
+            f"remove neighbour {value.ip} on {value.ifname}",
+            gone_ok=True,
+        )
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

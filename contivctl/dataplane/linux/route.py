@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import gone, known_index, link_index
+from contivctl.dataplane.linux.common import gone, known_index, on_link
 from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Route, ns_label
@@ -32,17 +31,13 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
         return (old.netns, old.dst) != (new.netns, new.dst)
 
     async def _replace(self, ctx: Context, value: Route) -> None:
-        known = known_index(ctx, value.link, value.netns)
-
-        def job(channels: Channels) -> None:
-            here = channels(value.netns)
-            index = link_index(here, known, value.dev)
-            here.request(
-                nlmsg.replace_route(value.dst, oif=index, via=value.via, protocol=RTPROT_CONTIV),
-                f"route {value.dst} in {ns_label(value.netns)}",
-            )
-
-        await channel.run(job)
+        await on_link(
+            value.netns,
+            known_index(ctx, value.link, value.netns),
+            value.dev,
+            lambda index: nlmsg.replace_route(value.dst, oif=index, via=value.via, protocol=RTPROT_CONTIV),
+            f"route {value.dst} in {ns_label(value.netns)}",
+        )
 
     async def delete(self, ctx: Context, key: str, value: Route, metadata: Metadata) -> None:
         self._snapshots.invalidate()

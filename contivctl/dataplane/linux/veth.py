@@ -17,7 +17,7 @@ from typing import Any
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channel, Channels
-from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, delete_link, delete_link_here
+from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, delete_link, undo_create_here
 from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
 from contivctl.dataplane.linux.snapshot import Snapshot
 from contivctl.errors import LinuxError
@@ -69,10 +69,7 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
                     in_netns(value.netns, lambda: set_checksum_offload_here(value.name, False))
                     in_netns(value.peer_netns, lambda: set_checksum_offload_here(value.peer_name, False))
             except BaseException:
-                try:
-                    delete_link_here(channels, value.netns, value.name, "half-made veth")
-                except LinuxError as undo:  # the create's own error is the one to report
-                    log.warning("could not remove half-made veth %s: %s", value.name, undo)
+                undo_create_here(channels, value.netns, value.name, "veth")
                 raise
             return {value.netns: index, value.peer_netns: peer_index}
 

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import logging
 from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels, NetlinkFailed
-from contivctl.dataplane.linux.common import alias_for, delete_link, delete_link_here
+from contivctl.dataplane.linux.common import alias_for, delete_link, undo_create_here
 from contivctl.errors import LinuxError
 from contivctl.items.kernel import VxlanLink
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
-
-log = logging.getLogger(__name__)
 
 
 class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
@@ -55,10 +52,7 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
             try:
                 return {value.netns: _configure(channels, key, value)}
             except BaseException:
-                try:
-                    delete_link_here(channels, value.netns, value.name, "half-made vxlan")
-                except LinuxError as undo:  # the create's own error is the one to report
-                    log.warning("could not remove half-made vxlan %s: %s", value.name, undo)
+                undo_create_here(channels, value.netns, value.name, "vxlan")
                 raise
 
         return await channel.run(job)
