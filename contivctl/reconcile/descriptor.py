@@ -99,6 +99,17 @@ class Descriptor(abc.ABC, Generic[V]):
         """Keys (or prefixes) that must exist before the item is created."""
         return ()
 
+    def deleted_with(self, key: str, value: V) -> str | None:
+        """The key of an item whose deletion takes this one with it in the dataplane, if any.
+
+        A network device takes its addresses and routes with it. When both
+        are deleted in one transaction, this item's delete is not sent: it
+        counts as done, ordered before the other as any dependent's delete.
+        Should the other's delete then fail, the item is still there
+        although not known to be; the next resync finds it and removes it.
+        """
+        return None
+
     def derived(self, key: str, value: V) -> Iterable[tuple[str, Any]]:
         """Items that exist because this one does, e.g. an interface's addresses.
 

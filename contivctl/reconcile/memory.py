@@ -47,6 +47,8 @@ class Thing:
     fill: str | None = None
     #: for a derived item, its parent (set by the descriptor)
     parent: str | None = None
+    #: the item (one of `needs`) whose delete takes this one with it, as a device takes its addresses
+    goes_with: str | None = None
 
     def dependencies(self) -> list[Dependency]:
         deps = [Dependency.on(k) for k in self.needs]
@@ -130,9 +132,10 @@ class MemoryDataplane:
         try:
             if key not in self.items:
                 raise DataplaneError(f"{key} does not exist")
+            taken = self._taken_along(key)
             if self.strict:
                 for other, (v, _) in self.items.items():
-                    if other == key:
+                    if other == key or other in taken:
                         continue
                     for d in v.dependencies():
                         if d.matches(key) and not (
@@ -141,8 +144,23 @@ class MemoryDataplane:
                             raise DataplaneError(f"{other} still depends on {key}")
             del self.items[key]
             self.log.append(("delete", key))
+            for other in taken:
+                del self.items[other]
+                self.log.append(("gone with " + key, other))
         finally:
             self._inflight.pop(key, None)
+
+    def _taken_along(self, key: str) -> list[str]:
+        """What the delete of `key` takes with it: what goes with it, and what goes with those."""
+        taken: list[str] = []
+        todo = [key]
+        while todo:
+            k = todo.pop()
+            for other, (v, _) in self.items.items():
+                if v.goes_with == k and other not in taken:
+                    taken.append(other)
+                    todo.append(other)
+        return taken
 
     async def _enter(self, op: str, key: str, value: Thing) -> None:
         for other, (other_op, v) in self._inflight.items():
@@ -244,6 +262,9 @@ class MemoryDescriptor(Descriptor[Thing]):
 
     def dependencies(self, key: str, value: Thing) -> Iterable[Dependency]:
         return value.dependencies()
+
+    def deleted_with(self, key: str, value: Thing) -> str | None:
+        return value.goes_with
 
     def derived(self, key: str, value: Thing) -> Iterable[tuple[str, Any]]:
         return [(k, attrs.evolve(v, parent=key)) for k, v in value.derives]

@@ -68,6 +68,8 @@ class Op:
     reason: str = ""
     #: for each prefix dependency, the key the planner counted on to meet it
     witnesses: tuple[str, ...] = ()
+    #: for a delete: the key whose delete in the same plan takes this item with it (nothing is sent)
+    goes_with: str | None = None
 
 
 @attrs.frozen
@@ -115,8 +117,37 @@ def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
         for k in batch:
             p.settle(k, "dependency missing")
         p.final = False
-    ops = tuple(p.ops)
+    ops = _implied_deletes(p.ops)
     return Plan(ops, order(ops), barrier, frozenset(p.visited))
+
+
+def _implied_deletes(ops: list[Op]) -> tuple[Op, ...]:
+    """Mark the deletes that another delete later in the plan takes care of (`Descriptor.deleted_with`).
+
+    Only when nothing else happens to the item in between, and nothing it
+    depends on is deleted in between: until the other delete runs, the item
+    is still there, so an item re-created before it, or a dependency deleted
+    before it, needs the item really gone first.
+    """
+    by_key: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        by_key.setdefault(op.key, []).append(i)
+    out = list(ops)
+    for i, op in enumerate(ops):
+        if op.kind is not OpKind.DELETE:
+            continue
+        other = op.descriptor.deleted_with(op.key, op.value)
+        if other is None:
+            continue
+        taker = next((j for j in by_key.get(other, ()) if j > i and ops[j].kind is OpKind.DELETE), None)
+        if taker is None or any(i < j < taker for j in by_key[op.key]):
+            continue
+        if any(d.prefix for d in op.order_deps) or any(
+            i < j < taker and ops[j].kind is OpKind.DELETE for d in op.order_deps for j in by_key.get(d.target, ())
+        ):
+            continue
+        out[i] = attrs.evolve(op, goes_with=other, reason=f"{op.reason}; goes with {other}")
+    return tuple(out)
 
 
 class _Planner:

@@ -153,6 +153,9 @@ class Executor:
                         op = plan.ops[i]
                         self.results[i] = OpResult(op.kind, op.key, Outcome.SKIPPED, blocked_by=by)
                         release(i)
+                    elif plan.ops[i].goes_with is not None:
+                        self._goes_with(i)  # nothing to send: no task, no wait
+                        release(i)
                     elif self.limit == 1:
                         await self._op(i)
                         release(i)
@@ -172,6 +175,13 @@ class Executor:
                 t.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+
+    def _goes_with(self, i: int) -> None:
+        op = self.plan.ops[i]
+        before = self.known.pop(op.key, None)
+        self.touched.add(op.key)
+        self.results[i] = OpResult(op.kind, op.key, Outcome.OK, None, 0.0)
+        self.done.append((i, before))
 
     async def _op(self, i: int) -> None:
         op = self.plan.ops[i]
@@ -205,12 +215,18 @@ class Executor:
 
     async def _undo(self) -> None:
         """Undo completed operations newest first, which is a valid order by construction."""
+        deleted = {self.plan.ops[i].key for i, _ in self.done if self.plan.ops[i].kind is OpKind.DELETE}
         for i, before in reversed(self.done):
             op = self.plan.ops[i]
             now = self.known.get(op.key)
             d = op.descriptor
             t0 = time.perf_counter()
             kind = OpKind.DELETE if before is None else OpKind.CREATE if now is None else OpKind.UPDATE
+            if op.goes_with is not None and op.goes_with not in deleted and before is not None:
+                # what would have taken it along was never deleted: it is still there
+                self.known[op.key] = before
+                self.touched.add(op.key)
+                continue
             try:
                 if before is None:
                     assert now is not None

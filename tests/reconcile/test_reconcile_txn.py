@@ -238,3 +238,65 @@ async def test_a_closed_reconciler_refuses_work(world: World) -> None:
     assert world.clock.next_deadline() is None
     with pytest.raises(ReconcilerClosed):
         await r.apply({"a/2": Thing()})
+
+
+def _link_with_items() -> dict[str, Thing]:
+    return {
+        "p/link": Thing("link"),
+        "a/addr": Thing("addr", needs=("p/link",), goes_with="p/link"),
+        "b/route": Thing("route", needs=("p/link",), goes_with="p/link"),
+    }
+
+
+async def test_items_a_delete_takes_along_are_not_deleted_one_by_one(world: World) -> None:
+    r = world.reconciler()
+    await r.apply(_link_with_items())
+    record = await r.apply({k: None for k in _link_with_items()})
+    assert world.dp.values() == {}
+    # one request for the link; its items went with it
+    assert [entry for entry in world.dp.log if entry[0] == "delete"] == [("delete", "p/link")]
+    assert {("gone with p/link", "a/addr"), ("gone with p/link", "b/route")} <= set(world.dp.log)
+    planned = {p.key: p.reason for p in record.plan}
+    assert "goes with p/link" in planned["a/addr"] and "goes with" not in planned["p/link"]
+    assert all(o.outcome == "ok" for o in record.ops)
+    assert r.actual() == {}
+
+
+async def test_an_item_deleted_alone_is_deleted(world: World) -> None:
+    r = world.reconciler()
+    await r.apply(_link_with_items())
+    await r.apply({"a/addr": None})
+    assert ("delete", "a/addr") in world.dp.log
+    assert set(world.dp.values()) == {"p/link", "b/route"}
+
+
+async def test_when_the_delete_that_takes_items_along_fails_they_come_back(world: World) -> None:
+    r = world.reconciler()
+    await r.apply(_link_with_items())
+    world.dp.fail("delete", "p/link")
+    with pytest.raises(TransactionFailed):
+        await r.apply({k: None for k in _link_with_items()}, mode=Mode.REVERT)
+    assert set(world.dp.values()) == set(_link_with_items())
+    assert set(r.actual()) == set(_link_with_items())
+    assert not r.plan(dict(r.desired()), replace=True)
+
+
+async def test_best_effort_a_failed_delete_leaves_items_the_next_resync_removes(world: World) -> None:
+    r = world.reconciler()
+    await r.apply(_link_with_items())
+    world.dp.fail("delete", "p/link")
+    await r.apply({k: None for k in _link_with_items()})
+    assert set(world.dp.values()) == set(_link_with_items())  # nothing went
+    await r.resync_full({})
+    assert world.dp.values() == {}
+
+
+async def test_undoing_a_delete_that_took_items_along_brings_them_back_too(world: World) -> None:
+    r = world.reconciler()
+    await r.apply(_link_with_items())
+    world.dp.fail("create", "a/other")
+    with pytest.raises(TransactionFailed):
+        await r.apply({**{k: None for k in _link_with_items()}, "a/other": Thing()}, mode=Mode.REVERT)
+    assert set(world.dp.values()) == set(_link_with_items())
+    assert set(r.actual()) == set(_link_with_items())
+    assert not r.plan(dict(r.desired()), replace=True)

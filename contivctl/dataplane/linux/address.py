@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import known_index, on_link
+from contivctl.dataplane.linux.common import goes_with, known_index, on_link
 from contivctl.items.linux import Address, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -36,6 +36,9 @@ class AddressDescriptor(SnapshotDescriptor[Address]):
             f"remove {value.address} from {value.ifname}",
             gone_ok=True,
         )
+
+    def deleted_with(self, key: str, value: Address) -> str | None:
+        return goes_with(value.link)
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

@@ -25,6 +25,7 @@ __all__ = [
     "alias_for",
     "delete_link",
     "delete_link_here",
+    "goes_with",
     "gone",
     "is_retriable",
     "known_index",
@@ -32,6 +33,17 @@ __all__ = [
     "on_link",
     "undo_create_here",
 ]
+
+
+#: The link items whose removal takes what sits on the link with it: a veth
+#: deleted, a VPP TAP's device moved out of the pod's namespace, a VXLAN device
+#: deleted. An adopted link is only unmarked: what is on it stays.
+_TAKES_ITS_ITEMS = ("linux/veth/", "linux/tap/", "linux/vxlan/")
+
+
+def goes_with(link_key: str) -> str | None:
+    """For ``Descriptor.deleted_with``: the link item whose removal removes an item on it, if it does."""
+    return link_key if link_key.startswith(_TAKES_ITS_ITEMS) else None
 
 
 def is_retriable(exc: Exception) -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
 from contivctl.dataplane.linux.channel import Channels
+from contivctl.dataplane.linux.common import goes_with, known_index, on_link
 from contivctl.dataplane.linux.common import is_retriable as _retriable
-from contivctl.dataplane.linux.common import known_index, on_link
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
 from contivctl.items.kernel import FdbEntry
 from contivctl.items.linux import ns_label
@@ -54,6 +54,9 @@ class FdbDescriptor(Descriptor[FdbEntry]):
             f"remove fdb {value.mac} on {value.ifname}",
             gone_ok=True,
         )
+
+    def deleted_with(self, key: str, value: FdbEntry) -> str | None:
+        return goes_with(value.link)
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

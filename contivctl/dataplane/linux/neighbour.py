@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import known_index, on_link
+from contivctl.dataplane.linux.common import goes_with, known_index, on_link
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT
 from contivctl.items.linux import Neighbour, ns_label
 from contivctl.reconcile.descriptor import Context
@@ -48,6 +48,9 @@ class NeighbourDescriptor(SnapshotDescriptor[Neighbour]):
             f"remove neighbour {value.ip} on {value.ifname}",
             gone_ok=True,
         )
+
+    def deleted_with(self, key: str, value: Neighbour) -> str | None:
+        return goes_with(value.link)
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import gone, known_index, on_link
+from contivctl.dataplane.linux.common import goes_with, gone, known_index, on_link
 from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV
 from contivctl.errors import LinuxError
 from contivctl.items.linux import Route, ns_label
@@ -47,6 +47,9 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
         except LinuxError as exc:
             if not gone(exc):
                 raise
+
+    def deleted_with(self, key: str, value: Route) -> str | None:
+        return goes_with(value.link)
 
     async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx)
