@@ -27,8 +27,25 @@ from contivctl.errors import ConfigError, ConfigProblem
 EXIT_FAILED = 1
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # SIGTERM tears down like Ctrl-C
+class _Interrupts:
+    """Ctrl-C and SIGTERM, remembered as well as raised.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be,
+    and a callback the interpreter runs on its own (a finalizer, an import
+    lock's cleanup) swallows it with a warning. The flag survives that: the
+    demo looks at it between its phases and stops then.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt
 
 
 def _report(problems: list[str], progress: Progress) -> None:
@@ -74,17 +91,22 @@ def run_demo(
     progress = Progress(progress_out)
     cluster = DemoCluster(plan, StateFile(state_dir), progress)
     cluster.check_free()
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    interrupts = _Interrupts()
+    previous = {sig: signal.signal(sig, interrupts) for sig in (signal.SIGINT, signal.SIGTERM)}
     finished = False
     try:
         cluster.up()
+        interrupts.check()
         cluster.converge()
+        interrupts.check()
         results = cluster.ping_matrix()
+        interrupts.check()
         finished = True
     finally:
         if not (finished and keep):
             _report(cluster.down(), progress)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     sources, targets = cluster.endpoints()
     if output == "json":
         out.write(json.dumps(matrix.as_json(results, sources), indent=1) + "\n")

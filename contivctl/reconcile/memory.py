@@ -78,6 +78,7 @@ class MemoryDataplane:
         self._index = itertools.count(1)
         self._inflight: dict[str, tuple[str, Thing]] = {}
         self._planned_failures: dict[tuple[str, str], list[Exception]] = {}
+        self._gates: dict[tuple[str, str], asyncio.Event] = {}
         self.failer: Failer | None = None
 
     # -- test controls --------------------------------------------------------
@@ -86,6 +87,12 @@ class MemoryDataplane:
         """Make the next `times` `op` ("create", "update", "delete") on `key` raise `exc`."""
         err = exc if exc is not None else DataplaneError(f"injected failure of {op} {key}")
         self._planned_failures.setdefault((op, key), []).extend([err] * times)
+
+    def gate(self, op: str, key: str) -> asyncio.Event:
+        """Make the next `op` on `key` wait until the returned event is set."""
+        event = asyncio.Event()
+        self._gates[(op, key)] = event
+        return event
 
     def put_behind_back(self, key: str, value: Thing) -> None:
         """Create or change an item without going through a descriptor (drift)."""
@@ -171,6 +178,9 @@ class MemoryDataplane:
         self.max_inflight = max(self.max_inflight, len(self._inflight))
         for _ in range(self.yields):
             await asyncio.sleep(0)
+        gate = self._gates.pop((op, key), None)
+        if gate is not None:
+            await gate.wait()
         err: Exception | None = None
         planned = self._planned_failures.get((op, key))
         if planned:

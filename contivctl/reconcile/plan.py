@@ -70,6 +70,8 @@ class Op:
     witnesses: tuple[str, ...] = ()
     #: for a delete: the key whose delete in the same plan takes this item with it (nothing is sent)
     goes_with: str | None = None
+    #: the index of the delete that really removes it (that one's, or the end of a chain of such)
+    taker: int | None = None
 
 
 @attrs.frozen
@@ -124,29 +126,40 @@ def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
 def _implied_deletes(ops: list[Op]) -> tuple[Op, ...]:
     """Mark the deletes that another delete later in the plan takes care of (`Descriptor.deleted_with`).
 
-    Only when nothing else happens to the item in between, and nothing it
-    depends on is deleted in between: until the other delete runs, the item
-    is still there, so an item re-created before it, or a dependency deleted
-    before it, needs the item really gone first.
+    The *taker* is the delete that really removes the item: the other's, or,
+    when that one goes along with yet another, the one at the end of that
+    chain. Only when nothing else happens to the item until the taker, and
+    nothing it depends on is deleted until then: the item is still there, so
+    an item re-created, or a dependency deleted, before the taker needs the
+    item really gone first. Whatever waits for the item's delete later in
+    the plan waits for the taker too (`order`).
     """
     by_key: dict[str, list[int]] = {}
     for i, op in enumerate(ops):
         by_key.setdefault(op.key, []).append(i)
     out = list(ops)
-    for i, op in enumerate(ops):
+    for i in range(len(ops) - 1, -1, -1):  # a later delete's own taker is known when an earlier one asks
+        op = ops[i]
         if op.kind is not OpKind.DELETE:
             continue
         other = op.descriptor.deleted_with(op.key, op.value)
         if other is None:
             continue
-        taker = next((j for j in by_key.get(other, ()) if j > i and ops[j].kind is OpKind.DELETE), None)
-        if taker is None or any(i < j < taker for j in by_key[op.key]):
+        j = next((j for j in by_key.get(other, ()) if j > i and ops[j].kind is OpKind.DELETE), None)
+        if j is None:
             continue
+        chained = out[j].taker
+        taker = chained if chained is not None else j
+        if any(i < k < taker for k in by_key[op.key]):
+            continue
+        # a dependency going along with the same taker vanishes together with it: no conflict
         if any(d.prefix for d in op.order_deps) or any(
-            i < j < taker and ops[j].kind is OpKind.DELETE for d in op.order_deps for j in by_key.get(d.target, ())
+            i < k < taker and ops[k].kind is OpKind.DELETE and out[k].taker != taker
+            for d in op.order_deps
+            for k in by_key.get(d.target, ())
         ):
             continue
-        out[i] = attrs.evolve(op, goes_with=other, reason=f"{op.reason}; goes with {other}")
+        out[i] = attrs.evolve(op, goes_with=other, taker=taker, reason=f"{op.reason}; goes with {other}")
     return tuple(out)
 
 
@@ -394,6 +407,11 @@ def order(ops: tuple[Op, ...]) -> tuple[tuple[int, ...], ...]:
             # harms nobody; deleting it may, so only deletes wait for them.
             for n in prefix_lengths:
                 preds.update(prefix_waiters.get(op.key[:n], ()))
+        # waiting for an item that goes with another delete is waiting until that delete is done
+        for j in list(preds):
+            t = ops[j].taker
+            if t is not None and t < i:
+                preds.add(t)
         preds.discard(i)
         for d in op.order_deps:
             if d.prefix:

@@ -215,15 +215,15 @@ class Executor:
 
     async def _undo(self) -> None:
         """Undo completed operations newest first, which is a valid order by construction."""
-        deleted = {self.plan.ops[i].key for i, _ in self.done if self.plan.ops[i].kind is OpKind.DELETE}
+        completed = {i for i, _ in self.done}
         for i, before in reversed(self.done):
             op = self.plan.ops[i]
             now = self.known.get(op.key)
             d = op.descriptor
             t0 = time.perf_counter()
             kind = OpKind.DELETE if before is None else OpKind.CREATE if now is None else OpKind.UPDATE
-            if op.goes_with is not None and op.goes_with not in deleted and before is not None:
-                # what would have taken it along was never deleted: it is still there
+            if op.taker is not None and op.taker not in completed and before is not None:
+                # the delete that would have taken it along did not happen: it is still there
                 self.known[op.key] = before
                 self.touched.add(op.key)
                 continue

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from contivctl.controller import PodWiringError
+from contivctl.dataplane.linux import channel
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import (
@@ -103,6 +104,24 @@ async def test_add_wires_both_sides_and_delete_removes_them(
         assert all(n[1] != ip for n in await vpp_neighbours(node.vpp))
         assert await node.vpp.dump("stn_rules_dump") == []
         assert len(node.controller.allocator) == 0
+
+
+async def test_a_deleted_pod_namespace_is_not_kept_open(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
+    """The agent's netlink socket into a pod's namespace goes with the pod: it would keep the namespace alive."""
+
+    async with running_node(emu, tmp_path / "s.db", config()) as node:
+        netns, cid = pods.netns(), pods.cid()
+
+        async def is_open() -> bool:
+            return await channel.run(lambda channels: netns in channels)
+
+        async def closed() -> bool:
+            return not await is_open()
+
+        await node.add(cid, netns)
+        assert await is_open()
+        await node.delete(cid)
+        await until(closed)
 
 
 async def test_repeated_add_returns_the_stored_result(emu: Emulator, pods: Pods, tmp_path: Path) -> None:

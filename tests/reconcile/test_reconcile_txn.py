@@ -300,3 +300,37 @@ async def test_undoing_a_delete_that_took_items_along_brings_them_back_too(world
     assert set(world.dp.values()) == set(_link_with_items())
     assert set(r.actual()) == set(_link_with_items())
     assert not r.plan(dict(r.desired()), replace=True)
+
+
+async def test_what_waits_for_an_item_that_goes_along_waits_for_the_delete_that_takes_it(world: World) -> None:
+    r = world.reconciler(max_concurrency=4)
+    items = {**_link_with_items(), "b/dep": Thing("v1")}
+    items["a/addr"] = Thing("addr", needs=("p/link", "b/dep"), goes_with="p/link")
+    await r.apply(items)
+    slow = world.dp.gate("delete", "p/link")
+    # a/addr goes with p/link; b/dep, which a/addr needs, is re-created (b/ cannot update in place)
+    task = asyncio.ensure_future(r.apply({"a/addr": None, "b/route": None, "p/link": None, "b/dep": Thing("v2")}))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert ("delete", "b/dep") not in world.dp.log  # a/addr is still there until p/link goes
+    slow.set()
+    record = await task
+    assert all(o.outcome == "ok" for o in record.ops), record.ops
+    assert set(world.dp.values()) == {"b/dep"} and world.dp.values()["b/dep"].data == "v2"
+
+
+async def test_a_chain_of_items_going_along_waits_for_its_last_delete(world: World) -> None:
+    r = world.reconciler()
+    chain = {
+        "p/dev": Thing("dev"),
+        "a/link": Thing("link", needs=("p/dev",), goes_with="p/dev"),
+        "b/addr": Thing("addr", needs=("a/link",), goes_with="a/link"),
+    }
+    await r.apply(chain)
+    world.dp.fail("delete", "p/dev")
+    with pytest.raises(TransactionFailed):
+        await r.apply({k: None for k in chain}, mode=Mode.REVERT)
+    assert set(world.dp.values()) == set(chain) and set(r.actual()) == set(chain)
+    record = await r.apply({k: None for k in chain})
+    assert [entry for entry in world.dp.log if entry[0] == "delete"] == [("delete", "p/dev")]
+    assert all(o.outcome == "ok" for o in record.ops) and world.dp.values() == {}

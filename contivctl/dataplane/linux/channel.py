@@ -184,6 +184,10 @@ class Channels:
     def __len__(self) -> int:
         return len(self._open)
 
+    def __contains__(self, netns: object) -> bool:
+        """Whether a socket into ``netns`` is open."""
+        return netns in self._open
+
 
 _local = threading.local()
 

@@ -159,15 +159,21 @@ class Namespaces:
 
     The driver cannot list pod namespaces by itself (they are files anywhere,
     or ``/proc/PID/ns/net``); the agent tells it which ones its desired state
-    names before each resync.
+    names before each resync. A namespace it is told to forget has its
+    netlink sockets closed: an open socket would keep a deleted pod's
+    namespace alive in the kernel.
     """
 
     def __init__(self) -> None:
         self._paths: set[str] = set()
         self._pinned: set[str] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def set(self, paths: Iterable[str]) -> None:
-        self._paths = {p for p in paths if p}
+        new = {p for p in paths if p}
+        for gone in self._paths - new:
+            self._close(gone)
+        self._paths = new
 
     def pin(self, path: str) -> None:
         """Always read ``path`` (the host stack's namespace when it is not the agent's own)."""
@@ -179,7 +185,20 @@ class Namespaces:
             self._paths.add(path)
 
     def discard(self, path: str) -> None:
-        self._paths.discard(path)
+        if path in self._paths:
+            self._paths.discard(path)
+            self._close(path)
+
+    def _close(self, path: str) -> None:
+        if path in self._pinned:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop, so no socket was ever opened from here
+        task = loop.create_task(channel.release(path))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def __iter__(self) -> Any:
         return iter(sorted(self._paths | self._pinned))
