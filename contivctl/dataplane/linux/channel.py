@@ -181,6 +181,10 @@ class Channels:
         if channel is not None:
             channel.close()
 
+    def close_all(self) -> None:
+        for netns in list(self._open):
+            self.release(netns)
+
     def __len__(self) -> int:
         return len(self._open)
 
@@ -206,8 +210,7 @@ def _run(job: Callable[[Channels], T]) -> T:
         return job(channels)
     except (TimeoutError, OSError) as exc:
         # A socket that failed (or timed out mid-answer) is not trusted again.
-        for netns in list(channels._open):
-            channels.release(netns)
+        channels.close_all()
         raise LinuxError(f"netlink: {exc}") from None
     finally:
         channels.job_done()
