@@ -121,7 +121,7 @@ class DependentsIndex:
             s.discard(key)
             if not s:
                 del self.exact[t]
-        for t in exact - old_exact if old_exact else exact:
+        for t in exact - old_exact:
             found = self.exact.get(t)
             if found is None:
                 self.exact[t] = {key}

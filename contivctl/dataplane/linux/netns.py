@@ -130,7 +130,3 @@ def _get_csum_offload(ifname: str) -> tuple[bool, bool]:
 async def get_checksum_offload(netns: str, ifname: str) -> tuple[bool, bool]:
     """(rx, tx) checksum offload of a device, as ethtool -k shows it."""
     return await run_in_netns(netns, lambda: _get_csum_offload(ifname))
-
-
-async def set_checksum_offload(netns: str, ifname: str, enabled: bool) -> None:
-    await run_in_netns(netns, lambda: set_checksum_offload_here(ifname, enabled))

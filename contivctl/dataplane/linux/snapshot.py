@@ -150,10 +150,6 @@ def _read_namespace(here: Channel, group: int) -> NamespaceDump:
     return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
 
 
-async def dump_namespace(netns: str, group: int = LINK_GROUP) -> NamespaceDump:
-    return await channel.run(lambda channels: _read_namespace(channels(netns), group))
-
-
 class Namespaces:
     """The namespaces the driver reads on retrieve, besides its own.
 

@@ -135,12 +135,14 @@ class PapiClient(vpp_papi_async.VPPApiClient):  # type: ignore[misc]
         args = dict(fields, context=context, client_index=self.socket_index)
         args["_vl_msg_id"] = self.message_table[name + "_" + msgdef.crc[2:]]
         self.validate_args(msgdef, args)
-        body: bytes = msgdef.pack(args)
-        return bytes(self.header_struct.pack(0, len(body), 0)) + body
+        return self._framed(msgdef.pack(args))
 
     def _ping(self, context: int) -> bytes:
         args = {"_vl_msg_id": self.control_ping_index, "client_index": self.socket_index, "context": context}
-        body: bytes = self.control_ping_msgdef.pack(args)
+        return self._framed(self.control_ping_msgdef.pack(args))
+
+    def _framed(self, body: bytes) -> bytes:
+        """A packed message behind the socket transport's header."""
         return bytes(self.header_struct.pack(0, len(body), 0)) + body
 
     def _write(self, data: bytes) -> None:

@@ -279,13 +279,19 @@ class VPPConnection:
 
     # -- calls ----------------------------------------------------------------
 
-    def _submit(self, name: str, fields: Mapping[str, Any]) -> tuple[PapiClient, int, asyncio.Future[Any]]:
+    def _client_for(self, names: Iterable[str]) -> PapiClient:
+        """The connected client, if it knows every message of ``names`` (the first one names the request)."""
+        names = list(names)
         client = self._client
         if client is None or client.lost is not None:
-            raise VPPConnectionError(f"not connected to VPP (at {self.socket_path}); {name} not sent")
-        fn = client.function(name)
-        if fn is None:
-            raise VPPIncompatible(self.info.version if self.info else "unknown", missing=[name])
+            raise VPPConnectionError(f"not connected to VPP (at {self.socket_path}); {names[0]} not sent")
+        missing = sorted({n for n in names if client.function(n) is None})
+        if missing:
+            raise VPPIncompatible(self.info.version if self.info else "unknown", missing=missing)
+        return client
+
+    def _submit(self, name: str, fields: Mapping[str, Any]) -> tuple[PapiClient, int, asyncio.Future[Any]]:
+        client = self._client_for([name])
         if not _is_read(name):
             self.writes += 1
         context, fut = client.send(name, fields)
@@ -368,12 +374,7 @@ class VPPConnection:
         reqs = list(requests)
         if not reqs:
             return []
-        client = self._client
-        if client is None or client.lost is not None:
-            raise VPPConnectionError(f"not connected to VPP (at {self.socket_path}); {reqs[0][0]} not sent")
-        missing = sorted({n for n, _ in reqs if client.function(n) is None})
-        if missing:
-            raise VPPIncompatible(self.info.version if self.info else "unknown", missing=missing)
+        client = self._client_for(n for n, _ in reqs)
         contexts, done = client.dump_group(reqs)
         try:
             await self._wait(reqs[0][0], [(client, contexts[-1], done)], self._batch_timeout(len(reqs)))
