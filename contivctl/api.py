@@ -13,19 +13,17 @@ from datetime import timedelta
 from types import TracebackType
 
 from contivctl.config import Config
-from contivctl.config.convert import IPAddress, IPInterface, IPNetwork
-from contivctl.controller import Controller
-from contivctl.controller.controller import PodHook
-from contivctl.controller.nodes import NodeView
+from contivctl.controller import Controller, NodeView, PodHook
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.k8s.objects import PodInfo
 from contivctl.k8s.sources import KubernetesSources
 from contivctl.model import Attachment, AttachmentKey, PodRef
 from contivctl.render import naming
-from contivctl.render import node_naming as nn
-from contivctl.render.base import l2_mode
-from contivctl.render.interconnect import host_interconnect_if_name
-from contivctl.render.nat import nat_external_traffic
-from contivctl.render.nics import default_interface, main_nic, other_nics
+from contivctl.render.inputs import l2_mode
+from contivctl.render.vpp import names as nn
+from contivctl.render.vpp.interconnect import host_interconnect_if_name
+from contivctl.render.vpp.nat import nat_external_traffic
+from contivctl.render.vpp.nics import default_interface, main_nic, other_nics
 
 
 class NodeIPWatch:
@@ -97,7 +95,7 @@ class ContivAPI:
         return naming.app_namespace_id(att.container_id, att.ifname)
 
     def get_pod_by_if(self, if_name: str) -> PodRef | None:
-        for att in self._controller.attachments.values():
+        for att in self._controller.pods.attachments.values():
             names = {naming.vpp_pod_if_name(att.container_id, att.ifname)}
             if att.tcp_stack:
                 names.add(naming.vpp_pod_loop_name(att.container_id, att.ifname))
@@ -109,14 +107,14 @@ class ContivAPI:
         return next(
             (
                 a.pod
-                for a in self._controller.attachments.values()
+                for a in self._controller.pods.attachments.values()
                 if a.tcp_stack and naming.app_namespace_id(a.container_id, a.ifname) == ns_id
             ),
             None,
         )
 
     def get_container_index(self) -> Mapping[AttachmentKey, Attachment]:
-        return dict(self._controller.attachments)
+        return dict(self._controller.pods.attachments)
 
     def register_pod_pre_removal_hook(self, hook: PodHook) -> None:
         self._controller.register_pod_pre_removal_hook(hook)
@@ -142,10 +140,7 @@ class ContivAPI:
     # -- this node (the vswitch base config) ------------------------------------
 
     def _view(self) -> NodeView:
-        view = self._controller.node_view
-        if view is None:
-            raise RuntimeError("this agent does not manage the vswitch base config")
-        return view
+        return self._controller.node_view
 
     def get_node_ip(self) -> IPInterface | None:
         """This node's interconnect address with its prefix; None while unknown (DHCP, no lease yet)."""

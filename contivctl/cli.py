@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import attrs
 
 from contivctl import __version__
+from contivctl.agent.options import DATAPLANES, AgentOptions, default
 from contivctl.errors import AgentUnreachable, ConfigError, ConfigProblem, ContivError
 
 EXIT_FAILED = 1
@@ -55,18 +56,12 @@ def cmd_config_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
-    from contivctl.config import effective_config, load_config, node_ip_exclusions
-    from contivctl.ipam import node_plan
+    from contivctl.config import load_config
+    from contivctl.ipam import node_setup
     from contivctl.output import emit
 
     cfg = load_config(args.config)
-    static_ip = None
-    dhcp = None
-    if args.node:
-        eff = effective_config(cfg, args.node)
-        static_ip = eff.main_interface.ip
-        dhcp = eff.use_dhcp
-    plan = node_plan(cfg.ipam, args.node_id, excluded=node_ip_exclusions(cfg), dhcp=dhcp, static_ip=static_ip)
+    plan = node_setup(cfg, args.node or "", args.node_id).plan
     emit(plan.to_json(cfg.ipam), args.output, out)
     return 0
 
@@ -76,7 +71,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     import logging
     from pathlib import Path
 
-    from contivctl.agent import AgentOptions, run_agent
+    from contivctl.agent.agent import run_agent
 
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -93,7 +88,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     opts = AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
-        node_id=1 if args.node_id is None else args.node_id,
+        node_id=default("node_id") if args.node_id is None else args.node_id,
         etcd=etcd,
         allocate_node_id=etcd is not None and args.node_id is None,
         store=Path(args.store),
@@ -233,7 +228,7 @@ def _add_txn_command(sub: Any) -> None:
     )
     txn.add_argument(
         "--http",
-        default=_env("CONTIV_HTTP", default="127.0.0.1:9999"),
+        default=_env("CONTIV_HTTP", default=default("http")),
         metavar="ADDR",
         help="the agent's REST endpoint (CONTIV_HTTP)",
     )
@@ -394,31 +389,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agent.add_argument(
         "--store",
-        default=_env("CONTIV_STORE", default="/var/lib/contiv/agent.db"),
+        default=_env("CONTIV_STORE", default=str(default("store"))),
         metavar="PATH",
         help="local store file (CONTIV_STORE)",
     )
     agent.add_argument(
         "--vpp-socket",
-        default=_env("CONTIV_VPP_SOCKET", default="/run/vpp/api.sock"),
+        default=_env("CONTIV_VPP_SOCKET", default=default("vpp_socket")),
         metavar="PATH",
         help="VPP binary API socket (CONTIV_VPP_SOCKET)",
     )
     agent.add_argument(
         "--vpp-api-dir",
-        default=_env("CONTIV_VPP_API_DIR", default="/usr/share/vpp/api"),
+        default=_env("CONTIV_VPP_API_DIR", default=default("vpp_api_dir")),
         metavar="DIR",
         help="VPP API definitions (CONTIV_VPP_API_DIR)",
     )
     agent.add_argument(
         "--cni-socket",
-        default=_env("CONTIV_CNI_SOCKET", default="/var/run/contiv/cni.sock"),
+        default=_env("CONTIV_CNI_SOCKET", default=default("cni_socket")),
         metavar="PATH",
         help="CNI gRPC socket (CONTIV_CNI_SOCKET)",
     )
     agent.add_argument(
         "--http",
-        default=_env("CONTIV_HTTP", default="127.0.0.1:9999"),
+        default=_env("CONTIV_HTTP", default=default("http")),
         metavar="ADDR",
         help="REST endpoint host:port (CONTIV_HTTP)",
     )
@@ -437,8 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     agent.add_argument(
         "--dataplane",
-        default=_env("CONTIV_DATAPLANE", default="vpp"),
-        choices=["vpp", "kernel"],
+        default=_env("CONTIV_DATAPLANE", default=default("dataplane")),
+        choices=DATAPLANES,
         help="who plays the vswitch: VPP (default) or the Linux kernel (CONTIV_DATAPLANE)",
     )
     agent.add_argument(

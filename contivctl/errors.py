@@ -12,6 +12,7 @@ showing a traceback::
     ├── AgentUnreachable     a command could not reach the agent's REST endpoint
     ├── StoreError           the local store or etcd failed an operation
     ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
+    ├── PodWiringError       a pod could not be wired; everything the attempt made was undone
     ├── ClusterError         this node cannot take (or keep) its place in the cluster
     │   ├── NodeIDConflict     the node ID this node used is recorded for another node in etcd
     │   └── NodeIDUnavailable  no node ID could be claimed (etcd unreachable, too many tries)
@@ -83,6 +84,10 @@ class StoreError(ContivError):
 
 class AttachmentNotFound(ContivError):
     """The agent has no attachment of that container and interface (CNI error 3: nothing to clean up)."""
+
+
+class PodWiringError(ContivError):
+    """A pod could not be wired; everything the attempt made has been undone."""
 
 
 class ClusterError(ContivError):

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from contivctl.iptypes import IPAddress
 
 
 @attrs.frozen
@@ -93,3 +93,13 @@ class NodeInfo:
     name: str
     ip_addresses: tuple[str, ...] = ()
     management_ips: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class DhcpLease:
+    """A DHCP lease of one of VPP's interfaces, as VPP reported it (typed, never a string to parse later)."""
+
+    #: VPP's index of the interface whose DHCP client got the lease
+    sw_if_index: int
+    address: ipaddress.IPv4Interface
+    router: ipaddress.IPv4Address | None = None

@@ -21,21 +21,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import attrs
 
 from contivctl.cluster.nodeid import conflict_message
 from contivctl.cluster.record import ALLOCATED_IDS, RecordError, decode, encode, id_key, id_of_key
-from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
 from contivctl.errors import NodeIDConflict, StoreError
+from contivctl.events import NodeRemoved, NodeUpdated, Post
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdwatch import DEFAULT_RETRY, Resumed, RetryDelay, Snapshot, WatchUpdate
 from contivctl.model import NodeInfo
 
 log = logging.getLogger(__name__)
-
-Post = Callable[[Event], None]
 
 #: How often the publisher looks at this node's record even when the watch reports nothing:
 #: a bound on how long a lost record can stay lost, whatever happens to the watch.
@@ -227,4 +225,4 @@ class Membership:
     def _removed(self, node_id: int) -> None:
         node = self.nodes.pop(node_id)
         log.info("node %s (ID %d) left", node.name, node_id)
-        self._post(NodeRemoved(node_id=node_id, name=node.name))
+        self._post(NodeRemoved(node_id=node_id, node_name=node.name))

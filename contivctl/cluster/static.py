@@ -23,19 +23,17 @@ import contextlib
 import ipaddress
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
 from contivctl.errors import ConfigError, ConfigProblem
+from contivctl.events import NodeRemoved, NodeUpdated, Post
 from contivctl.model import NodeInfo
 
 log = logging.getLogger(__name__)
-
-Post = Callable[[Event], None]
 
 #: How often the file is looked at; a member change takes effect within this.
 CHECK_INTERVAL = 1.0
@@ -170,7 +168,7 @@ class StaticMembership:
         for gone in sorted(set(self.nodes) - set(seen)):
             node = self.nodes.pop(gone)
             log.info("node %s (ID %d) left (nodes file)", node.name, gone)
-            self._post(NodeRemoved(node_id=gone, name=node.name))
+            self._post(NodeRemoved(node_id=gone, node_name=node.name))
         for node_id, node in sorted(seen.items()):
             if self.nodes.get(node_id) != node:
                 self.nodes[node_id] = node

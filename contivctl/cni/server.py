@@ -46,18 +46,18 @@ from contivctl.cni.generated.cni import (
     StatusReply,
     StatusRequest,
 )
-from contivctl.controller import (
+from contivctl.errors import AttachmentNotFound, ContivError, DataplaneError
+from contivctl.events import (
     AddPod,
     AddResult,
     CheckPod,
     CheckResult,
-    Controller,
     DeletePod,
     Event,
     GarbageCollect,
     GCResult,
+    Submit,
 )
-from contivctl.errors import AttachmentNotFound, ContivError, DataplaneError
 from contivctl.model import AttachmentKey, PodRef
 
 log = logging.getLogger(__name__)
@@ -105,20 +105,30 @@ def _status_error(exc: ContivError) -> GRPCError:
 
 
 class RemoteCNI(RemoteCniBase):
-    """The ``cni.RemoteCNI`` service: requests in, controller events out."""
+    """The ``cni.RemoteCNI`` service: requests in, controller events out.
+
+    ``submit`` hands an event to the controller and awaits its answer;
+    ``ready`` is set once the controller's startup resync is done.
+    """
 
     def __init__(
-        self, controller: Controller, *, ready_timeout: float = 10.0, status: StatusProbe | None = None
+        self,
+        submit: Submit,
+        ready: asyncio.Event,
+        *,
+        ready_timeout: float = 10.0,
+        status: StatusProbe | None = None,
     ) -> None:
-        self._controller = controller
+        self._submit_event = submit
+        self._ready = ready
         self._ready_timeout = ready_timeout
         self._status = status
 
     async def _wait_ready(self) -> None:
-        if self._controller.ready.is_set():
+        if self._ready.is_set():
             return
         try:
-            await asyncio.wait_for(self._controller.ready.wait(), self._ready_timeout)
+            await asyncio.wait_for(self._ready.wait(), self._ready_timeout)
         except TimeoutError:
             raise GRPCError(
                 Status.UNAVAILABLE,
@@ -128,7 +138,7 @@ class RemoteCNI(RemoteCniBase):
     async def _submit(self, event: Event) -> Any:
         await self._wait_ready()
         try:
-            return await self._controller.submit(event)
+            return await self._submit_event(event)
         except ContivError as exc:
             raise _status_error(exc) from exc
 
@@ -169,7 +179,7 @@ class RemoteCNI(RemoteCniBase):
         return add_reply(found.result)
 
     async def status(self, message: StatusRequest) -> StatusReply:
-        if not self._controller.ready.is_set():
+        if not self._ready.is_set():
             return StatusReply(code=STATUS_UNAVAILABLE, message="the agent is starting: startup resync is not done")
         if self._status is not None:
             code, text = self._status()

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import attrs
 
-from contivctl.config.convert import IPNetwork
 from contivctl.config.model import IPAMConfig
+from contivctl.iptypes import IPNetwork
 
 MIN_HOST_BITS = 18
 _CLUSTER_BLOCK_BITS = 16

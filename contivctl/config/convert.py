@@ -13,10 +13,7 @@ from typing import Any
 
 from contivctl.config.schema import type_name
 from contivctl.durations import parse_duration
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 
 def boolean(raw: Any) -> bool:

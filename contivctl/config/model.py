@@ -16,6 +16,7 @@ import attrs
 
 from contivctl.config import convert as c
 from contivctl.config.schema import section, section_list, setting
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 MINUTE = timedelta(minutes=1)
 
@@ -26,22 +27,22 @@ Dialect = Literal["contiv.yaml", "contiv.conf"]
 class IPAMConfig:
     """Cluster-wide address plan; per-node subnets are derived from the node ID."""
 
-    pod_subnet_cidr: c.IPNetwork | None = setting(ipaddress.ip_network("10.1.0.0/16"), "PodSubnetCIDR", conv=c.cidr)
+    pod_subnet_cidr: IPNetwork | None = setting(ipaddress.ip_network("10.1.0.0/16"), "PodSubnetCIDR", conv=c.cidr)
     pod_network_prefix_len: int = setting(24, "PodNetworkPrefixLen", "podSubnetOneNodePrefixLen", conv=c.uint(8))
-    pod_if_ip_cidr: c.IPNetwork | None = setting(None, "PodIfIPCIDR", conv=c.cidr)
-    vpp_host_subnet_cidr: c.IPNetwork | None = setting(
+    pod_if_ip_cidr: IPNetwork | None = setting(None, "PodIfIPCIDR", conv=c.cidr)
+    vpp_host_subnet_cidr: IPNetwork | None = setting(
         ipaddress.ip_network("172.30.0.0/16"), "VPPHostSubnetCIDR", conv=c.cidr
     )
     vpp_host_network_prefix_len: int = setting(
         24, "VPPHostNetworkPrefixLen", "vppHostSubnetOneNodePrefixLen", conv=c.uint(8)
     )
-    node_interconnect_cidr: c.IPNetwork | None = setting(None, "NodeInterconnectCIDR", conv=c.cidr)
+    node_interconnect_cidr: IPNetwork | None = setting(None, "NodeInterconnectCIDR", conv=c.cidr)
     node_interconnect_dhcp: bool = setting(False, "NodeInterconnectDHCP", conv=c.boolean)
-    vxlan_cidr: c.IPNetwork | None = setting(ipaddress.ip_network("192.168.30.0/24"), "VxlanCIDR", conv=c.cidr)
-    service_cidr: c.IPNetwork | None = setting(ipaddress.ip_network("10.96.0.0/12"), "ServiceCIDR", conv=c.cidr)
-    contiv_cidr: c.IPNetwork | None = setting(None, "ContivCIDR", conv=c.cidr)
+    vxlan_cidr: IPNetwork | None = setting(ipaddress.ip_network("192.168.30.0/24"), "VxlanCIDR", conv=c.cidr)
+    service_cidr: IPNetwork | None = setting(ipaddress.ip_network("10.96.0.0/12"), "ServiceCIDR", conv=c.cidr)
+    contiv_cidr: IPNetwork | None = setting(None, "ContivCIDR", conv=c.cidr)
     use_external_ipam: bool = setting(False, "useExternalIPAM", conv=c.boolean)
-    default_gateway: c.IPAddress | None = setting(None, "defaultGateway", conv=c.address)
+    default_gateway: IPAddress | None = setting(None, "defaultGateway", conv=c.address)
 
 
 @attrs.frozen
@@ -49,7 +50,7 @@ class InterfaceConfig:
     """A VPP NIC named by the node config, with a static address or DHCP."""
 
     interface_name: str = setting("", "InterfaceName", conv=c.text)
-    ip: c.IPInterface | None = setting(None, "IP", conv=c.interface_address)
+    ip: IPInterface | None = setting(None, "IP", conv=c.interface_address)
     use_dhcp: bool = setting(False, "UseDHCP", conv=c.boolean)
 
 
@@ -61,7 +62,7 @@ class NodeConfig:
     main_vpp_interface: InterfaceConfig = section(InterfaceConfig, "MainVPPInterface")
     other_vpp_interfaces: tuple[InterfaceConfig, ...] = section_list(InterfaceConfig, "OtherVPPInterfaces")
     steal_interface: str = setting("", "StealInterface", conv=c.text)
-    gateway: c.IPAddress | None = setting(None, "Gateway", conv=c.address)
+    gateway: IPAddress | None = setting(None, "Gateway", conv=c.address)
     nat_external_traffic: bool = setting(False, "NatExternalTraffic", conv=c.boolean)
 
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 import attrs
 
-from contivctl.config.convert import IPAddress
 from contivctl.config.model import Config, InterfaceConfig, NodeConfig
+from contivctl.iptypes import IPAddress
 
 NodeConfigSource = Literal["crd", "file", "none"]
 

@@ -15,10 +15,10 @@ from typing import Any
 import attrs
 
 from contivctl.config.contivcidr import MIN_HOST_BITS
-from contivctl.config.convert import IPNetwork
 from contivctl.config.model import Config, IPAMConfig
 from contivctl.config.schema import display_key
 from contivctl.errors import ConfigProblem
+from contivctl.iptypes import IPNetwork
 
 MAX_RING_SIZE = 32768
 #: A node's pod subnet needs a network, gateway, NAT loopback and broadcast

@@ -1,18 +1,12 @@
-"""The controller: events in, view updated, items rendered, reconciler called."""
+"""The controller: events in, views updated, items rendered, reconciler called.
 
-from contivctl.controller.controller import AddResult, CheckResult, Controller, GCResult, PodWiringError
-from contivctl.controller.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, Resync
+``controller.py`` is the task and its handlers (one per event type);
+``pods.py`` and ``nodes.py`` are the two views it changes; ``podstore.py``
+persists the pods. The events themselves live in ``contivctl/events.py``.
+"""
 
-__all__ = [
-    "AddPod",
-    "AddResult",
-    "CheckPod",
-    "CheckResult",
-    "Controller",
-    "DeletePod",
-    "Event",
-    "GCResult",
-    "GarbageCollect",
-    "PodWiringError",
-    "Resync",
-]
+from contivctl.controller.controller import Controller, NetnsCheck, PodHook
+from contivctl.controller.nodes import NodeView
+from contivctl.controller.pods import PodView
+
+__all__ = ["Controller", "NetnsCheck", "NodeView", "PodHook", "PodView"]

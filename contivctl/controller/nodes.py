@@ -12,46 +12,44 @@ consistent value because every change swaps whole values.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 
-from contivctl.config.convert import IPAddress, IPInterface
-from contivctl.config.model import Config, NodeConfig
-from contivctl.config.node import effective_config, node_ip_exclusions
-from contivctl.ipam import node_plan
-from contivctl.model import NodeInfo
-from contivctl.render.base import VswitchInputs
-from contivctl.render.dataplane import VPP, Renderers
+from contivctl.iptypes import IPInterface
+from contivctl.items import Changes, Item, Items
+from contivctl.model import DhcpLease, NodeInfo
+from contivctl.render.inputs import PodNetwork, VswitchInputs
+from contivctl.render.renderers import Renderers
 
 log = logging.getLogger(__name__)
 
 NodeIPListener = Callable[[IPInterface | None], None]
 
 
-def item_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any | None]:
+def item_changes(old: Mapping[str, Item], new: Mapping[str, Item]) -> Changes:
     """What turns ``old`` into ``new``: changed or added values, None for removed keys."""
-    out: dict[str, Any | None] = {k: None for k in old if k not in new}
+    out: Changes = {k: None for k in old if k not in new}
     out.update({k: v for k, v in new.items() if old.get(k) != v})
     return out
 
 
 class NodeView:
-    def __init__(self, inputs: VswitchInputs, renderers: Renderers = VPP) -> None:
+    def __init__(self, inputs: VswitchInputs, renderers: Renderers) -> None:
         self.inputs = inputs
-        #: the dataplane's renderers of the base config and of each other node
+        #: the dataplane's renderers of the base config, of each other node and of the pod network
         self.renderers = renderers
+        #: what pods are wired with, as the current inputs say
+        self.pod_network: PodNetwork = renderers.network(inputs)
         #: node records of the other nodes, by ID, as the cluster source sent them
         self.nodes: dict[int, NodeInfo] = {}
         #: management addresses by node name, from Kubernetes Node objects
         self.management_ips: dict[str, tuple[str, ...]] = {}
-        #: the main NIC's DHCP lease (address with prefix, router)
-        self.lease: tuple[IPInterface, IPAddress | None] | None = None
-        self.base_items: dict[str, Any] = renderers.base(inputs)
-        self.node_items: dict[int, dict[str, Any]] = {}
+        #: the main NIC's DHCP lease
+        self.lease: DhcpLease | None = None
+        self.base_items: Items = renderers.base(inputs)
+        self.node_items: dict[int, Items] = {}
         self._listeners: list[NodeIPListener] = []
 
     # -- reading ---------------------------------------------------------------
@@ -60,7 +58,7 @@ class NodeView:
     def node_ip(self) -> IPInterface | None:
         return self.inputs.plan.node_ip
 
-    def desired(self) -> dict[str, Any]:
+    def desired(self) -> Items:
         out = dict(self.base_items)
         for items in self.node_items.values():
             out.update(items)
@@ -93,15 +91,15 @@ class NodeView:
 
     # -- changes (each returns the item changes to apply) ------------------------
 
-    def set_node(self, node: NodeInfo) -> dict[str, Any | None]:
+    def set_node(self, node: NodeInfo) -> Changes:
         self.nodes[node.id] = node
         return self._rerender_node(node.id)
 
-    def remove_node(self, node_id: int) -> dict[str, Any | None]:
+    def remove_node(self, node_id: int) -> Changes:
         self.nodes.pop(node_id, None)
         return item_changes(self.node_items.pop(node_id, {}), {})
 
-    def set_management_ips(self, name: str, ips: tuple[str, ...]) -> dict[str, Any | None]:
+    def set_management_ips(self, name: str, ips: tuple[str, ...]) -> Changes:
         if ips:
             self.management_ips[name] = ips
         else:
@@ -109,11 +107,12 @@ class NodeView:
         node = self.node_by_name(name)
         return {} if node is None else self._rerender_node(node.id)
 
-    def set_inputs(self, inputs: VswitchInputs) -> dict[str, Any | None]:
+    def set_inputs(self, inputs: VswitchInputs) -> Changes:
         """Replace the vswitch inputs; re-render the base config and every node, notify on a new node IP."""
         old_ip = self.node_ip
         old = self.desired()
         self.inputs = inputs
+        self.pod_network = self.renderers.network(inputs)
         self.base_items = self.renderers.base(inputs)
         self.node_items = {i: self.renderers.node(inputs, self.merged(n)) for i, n in self.nodes.items()}
         changes = item_changes(old, self.desired())
@@ -121,36 +120,9 @@ class NodeView:
             self._notify(self.node_ip)
         return changes
 
-    def _rerender_node(self, node_id: int) -> dict[str, Any | None]:
+    def _rerender_node(self, node_id: int) -> Changes:
         old = self.node_items.get(node_id, {})
         new = self.renderers.node(self.inputs, self.merged(self.nodes[node_id]))
         self.node_items[node_id] = new
         return item_changes(old, new)
 
-
-def inputs_for(
-    cfg: Config,
-    node_name: str,
-    node_id: int,
-    base: VswitchInputs,
-    crd: NodeConfig | None,
-    lease: tuple[IPInterface, IPAddress | None] | None,
-) -> VswitchInputs:
-    """The vswitch inputs after a NodeConfig or lease change (raises IPAMError when no node IP fits)."""
-    eff = effective_config(cfg, node_name, crd)
-    plan = node_plan(
-        cfg.ipam,
-        node_id,
-        excluded=node_ip_exclusions(cfg),
-        dhcp=eff.use_dhcp,
-        static_ip=eff.main_interface.ip,
-    )
-    gateway: IPAddress | None = None
-    if eff.use_dhcp and lease is not None:
-        plan = attrs.evolve(plan, node_ip=lease[0])
-        gateway = lease[1]
-    return attrs.evolve(base, eff=eff, plan=plan, dhcp_gateway=gateway)
-
-
-def parse_lease(address: str, gateway: str) -> tuple[IPInterface, IPAddress | None]:
-    return ipaddress.ip_interface(address), ipaddress.ip_address(gateway) if gateway else None

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from contivctl.config.convert import IPAddress, IPNetwork
 from contivctl.errors import IPAMError, PoolExhausted
 from contivctl.ipam.plan import FIRST_POD_SEQ, GATEWAY_SEQ
 from contivctl.ipam.subnets import address_in
+from contivctl.iptypes import IPAddress, IPNetwork
 
 
 class PodIPAllocator:

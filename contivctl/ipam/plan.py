@@ -12,10 +12,10 @@ from typing import Any
 
 import attrs
 
-from contivctl.config.convert import IPAddress, IPInterface, IPNetwork
 from contivctl.config.model import IPAMConfig
 from contivctl.errors import IPAMError
 from contivctl.ipam import subnets
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 #: Sequence numbers inside a node's pod subnet that never go to a pod.
 GATEWAY_SEQ = 1

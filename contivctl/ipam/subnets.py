@@ -11,8 +11,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from contivctl.config.convert import IPAddress, IPInterface, IPNetwork
 from contivctl.errors import IPAMError, NodeIDOutOfRange
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 
 def node_part(node_id: int, bits: int) -> int:

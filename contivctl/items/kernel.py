@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import attrs
 
-from contivctl.items.linux import IPAddress, IPNetwork, ns_label
+from contivctl.iptypes import IPAddress, IPNetwork
+from contivctl.items.linux import ns_label
 from contivctl.reconcile.item import Dependency
 
 

@@ -17,16 +17,12 @@ link (``link``) so they wait for it and go away before it does.
 
 from __future__ import annotations
 
-import ipaddress
 import zlib
 
 import attrs
 
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.reconcile.item import Dependency
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: The agent's own network namespace.
 HOST_NS = ""

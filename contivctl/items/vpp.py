@@ -540,7 +540,7 @@ class DhcpClient:
         return [Dependency.on(interface_key(self.interface))]
 
 
-Item = (
+VppItem = (
     Interface
     | Address
     | Vrf
@@ -561,7 +561,3 @@ Item = (
     | DhcpClient
 )
 
-
-def keyed(*items: Item) -> dict[str, Item]:
-    """`{item.key: item}`: the shape the reconciler takes."""
-    return {i.key: i for i in items}

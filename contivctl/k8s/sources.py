@@ -1,17 +1,17 @@
 """The agent's Kubernetes sources: Nodes, Pods on this node, and this node's NodeConfig.
 
-Each is a reflector whose changes are handed to the owner's callbacks
-(the agent turns them into controller events, the only way into the view)
-or, for pods, kept as an index the API reads. Sources sit below the
-controller and never import it.
+Each is a reflector whose changes become controller events, handed over
+through the one injected ``post`` (the only way into the view), or, for
+pods, are kept as an index the API reads. Sources never import the
+controller.
 
-- Node objects → ``management_ips(name, ips)`` for every node; a deleted
-  Node → the registered node-removal hooks (the cluster store forgets the
-  node), then ``node_deleted(name)``.
+- Node objects → ``ManagementIPsChanged`` for every node; a deleted Node →
+  the registered node-removal hooks (the cluster store forgets the node),
+  then ``NodeRemoved``.
 - Pods with ``spec.nodeName`` = this node → ``pods``: labels, UIDs, which
   pods exist.
 - NodeConfig resources named after this node (any namespace) →
-  ``node_config(cfg)``, or ``node_config(None)`` once deleted: the CRD
+  ``NodeConfigChanged`` with the spec, or with None once deleted: the CRD
   replaces the file's node entry whole.
 """
 
@@ -23,11 +23,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import attrs
 from kubernetes_asyncio import client
 
 from contivctl.config.model import NodeConfig
 from contivctl.errors import ConfigError
+from contivctl.events import ManagementIPsChanged, NodeConfigChanged, NodeRemoved, Post
 from contivctl.k8s import objects
 from contivctl.k8s.objects import PodInfo
 from contivctl.k8s.reflector import Obj, Reflector
@@ -37,19 +37,10 @@ log = logging.getLogger(__name__)
 NodeRemovalHook = Callable[[str], Awaitable[None]]
 
 
-@attrs.frozen
-class Callbacks:
-    """What the owner does with changes; each must return quickly (post an event, not wait for it)."""
-
-    management_ips: Callable[[str, tuple[str, ...]], None]
-    node_deleted: Callable[[str], None]
-    node_config: Callable[[NodeConfig | None], None]
-
-
 class KubernetesSources:
-    def __init__(self, api: client.ApiClient, node_name: str, callbacks: Callbacks) -> None:
+    def __init__(self, api: client.ApiClient, node_name: str, post: Post) -> None:
         self._api = api
-        self._cb = callbacks
+        self._post = post
         self.node_name = node_name
         self.pods: dict[str, PodInfo] = {}
         self._removal_hooks: list[NodeRemovalHook] = []
@@ -125,11 +116,11 @@ class KubernetesSources:
                     await hook(key)
                 except Exception:  # the store may be away; the node's dataplane items still go
                     log.exception("node removal hook failed for %s", key)
-            self._cb.node_deleted(key)
+            self._post(NodeRemoved(node_id=0, node_name=key))
             return
         ips = objects.management_ips(new)
         if old is None or objects.management_ips(old) != ips:
-            self._cb.management_ips(key, ips)
+            self._post(ManagementIPsChanged(node_name=key, ips=ips))
 
     async def _on_pod(self, key: str, old: Obj | None, new: Obj | None) -> None:
         if new is not None and (new.get("spec") or {}).get("nodeName") != self.node_name:
@@ -144,7 +135,7 @@ class KubernetesSources:
         if name != self.node_name:
             return
         if new is None:
-            self._cb.node_config(None)
+            self._post(NodeConfigChanged(node_config=None))
             return
         try:
             cfg = objects.node_config_of(new)
@@ -153,7 +144,7 @@ class KubernetesSources:
             return
         if old is not None and old.get("spec") == new.get("spec"):
             return
-        self._cb.node_config(cfg)
+        self._post(NodeConfigChanged(node_config=cfg))
 
 
 def describe(sources: KubernetesSources | None) -> dict[str, Any]:

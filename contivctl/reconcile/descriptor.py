@@ -16,7 +16,11 @@ Contract (see docs/reconciler.md for the long form):
   item are re-created as well.
 - `retrieve` dumps every item of the kind that exists, including items the
   agent did not create; `owns` (or `Retrieved.owned`) marks those the agent
-  may delete. Items not owned are never updated or deleted.
+  may delete. Items not owned are never updated or deleted. It is given
+  what is expected of its kind — the desired values and those last seen
+  to exist (what vpp-agent's KVScheduler calls the correlate) — so that a
+  kind that cannot be listed as a whole (links inside pod namespaces,
+  which are files anywhere) learns from them where to look.
 - `equivalent(desired, actual)` decides whether an existing item already
   matches the desired value; it must ignore what the dataplane fills in or
   normalises, or a resync would re-create items forever.
@@ -80,8 +84,13 @@ class Descriptor(abc.ABC, Generic[V]):
         """Remove the item."""
 
     @abc.abstractmethod
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        """Every item of this kind that exists now, owned or not."""
+    async def retrieve(self, ctx: Context, expected: Mapping[str, V]) -> Iterable[Retrieved]:
+        """Every item of this kind that exists now, owned or not.
+
+        ``expected`` holds, by key, the items of this kind that are desired
+        (derived ones included) or were last seen to exist: at least
+        everything they name must be looked at.
+        """
 
     @abc.abstractmethod
     def owns(self, key: str, value: V) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -257,7 +257,7 @@ class MemoryDescriptor(Descriptor[Thing]):
     async def delete(self, ctx: Context, key: str, value: Thing, metadata: Metadata) -> None:
         await self.dataplane.delete(key)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Thing]) -> Iterable[Retrieved]:
         items = self.dataplane.items.items()
         return [Retrieved(k, v, md) for k, (v, md) in items if k.startswith(self.prefix)]
 

@@ -150,7 +150,10 @@ class Reconciler:
                     continue
                 wanted[key] = w
                 todo.extend(w.children)
-            found = await self._retrieve({w.descriptor.prefix for w in wanted.values()})
+            expected: dict[Descriptor[Any], dict[str, Any]] = {}
+            for key, w in wanted.items():
+                expected.setdefault(w.descriptor, {})[key] = w.value
+            found = await self._retrieve(expected, {w.descriptor.prefix for w in wanted.values()})
             for key, w in wanted.items():
                 got = found.get(key)
                 if got is None:
@@ -219,7 +222,17 @@ class Reconciler:
     # -- the pipeline ---------------------------------------------------------
 
     async def _resync(self, kind: TxnKind, trigger: str, delta: Delta) -> TxnRecord:
-        retrieved = await self._retrieve()
+        store = self._store
+        expected: dict[Descriptor[Any], dict[str, Any]] = {}
+        for key, h in store.known.items():
+            expected.setdefault(h.descriptor, {})[key] = h.value
+        for key, w in store.desired.items():
+            if key not in delta.items:
+                expected.setdefault(w.descriptor, {})[key] = w.value
+        for key, new in delta.items.items():
+            if new is not None:
+                expected.setdefault(new.descriptor, {})[key] = new.value
+        retrieved = await self._retrieve(expected)
         dirty = self._absorb(retrieved)
         unhealthy = (ItemState.FAILED, ItemState.RETRYING)
         dirty.update(k for k, s in self._store.status.items() if s.state in unhealthy)
@@ -425,8 +438,15 @@ class Reconciler:
 
     # -- resync ---------------------------------------------------------------
 
-    async def _retrieve(self, only: set[str] | None = None) -> dict[str, tuple[Descriptor[Any], Retrieved]]:
-        """Retrieve through every descriptor, or those of the prefixes `only` and what they retrieve after."""
+    async def _retrieve(
+        self, expected: Mapping[Descriptor[Any], Mapping[str, Any]], only: set[str] | None = None
+    ) -> dict[str, tuple[Descriptor[Any], Retrieved]]:
+        """Retrieve through every descriptor, or those of the prefixes `only` and what they retrieve after.
+
+        Each descriptor is handed what is expected of its kind: the values
+        desired, and those it was last seen to have (so that it also looks
+        where an item no longer desired may still be).
+        """
         found: dict[str, tuple[Descriptor[Any], Retrieved]] = {}
         view = _RetrievedView(found)
         if only is not None:
@@ -441,7 +461,7 @@ class Reconciler:
 
         async def one(d: Descriptor[Any]) -> list[Retrieved]:
             try:
-                return list(await d.retrieve(view))
+                return list(await d.retrieve(view, expected.get(d, {})))
             except Exception as exc:
                 raise RetrieveFailed(d.prefix, exc) from exc
 

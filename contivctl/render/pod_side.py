@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from contivctl.iptypes import IPAddress
 from contivctl.items import linux as lx
-from contivctl.model import Attachment, IPAddress
+from contivctl.model import Attachment
 
 
 def host_prefix(ip: IPAddress) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from contivctl.controller import AddPod
+from contivctl.events import AddPod
 from contivctl.model import PodRef
 from tests.agent.support import _Remote, config, make_node
 

@@ -19,20 +19,19 @@ from typing import Any
 
 import attrs
 
-from contivctl.agent import pod_network, pod_vrf_plan, resync_after_vpp_restart
+from contivctl.agent.node import assemble
+from contivctl.agent.vpp import VppParts
 from contivctl.config import parse_config
 from contivctl.config.model import Config
-from contivctl.controller import AddPod, AddResult, Controller, DeletePod
-from contivctl.controller.podstore import PodStore
-from contivctl.dataplane.linux import Namespaces, linux_descriptors
+from contivctl.controller import Controller
 from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
-from contivctl.dataplane.vpp.descriptors import vpp_descriptors
-from contivctl.ipam import PodIPAllocator, node_plan
+from contivctl.events import AddPod, AddResult, DeletePod
 from contivctl.kv.local import LocalStore
 from contivctl.model import PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.render import naming
-from contivctl.render.vswitch import render_pod_vrf
+from contivctl.render import vpp as vpp_render
+from contivctl.render.vpp.pod_vrf import pod_vrf_plan, render_pod_vrf
 from contivctl.testing.vppemu import Emulator
 
 API_DIR = str(Path(__file__).resolve().parents[2] / "contivctl" / "testing" / "vppemu" / "api")
@@ -57,13 +56,20 @@ MODES_FOR_RESTART: dict[str, dict[str, Any]] = {
 }
 
 
+#: The product's VPP renderers with a base config of only what pods need (the pod VRF and its
+#: gateway): these tests are about pods, and leave NICs, the host interconnect and the overlay
+#: to tests/nodes, where the host stack lives in a namespace of its own.
+PODS_ONLY = attrs.evolve(
+    vpp_render.RENDERERS, name="vpp (pods only)", base=lambda inputs: render_pod_vrf(pod_vrf_plan(inputs))
+)
+
+
 @attrs.define
 class Node:
     cfg: Config
     emu: Emulator
     vpp: VPPConnection
     store: LocalStore
-    namespaces: Namespaces
     reconciler: Reconciler
     controller: Controller
 
@@ -80,27 +86,14 @@ class Node:
 
 async def make_node(emu: Emulator, store_path: Path, cfg: Config, node_id: int = 5, start: bool = True) -> Node:
     """A node; with `start` false its controller is built but not started (no startup resync yet)."""
-    plan = node_plan(cfg.ipam, node_id)
     vpp = VPPConnection(emu.socket_path, api_dir=API_DIR, timeout=2.0, backoff=Backoff(initial=0.01, maximum=0.1))
-    await vpp.start(wait=5)
+    parts = VppParts(vpp, scope=str(store_path), state_dir=store_path.parent, wait=5)
+    parts.renderers = PODS_ONLY
     store = await LocalStore.open(store_path)
-    namespaces = Namespaces()
-    reconciler = Reconciler(
-        [*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces, scope=str(store_path))]
-    )
-    controller = Controller(
-        reconciler=reconciler,
-        pod_store=PodStore(store, NODE),
-        namespaces=namespaces,
-        pod_network=pod_network(cfg, plan),
-        allocator=PodIPAllocator(plan.pod_subnet_this_node),
-        base_items=render_pod_vrf(pod_vrf_plan(cfg, plan)),
-        tcp_stack_enabled=not cfg.tcp_stack_disabled,
-    )
-    vpp.on_reconnect = lambda event: resync_after_vpp_restart(controller, event)
+    node = await assemble(parts, cfg, NODE, node_id, store)
     if start:
-        await controller.start()
-    return Node(cfg, emu, vpp, store, namespaces, reconciler, controller)
+        await node.controller.start()
+    return Node(cfg, emu, vpp, store, node.reconciler, node.controller)
 
 
 async def stop_node(node: Node) -> None:

@@ -73,7 +73,7 @@ async def test_kill_9_during_a_burst_leaves_no_leak_and_every_answered_pod_wired
 
         node = await make_node(_Remote(str(sock)), store, config())  # type: ignore[arg-type]
         try:
-            atts = {a.container_id: a for a in node.controller.attachments.values()}
+            atts = {a.container_id: a for a in node.controller.pods.attachments.values()}
             # every answered ADD is wired, with the address it was answered with
             for cid, ip in answered.items():
                 assert cid in atts, f"answered pod {cid} lost"
@@ -81,7 +81,7 @@ async def test_kill_9_during_a_burst_leaves_no_leak_and_every_answered_pod_wired
                 addrs = ip_json(atts[cid].netns, "addr", "show", "eth0")[0]["addr_info"]
                 assert ip in [a["local"] for a in addrs]
             # no leaked address: exactly the persisted attachments hold one
-            assert sorted(str(ip) for ip in node.controller.allocator.allocations().values()) == sorted(
+            assert sorted(str(ip) for ip in node.controller.pods.allocator.allocations().values()) == sorted(
                 str(a.ip) for a in atts.values()
             )
             # no orphan interface, in VPP or in the vswitch namespace

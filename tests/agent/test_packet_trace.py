@@ -5,7 +5,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from contivctl.agent import Agent, AgentOptions
+from contivctl.agent.agent import Agent
+from contivctl.agent.options import AgentOptions
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import API_DIR, eventually
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from contivctl.controller import PodWiringError
 from contivctl.dataplane.linux import channel
+from contivctl.errors import PodWiringError
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import (
@@ -103,7 +103,7 @@ async def test_add_wires_both_sides_and_delete_removes_them(
         assert f"{ip}/32" not in await vpp_routes(node.vpp, 1)
         assert all(n[1] != ip for n in await vpp_neighbours(node.vpp))
         assert await node.vpp.dump("stn_rules_dump") == []
-        assert len(node.controller.allocator) == 0
+        assert len(node.controller.pods.allocator) == 0
 
 
 async def test_a_deleted_pod_namespace_is_not_kept_open(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
@@ -145,8 +145,8 @@ async def test_a_new_container_of_a_wired_pod_replaces_the_old_attachment(
         await until(lambda: not link_exists(old_ns, "eth0"))
         await until(lambda: not link_exists(None, naming.host_veth_name(old_cid, "eth0")))
         assert link_exists(new_ns, "eth0")
-        assert [str(k) for k in node.controller.attachments] == [f"{new_cid}/eth0"]
-        assert len(node.controller.allocator) == 1
+        assert [str(k) for k in node.controller.pods.attachments] == [f"{new_cid}/eth0"]
+        assert len(node.controller.pods.allocator) == 1
 
 
 async def test_a_taken_interface_name_fails_and_leaves_nothing(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
@@ -161,8 +161,8 @@ async def test_a_taken_interface_name_fails_and_leaves_nothing(emu: Emulator, po
             await node.add(cid, netns)
         await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
-        assert len(node.controller.allocator) == 0
-        assert node.controller.attachments == {}
+        assert len(node.controller.pods.allocator) == 0
+        assert node.controller.pods.attachments == {}
         assert await node.store.list("/contiv/") == {}
 
 
@@ -173,7 +173,7 @@ async def test_delete_of_unknown_or_repeated_succeeds(emu: Emulator, pods: Pods,
         await node.add(cid, netns)
         await node.delete(cid)
         await node.delete(cid)
-        assert node.controller.attachments == {}
+        assert node.controller.pods.attachments == {}
 
 
 async def test_delete_with_the_netns_gone_still_cleans_vpp_and_releases_the_ip(
@@ -187,7 +187,7 @@ async def test_delete_with_the_netns_gone_still_cleans_vpp_and_releases_the_ip(
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
         await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         assert "10.1.5.2/32" not in await vpp_routes(node.vpp, 1)
-        assert len(node.controller.allocator) == 0
+        assert len(node.controller.pods.allocator) == 0
         assert await node.store.list("/contiv/") == {}
 
 
@@ -218,7 +218,7 @@ async def test_a_vpp_failure_rolls_back_everything(
         assert ip_json(netns, "neigh", "show") == []
         await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
         await until(lambda: not link_exists(None, naming.tap_temp_name(cid, "eth0")))
-        assert len(node.controller.allocator) == 0
+        assert len(node.controller.pods.allocator) == 0
         assert await node.store.list("/contiv/") == {}
         # and the next pod gets wired normally
         ok = await node.add(pods.cid(), pods.netns())
@@ -233,7 +233,7 @@ async def test_missing_netns_fails_cleanly(emu: Emulator, pods: Pods, tmp_path: 
         assert not (tmp_path / "gone").exists()
         assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(node.vpp)
         await until(lambda: not link_exists(None, naming.host_veth_name(cid, "eth0")))
-        assert len(node.controller.allocator) == 0
+        assert len(node.controller.pods.allocator) == 0
 
 
 async def test_a_burst_shares_transactions_and_a_failing_pod_fails_alone(
@@ -253,12 +253,12 @@ async def test_a_burst_shares_transactions_and_a_failing_pod_fails_alone(
         assert "does not exist" in str(failed[0])
         for _cid, ns in good:
             assert link_exists(ns, "eth0")
-        assert len(node.controller.allocator) == len(good)
+        assert len(node.controller.pods.allocator) == len(good)
         assert naming.vpp_pod_if_name(bad_cid, "eth0") not in await vpp_interfaces(node.vpp)
         await until(lambda: not link_exists(None, naming.host_veth_name(bad_cid, "eth0")))
         assert any(" pod events from " in r.trigger for r in node.reconciler.history())
         # and a burst of deletes
         await asyncio.gather(*(node.delete(cid) for cid, _ in good))
-        assert node.controller.attachments == {}
-        assert len(node.controller.allocator) == 0
+        assert node.controller.pods.attachments == {}
+        assert len(node.controller.pods.allocator) == 0
         await until(lambda: not any(link_exists(ns, "eth0") for _cid, ns in good))

@@ -43,8 +43,8 @@ async def test_a_clean_restart_performs_zero_operations(mode: str, emu: Emulator
     try:
         record = startup_record(again)
         assert record.ops == (), [(o.op, o.key) for o in record.ops]  # type: ignore[attr-defined]
-        assert len(again.controller.attachments) == 3
-        assert len(again.controller.allocator) == 3
+        assert len(again.controller.pods.attachments) == 3
+        assert len(again.controller.pods.allocator) == 3
     finally:
         await stop_node(again)
 
@@ -87,8 +87,8 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
     pods.remove_netns(gone_ns)
     again = await make_node(emu, tmp_path / "s.db", cfg)
     try:
-        assert [k.container_id for k in again.controller.attachments] == [keep_cid]
-        assert len(again.controller.allocator) == 1
+        assert [k.container_id for k in again.controller.pods.attachments] == [keep_cid]
+        assert len(again.controller.pods.allocator) == 1
         ifaces = await vpp_interfaces(again.vpp)
         assert naming.vpp_pod_if_name(gone_cid, "eth0") not in ifaces
         assert naming.vpp_pod_if_name(keep_cid, "eth0") in ifaces

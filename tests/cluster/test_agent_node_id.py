@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from contivctl.agent import AgentOptions, cluster_node_id
+from contivctl.agent.cluster import cluster_node_id
+from contivctl.agent.options import AgentOptions
 from contivctl.cli import build_parser
 from contivctl.cluster.nodeid import remembered_id
 from contivctl.kv.etcdconf import etcd_config

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contivctl.agent import Agent, AgentOptions
+from contivctl.agent.agent import Agent
+from contivctl.agent.options import AgentOptions
 from contivctl.cluster import allocate_node_id, list_nodes
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdconf import etcd_config

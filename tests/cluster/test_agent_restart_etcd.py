@@ -5,8 +5,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from contivctl.agent import Agent, AgentOptions, cluster_node_id
+from contivctl.agent.agent import Agent
+from contivctl.agent.cluster import cluster_node_id
+from contivctl.agent.node import Node
+from contivctl.agent.options import AgentOptions
+from contivctl.agent.vpp import VppParts
 from contivctl.cluster import allocate_node_id
+from contivctl.dataplane.vpp.connection import VPPConnection
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdconf import etcd_config
 from contivctl.testing.etcd import EtcdServer
@@ -17,6 +22,16 @@ from tests.nodes.support import tunnels
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "contiv.yaml"
 PEER_IP = "192.168.16.9"
+
+
+def vpp_of(agent: Agent) -> VPPConnection:
+    assert isinstance(agent.parts, VppParts)
+    return agent.parts.vpp
+
+
+def again_node(agent: Agent) -> Node:
+    assert agent.node is not None
+    return agent.node
 
 
 def free_port() -> int:
@@ -48,7 +63,7 @@ async def test_a_restarted_agent_keeps_its_peers_and_does_nothing(
     try:
 
         async def tunnel_to_peer() -> bool:
-            return any(dst == PEER_IP for _s, dst, _v in (await tunnels(first.vpp)).values())
+            return any(dst == PEER_IP for _s, dst, _v in (await tunnels(vpp_of(first))).values())
 
         await wait_until(tunnel_to_peer)
     finally:
@@ -56,7 +71,7 @@ async def test_a_restarted_agent_keeps_its_peers_and_does_nothing(
     again = Agent(await cluster_node_id(opts))
     await again.start()
     try:
-        (record,) = [r for r in again.reconciler.history() if r.trigger == "startup resync"]
+        (record,) = [r for r in again_node(again).reconciler.history() if r.trigger == "startup resync"]
         assert record.ops == (), [(o.op, o.key) for o in record.ops]
         assert again.opts.node_id == opts.node_id
     finally:

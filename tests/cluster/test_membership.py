@@ -9,8 +9,8 @@ import pytest
 
 from contivctl.cluster import Membership, allocate_node_id, remove_node
 from contivctl.cluster.record import decode, encode, id_key
-from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
 from contivctl.errors import StoreError
+from contivctl.events import Event, NodeRemoved, NodeUpdated
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdwatch import RetryDelay
 from contivctl.model import NodeInfo

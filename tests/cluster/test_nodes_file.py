@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from contivctl.cluster.static import StaticMembership, load_nodes, parse_nodes, write_nodes
-from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
 from contivctl.errors import ConfigError
+from contivctl.events import Event, NodeRemoved, NodeUpdated
 from contivctl.model import NodeInfo
 
 N1 = NodeInfo(1, "node1", ("10.88.0.1/24",))

@@ -14,8 +14,8 @@ import pytest
 
 from contivctl.cluster import Membership, claim_node_id
 from contivctl.cluster.record import decode, id_key
-from contivctl.controller.events import Event
 from contivctl.errors import StoreError
+from contivctl.events import Event
 from contivctl.kv.etcdwatch import RetryDelay
 from contivctl.kv.local import LocalStore
 from contivctl.model import NodeInfo

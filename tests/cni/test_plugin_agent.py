@@ -51,7 +51,7 @@ async def test_add_answers_in_every_supported_version_and_del_removes_the_pod(
             assert list(result["ips"][0]) == list(expected_result(version, cid, netns, ip)["ips"][0])  # type: ignore[index]
             addrs = ip_json(netns, "addr", "show", "eth0")[0]["addr_info"]
             assert [(a["local"], a["prefixlen"]) for a in addrs if a["family"] == "inet"] == [(ip, 32)]
-            attachment = agent.node.controller.attachments
+            attachment = agent.node.controller.pods.attachments
             assert [(a.pod.namespace, a.pod.name, a.uid) for a in attachment.values() if a.container_id == cid] == [
                 ("default", f"pod-{cid[:6]}", f"u-{cid[:6]}")
             ]
@@ -62,7 +62,7 @@ async def test_add_answers_in_every_supported_version_and_del_removes_the_pod(
             assert (deleted.rc, deleted.stdout) == (0, ""), deleted.stderr
             await until(lambda path=path: not link_exists(path, "eth0"))
             assert naming.vpp_pod_if_name(cid, "eth0") not in await vpp_interfaces(agent.node.vpp)
-        assert agent.node.controller.attachments == {}
+        assert agent.node.controller.pods.attachments == {}
         again = await run(cni_env("DEL", pods.container_ids[0], ""), netconf(agent.socket))
         assert (again.rc, again.stdout) == (0, ""), again.stderr  # repeated DEL, no netns: still success
 
@@ -100,7 +100,7 @@ async def test_status_before_and_after_the_startup_resync(emu: Emulator, pods: P
         netns, cid = pods.netns(), pods.cid()
         early = (await run(cni_env("ADD", cid, netns), conf)).error()
         assert early["code"] == 11 and "startup resync" in early["msg"]
-        assert agent.node.controller.attachments == {}
+        assert agent.node.controller.pods.attachments == {}
 
         await agent.node.controller.start()
         ready = await run(cni_env("STATUS", ifname=""), conf)
@@ -118,21 +118,21 @@ async def test_gc_removes_attachments_not_listed_valid_and_frees_their_addresses
         stale_ns, stale = pods.netns(), pods.cid()
         for netns, cid in ((keep_ns, keep), (stale_ns, stale)):
             assert (await run(cni_env("ADD", cid, netns), conf)).rc == 0
-        stale_ip = str(next(a.ip for a in agent.node.controller.attachments.values() if a.container_id == stale))
+        stale_ip = str(next(a.ip for a in agent.node.controller.pods.attachments.values() if a.container_id == stale))
 
         gc_conf = {**conf, "cni.dev/valid-attachments": [{"containerID": keep, "ifname": "eth0"}]}
         gc = await run(cni_env("GC", ifname=""), gc_conf)
         assert (gc.rc, gc.stdout) == (0, ""), gc.stderr
-        assert [a.container_id for a in agent.node.controller.attachments.values()] == [keep]
+        assert [a.container_id for a in agent.node.controller.pods.attachments.values()] == [keep]
         assert link_exists(keep_ns, "eth0") and not link_exists(stale_ns, "eth0")
         vpp = await vpp_interfaces(agent.node.vpp)
         assert naming.vpp_pod_if_name(keep, "eth0") in vpp and naming.vpp_pod_if_name(stale, "eth0") not in vpp
-        allocated = agent.node.controller.allocator.allocations()
+        allocated = agent.node.controller.pods.allocator.allocations()
         assert list(allocated) == [f"{keep}/eth0"] and stale_ip not in {str(ip) for ip in allocated.values()}
 
         nothing_valid = await run(cni_env("GC", ifname=""), {**conf, "cni.dev/valid-attachments": []})
         assert nothing_valid.rc == 0, nothing_valid.stderr
-        assert agent.node.controller.attachments == {} and not link_exists(keep_ns, "eth0")
+        assert agent.node.controller.pods.attachments == {} and not link_exists(keep_ns, "eth0")
 
 
 def chain_from_example(socket: str, log: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -171,7 +171,7 @@ async def test_portmap_chained_after_contiv_cni_as_in_the_example_conflist(
             assert "10.1.5.2:80" not in nat_rules(node_ns)
             deleted = await run(cni_env("DEL", cid, netns), {**contiv, **final})
             assert deleted.rc == 0, deleted.stderr
-            assert agent.node.controller.attachments == {}
+            assert agent.node.controller.pods.attachments == {}
             assert len((sockdir / "cni.log").read_text().splitlines()) == 2
     finally:
         subprocess.run(["ip", "netns", "del", node_ns], check=False)

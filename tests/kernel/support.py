@@ -20,20 +20,18 @@ from typing import Any
 
 import attrs
 
+from contivctl.agent.kernel import KernelParts
+from contivctl.agent.node import assemble
 from contivctl.config import parse_config
 from contivctl.config.model import Config
-from contivctl.controller import AddPod, AddResult, Controller, DeletePod
-from contivctl.controller.nodes import NodeView
-from contivctl.controller.podstore import PodStore
-from contivctl.dataplane.linux import Namespaces, kernel_descriptors
+from contivctl.controller import Controller, NodeView
 from contivctl.dataplane.linux.channel import release as release_netns
-from contivctl.ipam import PodIPAllocator, node_plan
-from contivctl.kernel_wiring import kernel_pod_network, kernel_vswitch_inputs
+from contivctl.events import AddPod, AddResult, DeletePod
+from contivctl.ipam import node_plan
 from contivctl.kv.local import LocalStore
 from contivctl.model import NodeInfo, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.descriptor import Descriptor
-from contivctl.render.dataplane import KERNEL
 
 UNDERLAY = "10.77.0.0/24"
 #: the underlay's own address: "outside the cluster" for the SNAT test
@@ -134,7 +132,6 @@ class KernelNode:
     cfg: Config
     ns: NodeNs
     store: LocalStore
-    namespaces: Namespaces
     reconciler: Reconciler
     controller: Controller
     view: NodeView
@@ -166,28 +163,23 @@ async def start_node(
     ``wrap`` replaces the descriptor of a prefix by a subclass (fault injection).
     """
     store = await LocalStore.open(store_path)
-    namespaces = Namespaces()
-    descriptors = kernel_descriptors(namespaces, ns.path, scope=ns.node_name)
-    if wrap:
-        descriptors = [_wrapped(d, wrap) for d in descriptors]
-    reconciler = Reconciler(descriptors)
-    inputs = kernel_vswitch_inputs(cfg, ns.node_name, ns.node_id, ns.path)
-    view = NodeView(inputs, KERNEL)
+    parts = _Parts(ns.path, scope=ns.node_name, wrap=wrap or {})
+    node = await assemble(parts, cfg, ns.node_name, ns.node_id, store)
     for info in nodes:
-        view.set_node(info)
-    plan = inputs.plan
-    controller = Controller(
-        reconciler=reconciler,
-        pod_store=PodStore(store, ns.node_name),
-        namespaces=namespaces,
-        pod_network=kernel_pod_network(cfg, plan, ns.path),
-        allocator=PodIPAllocator(plan.pod_subnet_this_node),
-        base_items={},
-        node_view=view,
-        renderers=KERNEL,
-    )
-    await controller.start()
-    return KernelNode(cfg, ns, store, namespaces, reconciler, controller, view)
+        node.view.set_node(info)
+    await node.controller.start()
+    return KernelNode(cfg, ns, store, node.reconciler, node.controller, node.view)
+
+
+class _Parts(KernelParts):
+    """The product's kernel parts, some descriptors replaced by subclasses that inject faults."""
+
+    def __init__(self, vswitch_netns: str, *, scope: str, wrap: Mapping[str, type[Descriptor[Any]]]) -> None:
+        super().__init__(vswitch_netns, scope=scope)
+        self._wrap = wrap
+
+    def descriptors(self) -> list[Descriptor[Any]]:
+        return [_wrapped(d, self._wrap) for d in super().descriptors()]
 
 
 def _wrapped(d: Descriptor[Any], wrap: Mapping[str, type[Descriptor[Any]]]) -> Descriptor[Any]:
@@ -207,7 +199,7 @@ async def stop_node(node: KernelNode) -> None:
     await node.controller.stop()
     await node.reconciler.aclose()
     await node.store.close()
-    for path in [node.ns.path, *node.namespaces]:
+    for path in [node.ns.path, *(a.netns for a in node.controller.pods)]:
         await release_netns(path)
 
 

@@ -13,10 +13,10 @@ import attrs
 import pytest
 
 from contivctl.config.model import Config
-from contivctl.controller.events import NodeRemoved, NodeUpdated
-from contivctl.model import IPAddress
+from contivctl.events import NodeRemoved, NodeUpdated
+from contivctl.iptypes import IPAddress
 from contivctl.reconcile.history import TxnKind
-from contivctl.render import node_naming as nn
+from contivctl.render import naming
 from contivctl.render.kernel.names import VXLAN_DEV
 from tests.kernel.conftest import needs_root
 from tests.kernel.support import (
@@ -70,13 +70,13 @@ async def test_pods_on_two_nodes_ping_over_vxlan(the_lab: Lab, store_dir: Path) 
         (dev,) = ip_json(p.a.ns.path, "-d", "link", "show", VXLAN_DEV)
         data = dev["linkinfo"]["info_data"]
         assert (data["id"], data["local"], data["port"]) == (10, p.a.ns.ip, 4789)
-        assert dev["address"] == nn.bvi_mac(1)
+        assert dev["address"] == naming.bvi_mac(1)
         out = _bridge_fdb(p.a.ns.name)
         assert {(e["mac"], e.get("dst")) for e in out if "permanent" in e.get("state", "")} >= {
-            (nn.bvi_mac(2), p.b.ns.ip)
+            (naming.bvi_mac(2), p.b.ns.ip)
         }
         neigh = {(n["dst"], n["lladdr"]) for n in ip_json(p.a.ns.path, "neigh", "show", "dev", VXLAN_DEV)}
-        assert neigh == {("10.78.0.2", nn.bvi_mac(2))}
+        assert neigh == {("10.78.0.2", naming.bvi_mac(2))}
         routes = {r["dst"]: r.get("gateway") for r in ip_json(p.a.ns.path, "route", "show", "proto", "199")}
         assert routes["10.1.2.0/24"] == "10.78.0.2"
 
@@ -113,7 +113,7 @@ async def test_node_leaving_makes_its_pods_unreachable_and_nothing_else_changes(
         assert leaving
         kept = {k: v for k, v in p.a.controller.desired().items() if k not in leaving}
 
-        await p.a.controller.submit(NodeRemoved(node_id=2, name=p.b.ns.node_name))
+        await p.a.controller.submit(NodeRemoved(node_id=2, node_name=p.b.ns.node_name))
         record = p.a.reconciler.history()[-1]
         assert {(op.op, op.key, op.outcome) for op in record.ops} == {("delete", k, "ok") for k in leaving}
         assert p.a.controller.desired() == kept

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from contivctl.controller import PodWiringError
 from contivctl.dataplane.linux.netns import in_netns
 from contivctl.dataplane.linux.route import RouteDescriptor
 from contivctl.dataplane.linux.sysctl import read_sysctl
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, PodWiringError
 from contivctl.items.linux import Route
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata
@@ -105,5 +104,5 @@ async def test_failed_add_is_rolled_back_completely(the_lab: Lab, store_dir: Pat
         assert os.path.exists(pod) == (fault is _FailingPodRoute)
         if os.path.exists(pod):
             await until(lambda: [lk["ifname"] for lk in ip_json(pod, "link", "show")] == ["lo"])
-        assert node.controller.attachments == {}
-        assert len(node.controller.allocator) == 0  # the address was released
+        assert node.controller.pods.attachments == {}
+        assert len(node.controller.pods.allocator) == 0  # the address was released

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import attrs
 
-from contivctl.agent import pod_network
+from contivctl.agent.agent import dataplane_parts
+from contivctl.agent.kernel import KernelParts
+from contivctl.agent.options import AgentOptions
+from contivctl.agent.vpp import VppParts
+from contivctl.config.model import Config
+from contivctl.ipam import node_setup
 from contivctl.items import kernel as kx
 from contivctl.items import linux as lx
-from contivctl.kernel_wiring import kernel_pod_network, kernel_vswitch_inputs
 from contivctl.model import Attachment, NodeInfo, PodRef
+from contivctl.render import kernel as kernel_render
 from contivctl.render import naming
-from contivctl.render.dataplane import KERNEL, VPP, renderers_for
-from contivctl.render.kernel import render_kernel_base, render_kernel_node, render_kernel_pod
-from contivctl.render.pod import render_pod
+from contivctl.render import vpp as vpp_render
+from contivctl.render.inputs import VswitchInputs
+from contivctl.render.kernel import kernel_pod_network, render_kernel_base, render_kernel_node, render_kernel_pod
+from contivctl.render.vpp.pod import pod_network, render_pod
 from tests.kernel.support import config
 
 NS = "/var/run/netns/node1"
 POD_NS = "/var/run/netns/pod1"
+
+
+def kernel_vswitch_inputs(cfg: Config, node_name: str, node_id: int, netns: str) -> VswitchInputs:
+    """What the kernel flavour's inputs are: the node setup, with ``netns`` as the vswitch."""
+    setup = node_setup(cfg, node_name, node_id)
+    return VswitchInputs(eff=setup.eff, plan=setup.plan, host_netns=netns)
 
 
 def _attachment() -> Attachment:
@@ -33,9 +46,9 @@ def test_the_pod_side_is_the_same_as_with_vpp() -> None:
     cfg = config()
     inputs = kernel_vswitch_inputs(cfg, "n1", 1, NS)
     att = _attachment()
-    kernel = render_kernel_pod(att, kernel_pod_network(cfg, inputs.plan, NS))
+    kernel = render_kernel_pod(att, kernel_pod_network(inputs))
     # VETH mode with its veth in the same namespace: only the far end of the link differs
-    vpp = render_pod(att, attrs.evolve(pod_network(cfg, inputs.plan), vswitch_netns=NS))
+    vpp = render_pod(att, attrs.evolve(pod_network(inputs), vswitch_netns=NS))
     assert _pod_side(kernel) == _pod_side(vpp)
     assert len(_pod_side(kernel)) == 4  # address, gateway route, default route, gateway ARP entry
     assert not any(k.startswith("vpp/") for k in kernel)
@@ -45,7 +58,7 @@ def test_the_vswitch_side_of_a_pod() -> None:
     cfg = config()
     inputs = kernel_vswitch_inputs(cfg, "n1", 1, NS)
     att = _attachment()
-    items = render_kernel_pod(att, kernel_pod_network(cfg, inputs.plan, NS))
+    items = render_kernel_pod(att, kernel_pod_network(inputs))
     host_end = naming.host_veth_name(att.container_id, "eth0")
     veth = items[lx.veth_key(NS, host_end)]
     assert isinstance(veth, lx.Veth)
@@ -95,5 +108,9 @@ def test_items_towards_another_node() -> None:
     assert render_kernel_node(kernel_vswitch_inputs(config(), "n1", 1, NS), itself) == {}
 
 
-def test_renderers_by_dataplane() -> None:
-    assert renderers_for("kernel") is KERNEL and renderers_for("vpp") is VPP
+def test_renderers_by_dataplane(tmp_path: Path) -> None:
+    opts = AgentOptions(config=tmp_path / "contiv.yaml", node_name="n1", store=tmp_path / "agent.db")
+    kernel = dataplane_parts(attrs.evolve(opts, dataplane="kernel"), packet_trace=False)
+    vpp = dataplane_parts(opts, packet_trace=False)
+    assert isinstance(kernel, KernelParts) and kernel.renderers is kernel_render.RENDERERS
+    assert isinstance(vpp, VppParts) and vpp.renderers is vpp_render.RENDERERS

@@ -17,20 +17,13 @@ from typing import Any
 
 import attrs
 
-from contivctl.agent import pod_network, pod_vrf_plan, resync_after_vpp_restart
+from contivctl.agent.node import assemble
+from contivctl.agent.vpp import HostStack, VppParts
 from contivctl.config import parse_config
 from contivctl.config.model import Config
-from contivctl.controller import Controller
-from contivctl.controller.nodes import NodeView
-from contivctl.controller.podstore import PodStore
-from contivctl.dataplane.linux import Namespaces, linux_descriptors
+from contivctl.controller import NodeView
 from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
-from contivctl.dataplane.vpp.descriptors import vpp_descriptors
-from contivctl.ipam import PodIPAllocator
 from contivctl.kv.local import LocalStore
-from contivctl.node_wiring import vswitch_inputs, watch_main_nic_leases
-from contivctl.reconcile import Reconciler
-from contivctl.render.vswitch import render_pod_vrf
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import API_DIR, Node
 
@@ -85,32 +78,13 @@ async def running_node(
     emu: Emulator, store_path: Path, cfg: Config, side: HostSide, node_id: int = 5
 ) -> AsyncIterator[ClusterNode]:
     vpp = VPPConnection(emu.socket_path, api_dir=API_DIR, timeout=2.0, backoff=Backoff(initial=0.01, maximum=0.1))
-    await vpp.start(wait=5)
+    host = HostStack(netns=side.path, host_if=side.host_if, vswitch_if=side.vswitch_if)
+    parts = VppParts(vpp, scope=str(store_path), state_dir=store_path.parent, host=host, wait=5)
     store = await LocalStore.open(store_path)
-    namespaces = Namespaces()
-    namespaces.pin(side.path)
-    reconciler = Reconciler(
-        [*vpp_descriptors(vpp, state_dir=store_path.parent), *linux_descriptors(namespaces, scope=str(store_path))]
-    )
-    inputs = await vswitch_inputs(
-        cfg, NODE, node_id, vpp, host_netns=side.path, host_if=side.host_if, vswitch_if=side.vswitch_if
-    )
-    view = NodeView(inputs)
-    plan = inputs.plan
-    controller = Controller(
-        reconciler=reconciler,
-        pod_store=PodStore(store, NODE),
-        namespaces=namespaces,
-        pod_network=pod_network(cfg, plan),
-        allocator=PodIPAllocator(plan.pod_subnet_this_node),
-        base_items=render_pod_vrf(pod_vrf_plan(cfg, plan)),
-        tcp_stack_enabled=not cfg.tcp_stack_disabled,
-        node_view=view,
-    )
-    vpp.on_reconnect = lambda event: resync_after_vpp_restart(controller, event)
-    watch_main_nic_leases(vpp, controller)
+    built = await assemble(parts, cfg, NODE, node_id, store)
+    reconciler, controller = built.reconciler, built.controller
     await controller.start()
-    node = ClusterNode(cfg, emu, vpp, store, namespaces, reconciler, controller, view=view)
+    node = ClusterNode(cfg, emu, vpp, store, reconciler, controller, view=built.view)
     try:
         yield node
     finally:

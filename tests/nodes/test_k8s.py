@@ -11,11 +11,10 @@ from typing import Any
 import kmock
 from kubernetes_asyncio import client
 
-from contivctl.controller.events import ManagementIPsChanged, NodeRemoved, NodeUpdated
+from contivctl.events import ManagementIPsChanged, NodeRemoved, NodeUpdated, Post
 from contivctl.k8s.reflector import Reflector
-from contivctl.k8s.sources import Callbacks, KubernetesSources
+from contivctl.k8s.sources import KubernetesSources
 from contivctl.model import NodeInfo
-from contivctl.node_wiring import kubernetes_callbacks
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import Pods, eventually, vpp_interfaces
 from tests.nodes.conftest import needs_root
@@ -57,8 +56,8 @@ class Posted:
 
 
 @contextlib.asynccontextmanager
-async def sources(server: Any, callbacks: Callbacks) -> AsyncIterator[KubernetesSources]:
-    src = KubernetesSources(api_client_for(server), NODE, callbacks)
+async def sources(server: Any, post: Post) -> AsyncIterator[KubernetesSources]:
+    src = KubernetesSources(api_client_for(server), NODE, post)
     src.start()
     try:
         yield src
@@ -104,21 +103,21 @@ async def test_node_objects_and_deletion_hook(kmock: kmock.KubernetesEmulator) -
     async def forget(name: str) -> None:
         removed.append(name)
 
-    async with sources(kmock, kubernetes_callbacks(posted)) as src:  # type: ignore[arg-type]
+    async with sources(kmock, posted.post) as src:
         src.register_node_removal_hook(forget)
         await watching(kmock, "/api/v1/nodes")
         await send(kmock, "POST", "/api/v1/nodes", node("node-b", "10.20.0.2", "10.20.0.2"))
         ev = await posted.next(ManagementIPsChanged)
-        assert (ev.name, ev.ips) == ("node-b", ("10.20.0.2",))
+        assert (ev.node_name, ev.ips) == ("node-b", ("10.20.0.2",))
         await send(kmock, "DELETE", "/api/v1/nodes/node-b")
         ev = await posted.next(NodeRemoved)
-        assert ev.name == "node-b"
+        assert ev.node_name == "node-b"
         assert removed == ["node-b"]  # the hook ran before the event was posted
 
 
 async def test_pods_of_this_node(kmock: kmock.KubernetesEmulator) -> None:
     declare(kmock)
-    async with sources(kmock, kubernetes_callbacks(Posted())) as src:  # type: ignore[arg-type]
+    async with sources(kmock, Posted().post) as src:
         assert src.pod_exists("default", "web") is None  # not listed yet: unknown
         await watching(kmock, "/api/v1/pods")
         pod = {
@@ -152,7 +151,7 @@ async def test_node_config_applied_changed_deleted(
     path = f"{NODECONFIGS}/namespaces/default/nodeconfigs"
     async with (
         running_node(emu, sockdir / "a.db", config(), side) as n,
-        sources(kmock, kubernetes_callbacks(n.controller)),
+        sources(kmock, n.controller.post),
     ):
         await watching(kmock, f"{NODECONFIGS}/nodeconfigs")
         spec = {
@@ -192,7 +191,7 @@ async def test_api_server_gone_pods_still_wired(
     try:
         async with running_node(emu, sockdir / "a.db", config(UseTAPInterfaces=False), side) as n:
             api = client.ApiClient(client.Configuration(host=relay.url))
-            src = KubernetesSources(api, NODE, kubernetes_callbacks(n.controller))
+            src = KubernetesSources(api, NODE, n.controller.post)
             src.start()
             try:
                 await watching(kmock, "/api/v1/nodes")

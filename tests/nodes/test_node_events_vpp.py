@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from pathlib import Path
 
-from contivctl.controller.events import NodeIPChanged, NodeRemoved, NodeUpdated
-from contivctl.model import NodeInfo
+from contivctl.events import DhcpLeased, NodeRemoved, NodeUpdated
+from contivctl.items.vpp import interface_key
+from contivctl.model import DhcpLease, NodeInfo
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import eventually, vpp_interfaces, vpp_neighbours
 from tests.nodes.conftest import needs_root
@@ -51,7 +53,7 @@ async def test_vxlan_join_change_leave(emu: Emulator, sockdir: Path, side: HostS
         assert not any("vxlan3" in k or "10.1.3.0" in k or "192.168.30.3" in k for k in touched), touched
 
         # Node 2 leaves (Kubernetes knows it by name only).
-        await c.submit(NodeRemoved(node_id=0, name="node-b"))
+        await c.submit(NodeRemoved(node_id=0, node_name="node-b"))
         assert set(await tunnels(node.vpp)) == {"vxlan3"}
         pod_routes = await routes(node.vpp, 1)
         assert "10.1.2.0/24" not in pod_routes and "10.20.0.2/32" not in pod_routes
@@ -105,5 +107,7 @@ async def _src_is(node: object, src: str) -> bool:
 
 async def test_lease_ignored_with_static_ip(emu: Emulator, sockdir: Path, side: HostSide) -> None:
     async with running_node(emu, sockdir / "a.db", config(), side) as node:
-        await node.controller.submit(NodeIPChanged(address="192.168.16.99/24", gateway="192.168.16.1"))
+        main = node.reconciler.metadata(interface_key("GigabitEthernet0/8/0"))
+        lease = DhcpLease(main, ipaddress.IPv4Interface("192.168.16.99/24"), ipaddress.IPv4Address("192.168.16.1"))
+        await node.controller.submit(DhcpLeased(lease=lease))
         assert str(node.view.node_ip) == "192.168.16.5/24"

@@ -15,12 +15,13 @@ from contivctl.ipam import node_plan
 from contivctl.items import linux as lx
 from contivctl.items import vpp
 from contivctl.model import NodeInfo
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, overlay_plan
-from contivctl.render.nat import render_nat
-from contivctl.render.nics import default_interface, main_nic
-from contivctl.render.nodes import OverlayPlan, render_node, render_nodes
-from contivctl.render.vswitch_base import render_vswitch_base
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs
+from contivctl.render.remote import OverlayPlan, overlay_plan
+from contivctl.render.vpp.base import render_vswitch_base
+from contivctl.render.vpp.nat import render_nat
+from contivctl.render.vpp.nics import default_interface, main_nic
+from contivctl.render.vpp.nodes import render_node, render_nodes
 
 NODES = {
     2: NodeInfo(2, "b", ("192.168.16.2/24",), ("10.20.0.2", "192.168.16.2")),
@@ -96,19 +97,20 @@ def test_join_change_leave_touch_only_that_node(l2: bool) -> None:
 @given(st.integers(min_value=1, max_value=0xFFFFFFFF))
 def test_macs_unicast_locally_administered(node_id: int) -> None:
     for mac in (
-        nn.bvi_mac(node_id),
-        nn.host_interconnect_vpp_mac(node_id),
-        nn.host_interconnect_host_mac(node_id),
-        nn.loopback_nic_mac(node_id),
+        naming.bvi_mac(node_id),
+        naming.host_interconnect_vpp_mac(node_id),
+        naming.host_interconnect_host_mac(node_id),
+        naming.loopback_nic_mac(node_id),
     ):
         first = int(mac.split(":")[0], 16)
         assert first & 1 == 0 and first & 2 == 2, mac
 
 
 def test_macs_unique_per_node_and_role() -> None:
-    macs = [f(i) for i in range(1, 300) for f in (nn.bvi_mac, nn.host_interconnect_vpp_mac, nn.loopback_nic_mac)]
+    roles = (naming.bvi_mac, naming.host_interconnect_vpp_mac, naming.loopback_nic_mac)
+    macs = [f(i) for i in range(1, 300) for f in roles]
     assert len(set(macs)) == len(macs)
-    assert nn.bvi_mac(5) == "12:2b:00:00:00:05"
+    assert naming.bvi_mac(5) == "12:2b:00:00:00:05"
 
 
 def test_base_config_tap() -> None:

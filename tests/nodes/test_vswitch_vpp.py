@@ -9,7 +9,7 @@ import attrs
 import pytest
 
 from contivctl.controller.nodes import item_changes
-from contivctl.render.vswitch_base import render_vswitch_base
+from contivctl.render.vpp.base import render_vswitch_base
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import vpp_interfaces
 from tests.nodes.conftest import needs_root

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 from reconcile_support import World, make_world
@@ -117,9 +118,9 @@ async def test_retrieve_after_sees_the_metadata_of_earlier_kinds(world: World) -
     seen: list[bool] = []
 
     class Addresses(MemoryDescriptor):
-        async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        async def retrieve(self, ctx: Context, expected: Mapping[str, Any]) -> Iterable[Retrieved]:
             seen.append(ctx.exists("a/1") and ctx.metadata("a/1") == world.dp.items["a/1"][1])
-            return await super().retrieve(ctx)
+            return await super().retrieve(ctx, expected)
 
     world.descriptors["d/"] = Addresses("d/", world.dp, retrieve_after=("a/",))
     r = world.reconciler()
@@ -130,7 +131,7 @@ async def test_retrieve_after_sees_the_metadata_of_earlier_kinds(world: World) -
 
 async def test_a_failed_retrieve_stops_the_resync_before_anything_changes(world: World) -> None:
     class Broken(MemoryDescriptor):
-        async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        async def retrieve(self, ctx: Context, expected: Mapping[str, Any]) -> Iterable[Retrieved]:
             raise OSError("socket closed")
 
     world.descriptors["p/"] = Broken("p/", world.dp)

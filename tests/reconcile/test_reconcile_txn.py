@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -188,7 +188,7 @@ async def test_transactions_run_one_at_a_time_and_the_plan_is_recorded_first(wor
         async def delete(self, ctx: Context, key: str, value: Thing, metadata: Metadata) -> None:
             return None
 
-        async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+        async def retrieve(self, ctx: Context, expected: Mapping[str, Any]) -> Iterable[Retrieved]:
             return ()
 
         def owns(self, key: str, value: Thing) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
@@ -40,8 +40,8 @@ class AddressDescriptor(SnapshotDescriptor[Address]):
     def deleted_with(self, key: str, value: Address) -> str | None:
         return goes_with(value.link)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Address]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         found = []
         for dump in snapshot.namespaces.values():
             for index, address in dump.addresses:

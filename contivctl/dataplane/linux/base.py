@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol, TypeVar
 
 from contivctl.dataplane.linux.common import is_retriable
@@ -11,11 +11,14 @@ from contivctl.reconcile.descriptor import Descriptor
 from contivctl.reconcile.item import Dependency
 
 
-class _Dependent(Protocol):
+class _InNamespace(Protocol):
+    @property
+    def netns(self) -> str: ...
+
     def deps(self) -> Iterable[Dependency]: ...
 
 
-V = TypeVar("V", bound=_Dependent)
+V = TypeVar("V", bound=_InNamespace)
 
 
 class SnapshotDescriptor(Descriptor[V]):
@@ -37,3 +40,7 @@ class SnapshotDescriptor(Descriptor[V]):
 
     def dependencies(self, key: str, value: V) -> Iterable[Dependency]:
         return value.deps()
+
+    def namespaces(self, expected: Mapping[str, V]) -> set[str]:
+        """The namespaces the expected items of this kind are in: what a retrieve must read."""
+        return {v.netns for v in expected.values()}

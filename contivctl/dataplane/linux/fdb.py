@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
 from contivctl.dataplane.linux.channel import Channels
@@ -58,8 +58,8 @@ class FdbDescriptor(Descriptor[FdbEntry]):
     def deleted_with(self, key: str, value: FdbEntry) -> str | None:
         return goes_with(value.link)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    async def retrieve(self, ctx: Context, expected: Mapping[str, FdbEntry]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, {v.netns for v in expected.values()})
         devices = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self._device_prefix)]
         namespaces = sorted({lk.netns for lk in devices})
 

@@ -12,7 +12,7 @@ kernel-dataplane agent plays the vswitch in a namespace.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
 from contivctl.dataplane.linux.channel import Channel, NetlinkFailed
@@ -70,7 +70,7 @@ class GatewayRouteDescriptor(Descriptor[GatewayRoute]):
             if not gone(exc):
                 raise
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, GatewayRoute]) -> Iterable[Retrieved]:
         try:
             routes = await channel.run(lambda channels: _read(channels(self.netns), self.group))
         except NetnsNotFound:

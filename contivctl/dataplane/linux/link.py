@@ -8,7 +8,7 @@ addresses and routes are recognised as the agent's after a restart — so
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
@@ -64,8 +64,8 @@ class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
             if not gone(exc):
                 raise
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    async def retrieve(self, ctx: Context, expected: Mapping[str, AdoptedLink]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         found = []
         for link in snapshot.owned_links():
             key = link.owner_key

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.iptypes import IPNetwork
 from contivctl.items.kernel import SnatTable
-from contivctl.items.linux import IPNetwork, ns_label
+from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Metadata, Retrieved
 
@@ -115,7 +116,7 @@ class SnatTableDescriptor(Descriptor[SnatTable]):
         if status != 0 and "No such file" not in err:
             raise LinuxError(f"remove nft table {value.name} in {ns_label(value.netns)}: {err.strip()}")
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, SnatTable]) -> Iterable[Retrieved]:
         try:
             status, out, err = await run_nft(self.netns, ["-j", "list", "tables", FAMILY])
         except NetnsNotFound:

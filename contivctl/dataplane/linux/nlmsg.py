@@ -35,6 +35,7 @@ from contivctl.dataplane.linux.rtnl import (
     RTA_TABLE,
     parse_attrs,
 )
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR = 20, 21
@@ -75,9 +76,6 @@ _NDMSG = struct.Struct("=BxxxiHBB")
 _NLATTR = struct.Struct("=HH")
 _U32 = struct.Struct("=I")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @attrs.frozen

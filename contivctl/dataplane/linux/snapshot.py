@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import attrs
 
@@ -21,7 +20,8 @@ from contivctl.dataplane.linux.channel import Channel, Channels
 from contivctl.dataplane.linux.netns import netns_exists
 from contivctl.dataplane.linux.reaper import Reaper
 from contivctl.errors import NetnsNotFound
-from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP, IPAddress, IPInterface, IPNetwork
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
+from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP
 
 #: Routes the agent adds carry this protocol number, so they are told apart from
 #: routes the kernel, DHCP or an administrator added.
@@ -150,93 +150,74 @@ def _read_namespace(here: Channel, group: int) -> NamespaceDump:
     return NamespaceDump(netns, tuple(links), addresses, routes, neighbours)
 
 
-class Namespaces:
-    """The namespaces the driver reads on retrieve, besides its own.
-
-    The driver cannot list pod namespaces by itself (they are files anywhere,
-    or ``/proc/PID/ns/net``); the agent tells it which ones its desired state
-    names before each resync. A namespace it is told to forget has its
-    netlink sockets closed: an open socket would keep a deleted pod's
-    namespace alive in the kernel.
-    """
-
-    def __init__(self) -> None:
-        self._paths: set[str] = set()
-        self._pinned: set[str] = set()
-        self._closing: set[asyncio.Task[None]] = set()
-
-    def set(self, paths: Iterable[str]) -> None:
-        new = {p for p in paths if p}
-        for gone in self._paths - new:
-            self._close(gone)
-        self._paths = new
-
-    def pin(self, path: str) -> None:
-        """Always read ``path`` (the host stack's namespace when it is not the agent's own)."""
-        if path:
-            self._pinned.add(path)
-
-    def add(self, path: str) -> None:
-        if path:
-            self._paths.add(path)
-
-    def discard(self, path: str) -> None:
-        if path in self._paths:
-            self._paths.discard(path)
-            self._close(path)
-
-    def _close(self, path: str) -> None:
-        if path in self._pinned:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop, so no socket was ever opened from here
-        task = loop.create_task(channel.release(path))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
-
-    def __iter__(self) -> Any:
-        return iter(sorted(self._paths | self._pinned))
-
-
 class SnapshotSource:
     """Takes one snapshot per retrieve round and lets every Linux descriptor read it.
 
     A retrieve round is named by the context the reconciler hands to every
-    descriptor's ``retrieve`` in it: descriptors of the same round share one
-    snapshot, and a new round (the next resync, a CHECK's verify) always
-    reads the kernel afresh, however soon it follows. Without a round, a
-    snapshot is reused only while it is fresh (``max_age`` seconds). Any
-    write by a Linux descriptor invalidates it.
+    descriptor's ``retrieve`` in it: descriptors of the same round share
+    what was read, and a new round (the next resync, a CHECK's verify)
+    always reads the kernel afresh, however soon it follows. Without a
+    round, a snapshot is reused only while it is fresh (``max_age``
+    seconds). Any write by a Linux descriptor invalidates it.
+
+    The driver cannot list pod namespaces by itself (they are files
+    anywhere, or ``/proc/PID/ns/net``): each descriptor names the
+    namespaces its expected items are in (desired, or last seen), and a
+    namespace not yet read in
+    the round is read then. The agent's own namespace and ``always`` (the
+    host stack's or the vswitch's namespace, when not the agent's own) are
+    read in every round, so what is left there is found even when nothing
+    there is desired any more.
     """
 
-    def __init__(self, namespaces: Namespaces, max_age: float = 1.0, group: int = LINK_GROUP) -> None:
-        self.namespaces = namespaces
+    def __init__(self, always: Iterable[str] = (), max_age: float = 1.0, group: int = LINK_GROUP) -> None:
+        self._always = frozenset({HOST_NS, *always})
         #: device group this agent gives the links it makes or adopts
         self.group = group
         #: deletes the links the agent retires, in batches
         self.reaper = Reaper(group)
         self._max_age = max_age
-        self._pending: asyncio.Future[Snapshot] | None = None
+        self._reads: list[asyncio.Future[list[NamespaceDump]]] = []
+        self._covered: set[str] = set()
         self._taken_at = 0.0
         self._round: object | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
 
     def invalidate(self) -> None:
-        self._pending = None
+        self._reads = []
+        self._covered = set()
 
-    async def get(self, context: object | None = None) -> Snapshot:
+    def let_go(self, netns: str) -> None:
+        """Close the sockets kept open into ``netns`` soon (without holding up the caller).
+
+        An open netlink socket keeps a deleted namespace alive in the
+        kernel: a pod's namespace must not outlive the pod because of us.
+        A later request there simply opens a new one.
+        """
+        if not netns or netns in self._always:
+            return
+        task = asyncio.get_running_loop().create_task(channel.release(netns))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def get(self, context: object | None = None, netns: Iterable[str] = ()) -> Snapshot:
+        """What the namespaces ``netns`` (and the always-read ones) hold, read in this round."""
         now = time.monotonic()
-        stale = self._pending is None or now - self._taken_at > self._max_age
-        if stale or context is not self._round:
-            self._pending = asyncio.ensure_future(self._take())
+        if not self._reads or now - self._taken_at > self._max_age or context is not self._round:
+            self.invalidate()
             self._taken_at = now
             self._round = context
-        assert self._pending is not None
-        return await asyncio.shield(self._pending)
+        missing = (self._always | {p for p in netns if p}) - self._covered
+        if missing:
+            self._covered |= missing
+            self._reads.append(asyncio.ensure_future(self._take(sorted(missing))))
+        found: dict[str, NamespaceDump] = {}
+        for dumps in await asyncio.gather(*(asyncio.shield(r) for r in self._reads)):
+            found.update((dump.netns, dump) for dump in dumps)
+        return Snapshot(found)
 
-    async def _take(self) -> Snapshot:
-        paths = [HOST_NS, *(p for p in self.namespaces if netns_exists(p))]
+    async def _take(self, netns: list[str]) -> list[NamespaceDump]:
+        paths = [p for p in netns if netns_exists(p)]
         chunks = [paths[i : i + READ_CHUNK] for i in range(0, len(paths), READ_CHUNK)]
         group = self.group
 
@@ -252,7 +233,7 @@ class SnapshotSource:
 
             return job
 
-        found: dict[str, NamespaceDump] = {}
+        out: list[NamespaceDump] = []
         for dumps in await asyncio.gather(*(channel.run(read(chunk)) for chunk in chunks)):
-            found.update((dump.netns, dump) for dump in dumps)
-        return Snapshot(found)
+            out.extend(dumps)
+        return out

@@ -11,7 +11,7 @@ relies on too, and the agent cannot know what it was before it started.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux.netns import run_in_netns
 from contivctl.errors import LinuxError, NetnsNotFound
@@ -63,7 +63,7 @@ class SysctlDescriptor(Descriptor[Sysctl]):
     async def delete(self, ctx: Context, key: str, value: Sysctl, metadata: Metadata) -> None:
         return None  # see the module docstring: the value stays
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Sysctl]) -> Iterable[Retrieved]:
         found = []
         for name in self.names:
             try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
@@ -68,9 +68,10 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
         except LinuxError as exc:
             if not gone(exc):
                 raise
+        self._snapshots.let_go(value.netns)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    async def retrieve(self, ctx: Context, expected: Mapping[str, TapPodSide]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         found = []
         for link in snapshot.owned_links():
             key = link.owner_key

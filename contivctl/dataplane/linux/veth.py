@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
@@ -73,7 +73,11 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
                 raise
             return {value.netns: index, value.peer_netns: peer_index}
 
-        return await channel.run(job)
+        try:
+            return await channel.run(job)
+        except BaseException:
+            self._snapshots.let_go(value.peer_netns)
+            raise
 
     async def update(self, ctx: Context, key: str, old: Veth, new: Veth, metadata: Metadata) -> Metadata:
         self._snapshots.invalidate()
@@ -107,6 +111,7 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
     async def delete(self, ctx: Context, key: str, value: Veth, metadata: Metadata) -> None:
         self._snapshots.invalidate()
         await self._remove(value)
+        self._snapshots.let_go(value.peer_netns)
 
     async def _remove(self, value: Veth) -> None:
         # Deleting one end deletes its peer too.
@@ -120,8 +125,11 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
             log.info("retiring veth %s failed (%s); deleting it now", value.name, exc)
         await delete_link(value.netns, value.name, "veth")
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    def namespaces(self, expected: Mapping[str, Veth]) -> set[str]:
+        return {v.netns for v in expected.values()} | {v.peer_netns for v in expected.values()}
+
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Veth]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         reaper = self._snapshots.reaper
         for dump in snapshot.namespaces.values():
             if any(link.group == reaper.group for link in dump.links):

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels, NetlinkFailed
 from contivctl.dataplane.linux.common import alias_for, delete_link, undo_create_here
 from contivctl.errors import LinuxError
+from contivctl.iptypes import IPAddress
 from contivctl.items.kernel import VxlanLink
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context
@@ -77,8 +78,8 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
     async def _remove(self, value: VxlanLink) -> None:
         await delete_link(value.netns, value.name, "vxlan")
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx)
+    async def retrieve(self, ctx: Context, expected: Mapping[str, VxlanLink]) -> Iterable[Retrieved]:
+        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         links = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self.prefix)]
         if not links:
             return []
@@ -121,7 +122,7 @@ def _configure(channels: Channels, key: str, value: VxlanLink) -> int:
     return index
 
 
-def _vxlan_info(channels: Channels, netns: str, index: int) -> tuple[int, nlmsg.IPAddress | None, int] | None:
+def _vxlan_info(channels: Channels, netns: str, index: int) -> tuple[int, IPAddress | None, int] | None:
     """VNI, local address and port of a device, or None when it is gone (a job's part)."""
     try:
         replies = channels(netns).request(nlmsg.get_link_by_index(index), f"read vxlan {index} in {ns_label(netns)}")

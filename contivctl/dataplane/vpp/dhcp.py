@@ -1,4 +1,4 @@
-"""DHCP leases as VPP reports them (``dhcp_compl_event``), turned into plain values."""
+"""DHCP leases as VPP reports them (``dhcp_compl_event``), turned into typed values."""
 
 from __future__ import annotations
 
@@ -6,28 +6,20 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 from contivctl.dataplane.vpp.connection import VPPConnection
+from contivctl.model import DhcpLease
 
 DHCP_EVENT = "dhcp_compl_event"
 
 
-@attrs.frozen
-class Lease:
-    sw_if_index: int
-    address: ipaddress.IPv4Interface
-    router: ipaddress.IPv4Address | None
-
-
-def lease_of(message: Any) -> Lease:
+def lease_of(message: Any) -> DhcpLease:
     lease = message.lease
     address = ipaddress.IPv4Interface(f"{lease.host_address}/{int(lease.mask_width)}")
     router = ipaddress.IPv4Address(str(lease.router_address))
-    return Lease(int(lease.sw_if_index), address, None if int(router) == 0 else router)
+    return DhcpLease(int(lease.sw_if_index), address, None if int(router) == 0 else router)
 
 
-def on_leases(vpp: VPPConnection, fn: Callable[[Lease], None]) -> None:
+def on_leases(vpp: VPPConnection, fn: Callable[[DhcpLease], None]) -> None:
     """Call ``fn`` for every lease VPP reports on this connection (the DHCP clients it configured)."""
 
     def listener(name: str, message: Any) -> None:

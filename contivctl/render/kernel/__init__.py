@@ -2,11 +2,23 @@
 
 The pod side is the VPP dataplane's (render/pod_side.py); these render the
 vswitch side of pods (pod.py), the node's base config (base.py) and the
-items towards every other node (nodes.py). Pure, like every renderer.
+items towards every other node (nodes.py). Pure, like every renderer. The
+kernel renderers share the inputs, naming and remote-node pieces of
+``render/`` with VPP's, never VPP's own renderers.
 """
 
 from contivctl.render.kernel.base import render_kernel_base
 from contivctl.render.kernel.nodes import render_kernel_node
-from contivctl.render.kernel.pod import render_kernel_pod
+from contivctl.render.kernel.pod import kernel_pod_network, render_kernel_pod
+from contivctl.render.renderers import Renderers
 
-__all__ = ["render_kernel_base", "render_kernel_node", "render_kernel_pod"]
+RENDERERS = Renderers(
+    name="kernel",
+    network=kernel_pod_network,
+    pod=render_kernel_pod,
+    base=render_kernel_base,
+    node=render_kernel_node,
+    lease_interface=lambda inputs: None,
+)
+
+__all__ = ["RENDERERS", "kernel_pod_network", "render_kernel_base", "render_kernel_node", "render_kernel_pod"]

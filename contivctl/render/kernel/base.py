@@ -16,28 +16,27 @@ its routes (the host stack *is* the vswitch), neighbour scanning, VRFs.
 
 from __future__ import annotations
 
-from typing import Any
-
+from contivctl.items import Item, Items, keyed
 from contivctl.items import kernel as kx
 from contivctl.items import linux as lx
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, l2_mode
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs, l2_mode
 from contivctl.render.kernel.names import IP_FORWARD, NFT_TABLE, VXLAN_DEV
 
 
-def render_kernel_base(inputs: VswitchInputs) -> dict[str, Any]:
+def render_kernel_base(inputs: VswitchInputs) -> Items:
     netns = inputs.host_netns
     cfg = inputs.config
     plan = inputs.plan
-    items: list[Any] = [kx.Sysctl(netns=netns, name=IP_FORWARD, value="1")]
+    items: list[Item] = [kx.Sysctl(netns=netns, name=IP_FORWARD, value="1")]
     if not l2_mode(cfg) and plan.node_ip is not None:
         vxlan = kx.VxlanLink(
             netns=netns,
             name=VXLAN_DEV,
-            vni=nn.VXLAN_VNI,
+            vni=naming.VXLAN_VNI,
             local=plan.node_ip.ip,
-            port=nn.VXLAN_PORT,
-            mac=nn.bvi_mac(plan.node_id),
+            port=naming.VXLAN_PORT,
+            mac=naming.bvi_mac(plan.node_id),
             mtu=cfg.mtu_size,
         )
         items += [vxlan, lx.Address(netns=netns, ifname=VXLAN_DEV, address=plan.vxlan_ip, link=vxlan.key)]
@@ -50,4 +49,4 @@ def render_kernel_base(inputs: VswitchInputs) -> dict[str, Any]:
                 internal=(plan.pod_subnet_cidr,),
             )
         )
-    return {item.key: item for item in items}
+    return keyed(*items)

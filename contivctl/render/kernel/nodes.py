@@ -12,18 +12,17 @@ so they are reached over the underlay as they are.
 
 from __future__ import annotations
 
-from typing import Any
-
+from contivctl.items import Items, keyed
 from contivctl.items import kernel as kx
 from contivctl.items import linux as lx
 from contivctl.model import NodeInfo
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, overlay_plan
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs
 from contivctl.render.kernel.names import VXLAN_DEV, vxlan_dev_key
-from contivctl.render.nodes import remote_node
+from contivctl.render.remote import overlay_plan, remote_node
 
 
-def render_kernel_node(inputs: VswitchInputs, node: NodeInfo) -> dict[str, Any]:
+def render_kernel_node(inputs: VswitchInputs, node: NodeInfo) -> Items:
     """Every item this node needs towards ``node``; empty when it is this node or cannot be wired."""
     plan = overlay_plan(inputs)
     if node.id == plan.node_id:
@@ -33,13 +32,13 @@ def render_kernel_node(inputs: VswitchInputs, node: NodeInfo) -> dict[str, Any]:
         return {}
     netns = inputs.host_netns
     if plan.l2:
-        return _keyed(kx.GatewayRoute(netns=netns, dst=remote.pod_subnet, via=remote.node_ip))
+        return keyed(kx.GatewayRoute(netns=netns, dst=remote.pod_subnet, via=remote.node_ip))
     if plan.node_ip is None or plan.node_ip == remote.node_ip:
         return {}  # a tunnel needs both ends' addresses, and distinct ones
     dev = vxlan_dev_key(netns)
-    mac = nn.bvi_mac(remote.id)
+    mac = naming.bvi_mac(remote.id)
     own_vxlan = lx.Address(netns=netns, ifname=VXLAN_DEV, address=inputs.plan.vxlan_ip, link=dev)
-    return _keyed(
+    return keyed(
         lx.Neighbour(netns=netns, ifname=VXLAN_DEV, ip=remote.vxlan_ip, mac=mac, link=dev),
         kx.FdbEntry(netns=netns, ifname=VXLAN_DEV, mac=mac, dst=remote.node_ip, link=dev),
         lx.Route(
@@ -52,6 +51,3 @@ def render_kernel_node(inputs: VswitchInputs, node: NodeInfo) -> dict[str, Any]:
         ),
     )
 
-
-def _keyed(*items: Any) -> dict[str, Any]:
-    return {item.key: item for item in items}

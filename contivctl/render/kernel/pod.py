@@ -18,16 +18,15 @@ every routable address on the link, not only the gateway.
 
 from __future__ import annotations
 
-from typing import Any
-
+from contivctl.items import Item, Items, keyed
 from contivctl.items import linux as lx
 from contivctl.model import Attachment
 from contivctl.render import naming
-from contivctl.render.pod import PodNetwork
+from contivctl.render.inputs import PodNetwork, VswitchInputs
 from contivctl.render.pod_side import host_prefix, render_pod_side
 
 
-def render_kernel_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
+def render_kernel_pod(att: Attachment, net: PodNetwork) -> Items:
     """Every item of one attachment, keyed. The kernel has no TAP mode: a veth is always used."""
     cid, ifname = att.container_id, att.ifname
     vswitch_mac = naming.vpp_side_mac(cid, ifname)
@@ -49,5 +48,18 @@ def render_kernel_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
         link=veth.key,
         requires=(gw_address.key,),
     )
-    items: list[Any] = [veth, *render_pod_side(att, net.gateway, veth.key, vswitch_mac), gw_address, to_pod]
-    return {item.key: item for item in items}
+    items: list[Item] = [veth, *render_pod_side(att, net.gateway, veth.key, vswitch_mac), gw_address, to_pod]
+    return keyed(*items)
+
+
+def kernel_pod_network(inputs: VswitchInputs) -> PodNetwork:
+    """Pods get a veth whatever UseTAPInterfaces says: a TAP needs a user-space end the kernel has not got."""
+    cfg = inputs.config
+    return PodNetwork(
+        mode="veth",
+        gateway=inputs.plan.pod_gateway,
+        pod_vrf=cfg.pod_vrf_id,
+        mtu=cfg.mtu_size,
+        checksum_offload=not cfg.tcp_checksum_offload_disabled,
+        vswitch_netns=inputs.host_netns,
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX, Request
@@ -194,7 +194,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
 
     # -- retrieve -------------------------------------------------------------
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Interface]) -> Iterable[Retrieved]:
         vpp = self.vpp
         names, taps, afp, vx, unnum = await asyncio.gather(
             InterfaceNames.load(vpp),

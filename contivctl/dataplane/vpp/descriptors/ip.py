@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX
@@ -56,7 +56,7 @@ class VrfDescriptor(VppDescriptor[Vrf]):
         table = {"table_id": value.id, "is_ip6": value.ipv6, "name": _table_name(value)}
         await self.vpp.call("ip_table_add_del", is_add=False, table=table)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Vrf]) -> Iterable[Retrieved]:
         out = []
         for t in await self.vpp.dump("ip_table_dump"):
             tid = int(t.table.table_id)
@@ -83,7 +83,7 @@ class AddressDescriptor(VppDescriptor[Address]):
     async def delete(self, ctx: Context, key: str, value: Address, metadata: Metadata) -> None:
         await self.vpp.call("sw_interface_add_del_address", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Address]) -> Iterable[Retrieved]:
         names, leases, by_if = await asyncio.gather(
             InterfaceNames.load(self.vpp), dhcp_leases(self.vpp), interface_addresses(self.vpp)
         )
@@ -148,7 +148,7 @@ class RouteDescriptor(VppDescriptor[Route]):
     async def delete(self, ctx: Context, key: str, value: Route, metadata: Metadata) -> None:
         await self.vpp.call("ip_route_add_del", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Route]) -> Iterable[Retrieved]:
         vpp = self.vpp
         names, tables, nbrs, leases = await asyncio.gather(
             InterfaceNames.load(vpp),

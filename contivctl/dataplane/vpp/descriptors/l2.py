@@ -8,7 +8,7 @@ Bridge domain 0 is VPP's and never reported.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX
@@ -63,7 +63,7 @@ class BridgeDomainDescriptor(VppDescriptor[BridgeDomain]):
     async def delete(self, ctx: Context, key: str, value: BridgeDomain, metadata: Metadata) -> None:
         await self.vpp.call("bridge_domain_add_del_v2", **self._req(value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, BridgeDomain]) -> Iterable[Retrieved]:
         out = []
         for name, owned, d in await _bridge_domains(self.vpp):
             v = BridgeDomain(
@@ -102,7 +102,7 @@ class BridgeDomainMemberDescriptor(VppDescriptor[BridgeDomainMember]):
     async def delete(self, ctx: Context, key: str, value: BridgeDomainMember, metadata: Metadata) -> None:
         await self.vpp.call("sw_interface_set_l2_bridge", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, BridgeDomainMember]) -> Iterable[Retrieved]:
         names, bds = await asyncio.gather(InterfaceNames.load(self.vpp), _bridge_domains(self.vpp))
         out = []
         for bd_name, owned, d in bds:
@@ -142,7 +142,7 @@ class L2FibDescriptor(VppDescriptor[L2FibEntry]):
     async def delete(self, ctx: Context, key: str, value: L2FibEntry, metadata: Metadata) -> None:
         await self.vpp.call("l2fib_add_del", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, L2FibEntry]) -> Iterable[Retrieved]:
         names, bds = await asyncio.gather(InterfaceNames.load(self.vpp), _bridge_domains(self.vpp))
         by_id = {int(d.bd_id): (name, owned) for name, owned, d in bds}
         out = []

@@ -14,7 +14,7 @@ tag and are the agent's when NAT is (the agent owns NAT44 on its node).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX
@@ -78,7 +78,7 @@ class Nat44GlobalDescriptor(VppDescriptor[Nat44Global]):
     async def delete(self, ctx: Context, key: str, value: Nat44Global, metadata: Metadata) -> None:
         await self._switch(value, False)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44Global]) -> Iterable[Retrieved]:
         if not await nat_enabled(self.vpp):
             return []
         v = Nat44Global()
@@ -108,7 +108,7 @@ class Nat44InterfaceDescriptor(VppDescriptor[Nat44Interface]):
     async def delete(self, ctx: Context, key: str, value: Nat44Interface, metadata: Metadata) -> None:
         await self.vpp.call_many(self._reqs(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44Interface]) -> Iterable[Retrieved]:
         names, feats, outs = await asyncio.gather(
             InterfaceNames.load(self.vpp),
             self.vpp.dump("nat44_interface_dump"),
@@ -151,7 +151,7 @@ class Nat44AddressDescriptor(VppDescriptor[Nat44Address]):
     async def delete(self, ctx: Context, key: str, value: Nat44Address, metadata: Metadata) -> None:
         await self.vpp.call("nat44_add_del_address_range", **self._req(value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44Address]) -> Iterable[Retrieved]:
         out = []
         for d in await self.vpp.dump("nat44_address_dump"):
             v = Nat44Address(ip_str(d.ip_address), int(d.vrf_id), bool(int(d.flags) & TWICE_NAT))
@@ -194,7 +194,7 @@ class Nat44StaticMappingDescriptor(VppDescriptor[Nat44StaticMapping]):
     async def delete(self, ctx: Context, key: str, value: Nat44StaticMapping, metadata: Metadata) -> None:
         await self.vpp.call("nat44_add_del_static_mapping_v2", **self._req(value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44StaticMapping]) -> Iterable[Retrieved]:
         out = []
         for d in await self.vpp.dump("nat44_static_mapping_dump"):
             flags = int(d.flags)
@@ -239,7 +239,7 @@ class Nat44IdentityMappingDescriptor(VppDescriptor[Nat44IdentityMapping]):
     async def delete(self, ctx: Context, key: str, value: Nat44IdentityMapping, metadata: Metadata) -> None:
         await self.vpp.call("nat44_add_del_identity_mapping", **self._req(value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44IdentityMapping]) -> Iterable[Retrieved]:
         out = []
         for d in await self.vpp.dump("nat44_identity_mapping_dump"):
             addr_only = bool(int(d.flags) & ADDR_ONLY)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.descriptors.base import (
@@ -52,7 +52,7 @@ class NeighborDescriptor(VppDescriptor[Neighbor]):
     async def delete(self, ctx: Context, key: str, value: Neighbor, metadata: Metadata) -> None:
         await self.vpp.call("ip_neighbor_add_del", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, Neighbor]) -> Iterable[Retrieved]:
         names, v4, v6 = await asyncio.gather(
             InterfaceNames.load(self.vpp),
             self.vpp.dump("ip_neighbor_dump", sw_if_index=ALL, af=AF_IP4),
@@ -101,7 +101,7 @@ class NeighborConfigDescriptor(VppDescriptor[NeighborConfig]):
     async def delete(self, ctx: Context, key: str, value: NeighborConfig, metadata: Metadata) -> None:
         await self._set(value.ipv6, *_DEFAULT)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, NeighborConfig]) -> Iterable[Retrieved]:
         r4, r6 = await self.vpp.call_many(
             [("ip_neighbor_config_get", {"af": AF_IP4}), ("ip_neighbor_config_get", {"af": AF_IP6})]
         )

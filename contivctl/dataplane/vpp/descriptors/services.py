@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class StnRuleDescriptor(VppDescriptor[StnRule]):
     async def delete(self, ctx: Context, key: str, value: StnRule, metadata: Metadata) -> None:
         await self.vpp.call("stn_add_del_rule", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, StnRule]) -> Iterable[Retrieved]:
         names, rules = await asyncio.gather(InterfaceNames.load(self.vpp), self.vpp.dump("stn_rules_dump"))
         out = []
         for r in rules:
@@ -94,7 +94,7 @@ class SessionLayerDescriptor(VppDescriptor[SessionLayer]):
     async def delete(self, ctx: Context, key: str, value: SessionLayer, metadata: Metadata) -> None:
         await self.vpp.call("session_enable_disable_v2", rt_engine_type=RT_DISABLE)
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, SessionLayer]) -> Iterable[Retrieved]:
         if not await session_enabled(self.vpp):
             return []
         v = SessionLayer()
@@ -177,7 +177,7 @@ class AppNamespaceDescriptor(VppDescriptor[AppNamespace]):
         self._made.pop(value.id, None)
         self._save()
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, AppNamespace]) -> Iterable[Retrieved]:
         names = await InterfaceNames.load(self.vpp)
         found = []
         for ns_id, (value, idx) in list(self._made.items()):
@@ -216,7 +216,7 @@ class DhcpClientDescriptor(VppDescriptor[DhcpClient]):
     async def delete(self, ctx: Context, key: str, value: DhcpClient, metadata: Metadata) -> None:
         await self.vpp.call("dhcp_client_config", **self._req(ctx, value, False))
 
-    async def retrieve(self, ctx: Context) -> Iterable[Retrieved]:
+    async def retrieve(self, ctx: Context, expected: Mapping[str, DhcpClient]) -> Iterable[Retrieved]:
         names, clients = await asyncio.gather(InterfaceNames.load(self.vpp), self.vpp.dump("dhcp_client_dump"))
         out = []
         for d in clients:

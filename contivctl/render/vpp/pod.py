@@ -14,50 +14,28 @@ an application namespace and an STN rule.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-import attrs
-
+from contivctl.iptypes import IPAddress
+from contivctl.items import Item, Items, keyed, vpp
 from contivctl.items import linux as lx
-from contivctl.items import vpp
-from contivctl.model import Attachment, IPAddress
+from contivctl.model import Attachment
 from contivctl.render import naming
+from contivctl.render.inputs import PodNetwork, VswitchInputs
 from contivctl.render.pod_side import render_pod_side
-
-PodIfMode = Literal["veth", "tap"]
-#: VPP's loopback that carries the pod gateway address (see render/vswitch.py).
-POD_GATEWAY_LOOP = "pod-gw-loop"
-#: The original's application namespace secret.
-APP_NS_SECRET = 42
-
-
-@attrs.frozen
-class PodNetwork:
-    """What the pod renderer needs to know of the node (from config and the IPAM plan)."""
-
-    mode: PodIfMode
-    gateway: IPAddress
-    pod_vrf: int
-    mtu: int = 0
-    rx_ring_size: int = 256
-    tx_ring_size: int = 256
-    checksum_offload: bool = True
-    rx_mode: vpp.RxMode | None = None
-    #: namespace of the vswitch side of veth pairs ("" = the agent's own)
-    vswitch_netns: str = lx.HOST_NS
+from contivctl.render.vpp.names import APP_NS_SECRET, POD_GATEWAY_LOOP
+from contivctl.render.vpp.nics import rx_mode
 
 
 def _host_prefix(ip: IPAddress) -> int:
     return ip.max_prefixlen
 
 
-def render_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
+def render_pod(att: Attachment, net: PodNetwork) -> Items:
     """Every item of one attachment, keyed."""
     cid, ifname = att.container_id, att.ifname
     pod_mac = naming.pod_side_mac(cid, ifname)
     vpp_mac = naming.vpp_side_mac(cid, ifname)
     vpp_if = naming.vpp_pod_if_name(cid, ifname)
-    items: list[Any] = []
+    items: list[Item] = []
 
     if net.mode == "veth":
         veth = lx.Veth(
@@ -112,8 +90,20 @@ def render_pod(att: Attachment, net: PodNetwork) -> dict[str, Any]:
         ]
     else:
         items.append(vpp.Route(vrf=net.pod_vrf, dst=f"{att.ip}/{host_len}", next_hop=str(att.ip), interface=vpp_if))
-    return {item.key: item for item in items}
+    return keyed(*items)
 
 
-def pod_netns_paths(attachments: list[Attachment]) -> list[str]:
-    return sorted({a.netns for a in attachments})
+
+def pod_network(inputs: VswitchInputs) -> PodNetwork:
+    cfg, plan = inputs.config, inputs.plan
+    return PodNetwork(
+        mode="tap" if cfg.use_tap_interfaces else "veth",
+        gateway=plan.pod_gateway,
+        pod_vrf=cfg.pod_vrf_id,
+        mtu=cfg.mtu_size,
+        rx_ring_size=cfg.tap_v2_rx_ring_size or 256,
+        tx_ring_size=cfg.tap_v2_tx_ring_size or 256,
+        checksum_offload=not cfg.tcp_checksum_offload_disabled,
+        rx_mode=rx_mode(cfg),
+        tcp_stack=not cfg.tcp_stack_disabled,
+    )

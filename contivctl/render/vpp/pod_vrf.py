@@ -20,18 +20,18 @@ subnet and the default route are crossed, and there are no drop routes.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 
-from contivctl.config.convert import IPNetwork
-from contivctl.items import vpp
-from contivctl.model import IPAddress
-from contivctl.render.pod import POD_GATEWAY_LOOP
+from contivctl.iptypes import IPAddress, IPNetwork
+from contivctl.items import Item, Items, keyed, vpp
+from contivctl.render.inputs import VswitchInputs, l2_mode
+from contivctl.render.vpp.names import POD_GATEWAY_LOOP
 
 
 @attrs.frozen
 class PodVrfPlan:
+    """The part of a node's inputs the pod VRF is rendered from."""
+
     main_vrf: int
     pod_vrf: int
     gateway: IPAddress
@@ -44,9 +44,9 @@ class PodVrfPlan:
     gateway_mac: str = "02:fe:00:00:00:01"
 
 
-def render_pod_vrf(plan: PodVrfPlan) -> dict[str, Any]:
+def render_pod_vrf(plan: PodVrfPlan) -> Items:
     default = "0.0.0.0/0" if plan.gateway.version == 4 else "::/0"
-    items: list[Any] = [
+    items: list[Item] = [
         vpp.Vrf(plan.pod_vrf, ipv6=plan.gateway.version == 6),
         vpp.Interface(name=POD_GATEWAY_LOOP, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=plan.gateway_mac),
         vpp.Address(interface=POD_GATEWAY_LOOP, address=f"{plan.gateway}/{plan.gateway.max_prefixlen}"),
@@ -69,4 +69,20 @@ def render_pod_vrf(plan: PodVrfPlan) -> dict[str, Any]:
         ]
     if plan.tcp_stack:
         items.append(vpp.SessionLayer())
-    return {item.key: item for item in items}
+    return keyed(*items)
+
+
+def pod_vrf_plan(inputs: VswitchInputs) -> PodVrfPlan:
+    cfg, plan = inputs.config, inputs.plan
+    assert cfg.ipam.vpp_host_subnet_cidr is not None  # the address plan exists only with it
+    return PodVrfPlan(
+        main_vrf=cfg.main_vrf_id,
+        pod_vrf=cfg.pod_vrf_id,
+        gateway=plan.pod_gateway,
+        node_pod_subnet=plan.pod_subnet_this_node,
+        pod_subnet=plan.pod_subnet_cidr,
+        vpp_host_subnet=cfg.ipam.vpp_host_subnet_cidr,
+        node_vpp_host_subnet=plan.vpp_host_network,
+        l2_interconnect=l2_mode(cfg),
+        tcp_stack=not cfg.tcp_stack_disabled,
+    )

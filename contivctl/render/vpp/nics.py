@@ -11,12 +11,23 @@ puts them there), so they are not rendered.
 
 from __future__ import annotations
 
-from typing import Any
+from contivctl.config.model import Config
+from contivctl.iptypes import IPAddress, IPInterface
+from contivctl.items import Item, Items, keyed, vpp
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs
+from contivctl.render.vpp import names as nn
 
-from contivctl.config.convert import IPAddress, IPInterface
-from contivctl.items import vpp
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, rx_mode
+_RX_MODES = {
+    "polling": vpp.RxMode.POLLING,
+    "interrupt": vpp.RxMode.INTERRUPT,
+    "adaptive": vpp.RxMode.ADAPTIVE,
+}
+
+
+def rx_mode(cfg: Config) -> vpp.RxMode | None:
+    """InterfaceRxMode as VPP's value; None (an unknown or empty mode) leaves VPP's default."""
+    return _RX_MODES.get(cfg.interface_rx_mode)
 
 
 def main_nic(inputs: VswitchInputs) -> str | None:
@@ -61,17 +72,20 @@ def default_interface(inputs: VswitchInputs) -> tuple[str, IPInterface] | None:
     return None
 
 
-def render_nics(inputs: VswitchInputs) -> dict[str, Any]:
+def render_nics(inputs: VswitchInputs) -> Items:
     cfg = inputs.config
     main_vrf = cfg.main_vrf_id
     mode = rx_mode(cfg)
     node_ip = inputs.plan.node_ip
-    items: list[Any] = []
+    items: list[Item] = []
     main = main_nic(inputs)
     if main is None:
         items.append(
             vpp.Interface(
-                name=nn.LOOPBACK_NIC, link=vpp.Loopback(), vrf=main_vrf, mac=nn.loopback_nic_mac(inputs.plan.node_id)
+                name=nn.LOOPBACK_NIC,
+                link=vpp.Loopback(),
+                vrf=main_vrf,
+                mac=naming.loopback_nic_mac(inputs.plan.node_id),
             )
         )
         if node_ip is not None:
@@ -94,13 +108,13 @@ def render_nics(inputs: VswitchInputs) -> dict[str, Any]:
             items.append(vpp.Address(interface=name, address=str(o.ip)))
         elif o.use_dhcp:
             items.append(vpp.DhcpClient(interface=name, hostname=inputs.eff.node_name))
-    return vpp.keyed(*items)
+    return keyed(*items)
 
 
-def render_neighbor_config(inputs: VswitchInputs) -> dict[str, Any]:
+def render_neighbor_config(inputs: VswitchInputs) -> Items:
     """IP neighbour scanning: entries older than the stale threshold are re-probed (and recycled)."""
     cfg = inputs.config
     if not cfg.scan_ip_neighbors:
         return {}
     age = max(1, int(cfg.ip_neighbor_stale_threshold.total_seconds()))
-    return vpp.keyed(vpp.NeighborConfig(max_age=age, recycle=True))
+    return keyed(vpp.NeighborConfig(max_age=age, recycle=True))

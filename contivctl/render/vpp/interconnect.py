@@ -7,34 +7,35 @@ VPP's end has the first address of this node's VPP-host subnet and the host
 end the second; the host routes the pod CIDR (and, with
 RouteServiceCIDRToVPP, the service CIDR) via VPP, and VPP routes each of
 the host's own addresses back over the link. MACs are per node (see
-render/node_naming.py), never the original's fixed multicast one.
+render/naming.py), never the original's fixed multicast one.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
+from contivctl.items import Item, Items, keyed, vpp
 from contivctl.items import linux as lx
-from contivctl.items import vpp
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, rx_mode
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs
+from contivctl.render.vpp import names as nn
+from contivctl.render.vpp.nics import rx_mode
 
 
 def host_interconnect_if_name(inputs: VswitchInputs) -> str:
     return nn.HOST_TAP_VPP if inputs.config.use_tap_interfaces else nn.HOST_AFPACKET_VPP
 
 
-def render_interconnect(inputs: VswitchInputs) -> dict[str, Any]:
+def render_interconnect(inputs: VswitchInputs) -> Items:
     cfg = inputs.config
     plan = inputs.plan
     if inputs.eff.stn_mode:
         return {}  # STN wiring is not rendered (see docs/nodes.md)
     mtu = cfg.mtu_size or None
     vpp_if = host_interconnect_if_name(inputs)
-    vpp_mac = nn.host_interconnect_vpp_mac(plan.node_id)
-    host_mac = nn.host_interconnect_host_mac(plan.node_id)
-    items: list[Any] = []
+    vpp_mac = naming.host_interconnect_vpp_mac(plan.node_id)
+    host_mac = naming.host_interconnect_host_mac(plan.node_id)
+    items: list[Item] = []
     if cfg.use_tap_interfaces:
         link: vpp.Link = vpp.Tap(
             host_if_name=inputs.host_if,
@@ -44,7 +45,7 @@ def render_interconnect(inputs: VswitchInputs) -> dict[str, Any]:
             rx_ring_size=cfg.tap_v2_rx_ring_size or 256,
             tx_ring_size=cfg.tap_v2_tx_ring_size or 256,
         )
-        host_link: Any = lx.AdoptedLink(
+        host_link: lx.AdoptedLink | lx.Veth = lx.AdoptedLink(
             netns=inputs.host_netns, name=inputs.host_if, maker=vpp.interface_key(vpp_if), mtu=mtu or 0
         )
     else:
@@ -89,4 +90,4 @@ def render_interconnect(inputs: VswitchInputs) -> dict[str, Any]:
             continue
         host_route = str(ipaddress.ip_network(f"{ip}/32"))
         items.append(vpp.Route(vrf=cfg.main_vrf_id, dst=host_route, next_hop=host_end, interface=vpp_if))
-    return {i.key: i for i in items}
+    return keyed(*items)

@@ -10,12 +10,10 @@ leaves there and must keep its source address.
 
 from __future__ import annotations
 
-from typing import Any
-
-from contivctl.items import vpp
-from contivctl.render import node_naming as nn
-from contivctl.render.base import VswitchInputs, l2_mode
-from contivctl.render.nics import default_interface, main_if_name
+from contivctl.items import Items, keyed, vpp
+from contivctl.render import naming
+from contivctl.render.inputs import VswitchInputs, l2_mode
+from contivctl.render.vpp.nics import default_interface, main_if_name
 
 
 def nat_external_traffic(inputs: VswitchInputs) -> bool:
@@ -28,7 +26,7 @@ def nat_external_traffic(inputs: VswitchInputs) -> bool:
     return not (l2_mode(inputs.config) and found[0] == main_if_name(inputs))
 
 
-def render_nat(inputs: VswitchInputs) -> dict[str, Any]:
+def render_nat(inputs: VswitchInputs) -> Items:
     if not nat_external_traffic(inputs):
         return {}
     found = default_interface(inputs)
@@ -36,11 +34,11 @@ def render_nat(inputs: VswitchInputs) -> dict[str, Any]:
     ifname, address = found
     ip = str(address.ip)
     cfg = inputs.config
-    return vpp.keyed(
+    return keyed(
         vpp.Nat44Global(),
         vpp.Nat44Interface(interface=ifname, output=True),
         vpp.Nat44Address(ip=ip, vrf=vpp.ANY_VRF),
-        vpp.Nat44IdentityMapping(ip=ip, protocol=vpp.NatProtocol.UDP, port=nn.VXLAN_PORT, vrf=cfg.main_vrf_id),
+        vpp.Nat44IdentityMapping(ip=ip, protocol=vpp.NatProtocol.UDP, port=naming.VXLAN_PORT, vrf=cfg.main_vrf_id),
         vpp.Nat44IdentityMapping(ip=ip, vrf=cfg.pod_vrf_id),
         vpp.Nat44IdentityMapping(ip=ip, vrf=cfg.main_vrf_id),
     )

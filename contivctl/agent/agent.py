@@ -1,0 +1,190 @@
+"""``contivctl agent``: assembles the parts and runs them until told to stop.
+
+Start-up order matters: the configuration and address plan first (a bad
+config must fail before anything is touched), then the store, REST (so
+health answers while VPP is awaited), the dataplane, the node (reconciler,
+views, controller), Kubernetes, and the controller's startup resync; only
+then the cluster membership. The CNI socket opens just before the startup
+resync: calls made meanwhile wait for it, up to a bound, and then get "try
+again later" (docs/cni.md).
+
+The agent does not branch on the dataplane: ``DataplaneParts`` (VPP's or
+the kernel's) is chosen once, here, and everything else is the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from contivctl import gcpolicy
+from contivctl.agent.cluster import ClusterWiring, cluster_node_id
+from contivctl.agent.kernel import KernelParts
+from contivctl.agent.node import Node, assemble, stop_node
+from contivctl.agent.options import AgentOptions
+from contivctl.agent.parts import DataplaneParts
+from contivctl.agent.vpp import VppParts
+from contivctl.api import ContivAPI
+from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
+from contivctl.config import load_config
+from contivctl.dataplane.vpp.connection import VPPConnection
+from contivctl.ipam import NodeAddressPlan, node_setup
+from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
+from contivctl.k8s.sources import KubernetesSources
+from contivctl.kv.local import LocalStore
+from contivctl.rest import RestServer
+
+log = logging.getLogger(__name__)
+
+
+def dataplane_parts(opts: AgentOptions, packet_trace: bool) -> DataplaneParts:
+    """The one place the dataplane flavour is chosen."""
+    if opts.dataplane == "kernel":
+        return KernelParts(opts.vswitch_netns, scope=opts.node_name)
+    vpp = VPPConnection(opts.vpp_socket, api_dir=opts.vpp_api_dir, timeout=opts.vpp_timeout)
+    return VppParts(vpp, scope=opts.node_name, state_dir=opts.store.parent, packet_trace=packet_trace)
+
+
+class Agent:
+    def __init__(self, opts: AgentOptions) -> None:
+        self.opts = opts
+        self.config = load_config(opts.config)
+        #: the address plan as the start computes it (the node view's, once there is one)
+        self.plan: NodeAddressPlan = node_setup(self.config, opts.node_name, opts.node_id).plan
+        self.parts = dataplane_parts(opts, self.config.enable_packet_trace)
+        self.cluster = ClusterWiring(opts)
+        self.store: LocalStore | None = None
+        self.node: Node | None = None
+        self.api: ContivAPI | None = None
+        self.rest: RestServer | None = None
+        self.cni: CNIServer | None = None
+        self.stopping = asyncio.Event()
+        self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
+        self.kubernetes: KubernetesSources | None = None
+
+    @property
+    def node_removal_hooks(self) -> list[object]:
+        return list(self.cluster.node_removal_hooks)
+
+    def readiness(self) -> tuple[bool, str]:
+        reason = self.parts.not_ready()
+        if reason is not None:
+            return False, reason
+        if self.node is None or not self.node.controller.ready.is_set():
+            return False, "startup resync is not done"
+        if self.cluster.conflict:
+            return False, self.cluster.conflict
+        return True, "ready"
+
+    def cni_status(self) -> tuple[int, str]:
+        """CNI STATUS: can an ADD be served now, and if not, are running pods affected too."""
+        if self.node is None or not self.node.controller.ready.is_set():
+            return STATUS_UNAVAILABLE, "the agent is starting: startup resync is not done"
+        reason = self.parts.not_ready()
+        if reason is not None:
+            return STATUS_DEGRADED, f"{reason}: existing pods may have limited connectivity"
+        return STATUS_READY, "ready"
+
+    async def start(self) -> None:
+        self.store = await LocalStore.open(self.opts.store)
+        host, _, port = self.opts.http.rpartition(":")
+        self.rest = RestServer(
+            node_name=self.opts.node_name,
+            plan=lambda: self.node.view.inputs.plan if self.node is not None else self.plan,
+            ipam=self.config.ipam,
+            ready=self.readiness,
+            history=lambda: [r.to_dict() for r in self.node.reconciler.history()] if self.node is not None else [],
+        )
+        await self.rest.start(host or "127.0.0.1", int(port))
+        node = self.node = await assemble(self.parts, self.config, self.opts.node_name, self.opts.node_id, self.store)
+        controller = node.controller
+        await self._start_kubernetes(node)
+        self.api = ContivAPI(
+            controller, self.config, node.view.inputs.plan.pod_subnet_this_node, kubernetes=self.kubernetes
+        )
+        # CNI calls are accepted from now on; they wait (bounded) for the startup resync.
+        self.cni = CNIServer(
+            RemoteCNI(
+                controller.submit,
+                controller.ready,
+                ready_timeout=self.opts.cni_ready_timeout,
+                status=self.cni_status,
+            ),
+            self.opts.cni_socket,
+        )
+        await self.cni.start()
+        await self.cluster.before_resync(controller)
+        await controller.start()
+        await self.cluster.join(controller)
+        log.info(
+            "agent for node %s (ID %d) is ready (%s dataplane)",
+            self.opts.node_name,
+            self.opts.node_id,
+            self.parts.renderers.name,
+        )
+
+    async def _start_kubernetes(self, node: Node) -> None:
+        """Start the reflectors; wait (bounded) for this node's NodeConfig so the first resync uses it."""
+        if not self.k8s_access.enabled:
+            log.info("running without Kubernetes")
+            return
+        sources = KubernetesSources(await api_client(self.k8s_access), self.opts.node_name, node.controller.post)
+        for hook in self.cluster.node_removal_hooks:
+            sources.register_node_removal_hook(hook)
+        sources.start()
+        self.kubernetes = sources
+        try:
+            await asyncio.wait_for(sources.node_configs.synced.wait(), self.opts.k8s_sync_timeout)
+        except TimeoutError:
+            log.warning(
+                "NodeConfig not read within %.0fs; starting with the file's node entry", self.opts.k8s_sync_timeout
+            )
+            return
+        crd = sources.node_config()
+        if crd is not None:  # before the controller runs: the startup resync applies it
+            view = node.view
+            view.set_inputs(view.inputs.reconfigured(crd, None))
+
+    async def stop(self) -> None:
+        if self.kubernetes is not None:
+            await self.kubernetes.stop()
+            await self.kubernetes.close()
+        if self.cni is not None:
+            await self.cni.stop()
+        if self.rest is not None:
+            await self.rest.stop()
+        await self.cluster.leave()
+        if self.node is not None:
+            await stop_node(self.node)
+        else:
+            await self.parts.close()
+        if self.store is not None:
+            await self.store.close()
+
+
+async def run_agent(opts: AgentOptions) -> int:
+    gcpolicy.tune()
+    opts = await cluster_node_id(opts)
+    agent = Agent(opts)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, agent.stopping.set)
+    try:
+        starting = asyncio.create_task(agent.start(), name="agent start")
+        stopping = asyncio.create_task(agent.stopping.wait(), name="stop signal")
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if starting.done():
+            starting.result()  # a start-up failure is raised here
+            gcpolicy.settle()
+            await stopping
+        else:
+            log.info("stopping while still starting up")
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+    finally:
+        try:
+            await agent.stop()
+        except Exception:  # report, but never hide the error that stopped the agent
+            log.exception("the agent did not shut down cleanly")
+    return 0

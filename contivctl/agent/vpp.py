@@ -1,0 +1,124 @@
+"""The VPP flavour: VPP plays the vswitch, the Linux driver wires the pod and host ends.
+
+What only this flavour has: the connection to VPP (awaited at start,
+followed across VPP restarts with a full resync), packet tracing, the NICs
+VPP found at boot and the host stack's addresses as inputs, and DHCP
+leases of VPP's clients, which arrive as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from contivctl.dataplane.linux import linux_descriptors
+from contivctl.dataplane.linux.hostaddrs import host_ipv4_addresses
+from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
+from contivctl.dataplane.vpp.descriptors import vpp_descriptors
+from contivctl.dataplane.vpp.dhcp import on_leases
+from contivctl.dataplane.vpp.nics import physical_nics
+from contivctl.dataplane.vpp.trace import enable_packet_trace
+from contivctl.errors import VPPError
+from contivctl.events import DhcpLeased, Post, Resync
+from contivctl.ipam import NodeSetup
+from contivctl.reconcile.descriptor import Descriptor
+from contivctl.render import naming
+from contivctl.render import vpp as vpp_render
+from contivctl.render.inputs import VswitchInputs
+from contivctl.render.renderers import Renderers
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen
+class HostStack:
+    """Where the host's own network stack is, as seen from the agent.
+
+    In production it is the agent's own namespace with the interconnect's
+    usual names; tests put it in a namespace of their own, under names of
+    their own, so that nothing touches the machine's tables.
+    """
+
+    netns: str = ""
+    host_if: str = naming.HOST_IF_HOST
+    vswitch_if: str = naming.HOST_IF_VSWITCH
+
+
+class VppParts:
+    renderers: Renderers = vpp_render.RENDERERS
+
+    def __init__(
+        self,
+        vpp: VPPConnection,
+        *,
+        scope: str,
+        state_dir: Path | None = None,
+        host: HostStack | None = None,
+        packet_trace: bool = False,
+        wait: float | None = None,
+    ) -> None:
+        self.vpp = vpp
+        self.host = host or HostStack()
+        self._scope = scope
+        self._state_dir = state_dir
+        self._packet_trace = packet_trace
+        #: how long the start waits for VPP (None: as long as it takes, as a node must)
+        self._wait = wait
+        self._tracing: asyncio.Task[None] | None = None
+
+    def descriptors(self) -> list[Descriptor[Any]]:
+        return [
+            *vpp_descriptors(self.vpp, state_dir=self._state_dir),
+            *linux_descriptors(scope=self._scope, always=(self.host.netns,)),
+        ]
+
+    async def connect(self) -> None:
+        await self.vpp.start(wait=self._wait)
+        if self._packet_trace:
+            await self._trace_packets()
+
+    async def inputs(self, setup: NodeSetup) -> VswitchInputs:
+        """The setup plus the NICs VPP has and the host's addresses that VPP routes back."""
+        host = self.host
+        nics = await physical_nics(self.vpp)
+        host_ips = await host_ipv4_addresses(host.netns, skip=(host.host_if, host.vswitch_if))
+        return VswitchInputs(
+            eff=setup.eff,
+            plan=setup.plan,
+            dhcp_gateway=setup.dhcp_gateway,
+            nics=tuple(nics),
+            host_ips=tuple(host_ips),
+            host_netns=host.netns,
+            host_if=host.host_if,
+            vswitch_if=host.vswitch_if,
+        )
+
+    def follow(self, post: Post) -> None:
+        """Leases become ``DhcpLeased``; a VPP that lost its configuration gets it back by a full resync."""
+        on_leases(self.vpp, lambda lease: post(DhcpLeased(lease=lease)))
+
+        def back(event: Reconnected) -> None:
+            if not event.restarted:
+                return
+            log.warning("VPP restarted (%s): full resync", event.reason)
+            post(Resync(full=True, reason=f"VPP restarted: {event.reason}"))
+            if self._packet_trace:
+                self._tracing = asyncio.get_running_loop().create_task(self._trace_packets())
+
+        self.vpp.on_reconnect = back
+
+    async def _trace_packets(self) -> None:
+        try:
+            await enable_packet_trace(self.vpp)
+        except VPPError as exc:  # a debugging aid: its failure must not stop the agent
+            log.warning("packet trace not enabled: %s", exc)
+
+    def not_ready(self) -> str | None:
+        return None if self.vpp.connected else "VPP is not connected"
+
+    async def close(self) -> None:
+        await self.vpp.close()
