@@ -42,7 +42,7 @@ from contivctl.ipam import PodIPAllocator
 from contivctl.model import Attachment, AttachmentKey, IPAddress, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
-from contivctl.reconcile.txn import Mode
+from contivctl.reconcile.history import Mode
 from contivctl.render.dataplane import VPP, Renderers
 from contivctl.render.pod import PodNetwork
 
