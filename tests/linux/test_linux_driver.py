@@ -22,7 +22,7 @@ from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import LINK_GROUP, Address, Neighbour, Route, TapPodSide, Veth
 from contivctl.reconcile import Mode, Reconciler
 from contivctl.reconcile.item import ItemState
-from contivctl.reconcile.memory import MemoryDataplane, MemoryDescriptor, Thing
+from contivctl.testing.memory import MemoryDataplane, MemoryDescriptor, Thing
 from tests.polling import until
 
 net = ipaddress.ip_network
