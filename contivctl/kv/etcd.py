@@ -1,4 +1,4 @@
-"""The etcd store: the :class:`~contivctl.kv.store.Store` protocol over aetcd, plus what a cluster needs.
+"""The etcd store: the :class:`~contivctl.kv.store.KVStore` protocol over aetcd, plus what a cluster needs.
 
 Beyond get/list/put/delete/commit a cluster needs a create that succeeds only
 for an absent key (``version == 0``, how node IDs are claimed), a
@@ -182,7 +182,7 @@ class EtcdStore:
         self._closed = True
         await self._drop_client()
 
-    # -- the Store protocol ------------------------------------------------------
+    # -- the KVStore protocol ----------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
         entry = await self.get_entry(key)

@@ -33,7 +33,7 @@ from contivctl.reconcile.history import History, Mode, OpRecord, PlannedOp, TxnK
 from contivctl.reconcile.item import Dependency, ItemState, ItemStatus, Metadata, Retrieved, describe
 from contivctl.reconcile.plan import Plan, make_plan
 from contivctl.reconcile.retry import RetryPolicy
-from contivctl.reconcile.store import Have, Store, Want
+from contivctl.reconcile.store import Have, ItemStore, Want
 from contivctl.reconcile.txn import Executor, OpResult, Outcome
 
 _EMPTY = Delta({}, {})
@@ -81,7 +81,7 @@ class Reconciler:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._registry = Registry(descriptors)
-        self._store = Store()
+        self._store = ItemStore()
         self._history = History(history)
         self._max_concurrency = max_concurrency
         self._retry = retry if retry is not None else RetryPolicy()
