@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from contivctl.cluster.nodeid import conflict_message
-from contivctl.cluster.record import ALLOCATED_IDS, RecordError, decode, encode, id_key, id_of_key
+from contivctl.cluster.record import ALLOCATED_IDS, decode, encode, id_key, id_of_key
 from contivctl.controller.events import Event, NodeRemoved, NodeUpdated
-from contivctl.errors import NodeIDConflict, StoreError
+from contivctl.errors import NodeIDConflict, RecordError, StoreError
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdwatch import DEFAULT_RETRY, Resumed, RetryDelay, Snapshot, WatchUpdate
 from contivctl.model import NodeInfo

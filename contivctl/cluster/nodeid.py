@@ -22,8 +22,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from contivctl.cluster.record import ALLOCATED_IDS, RecordError, check_node_name, decode, encode, id_key, id_of_key
-from contivctl.errors import NodeIDConflict, NodeIDUnavailable, StoreError
+from contivctl.cluster.record import ALLOCATED_IDS, check_node_name, decode, encode, id_key, id_of_key
+from contivctl.errors import NodeIDConflict, NodeIDUnavailable, RecordError, StoreError
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.store import KVStore
 from contivctl.model import NodeInfo

@@ -1,4 +1,4 @@
-"""What every Linux descriptor shares: error classes, the link an item sits on, deleting a link."""
+"""What every Linux descriptor shares: which errors heal, the link an item sits on, deleting a link."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
-from contivctl.dataplane.linux.channel import Channel, Channels, LinkNotFound, NetlinkFailed
-from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.dataplane.linux.channel import Channel, Channels
+from contivctl.errors import LinkNotFound, LinuxError, NetlinkFailed, NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX
 
 log = logging.getLogger(__name__)
@@ -20,8 +20,6 @@ RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EI
 
 __all__ = [
     "RETRIABLE_ERRNOS",
-    "LinkNotFound",
-    "NetlinkFailed",
     "alias_for",
     "delete_link",
     "delete_link_here",

@@ -15,11 +15,11 @@ import errno
 from collections.abc import Iterable
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
-from contivctl.dataplane.linux.channel import Channel, NetlinkFailed
+from contivctl.dataplane.linux.channel import Channel
 from contivctl.dataplane.linux.common import gone
 from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
-from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.errors import LinuxError, NetlinkFailed, NetnsNotFound
 from contivctl.items.kernel import GatewayRoute
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import LinkNotFound, alias_for, gone, is_retriable
-from contivctl.errors import LinuxError
+from contivctl.dataplane.linux.common import alias_for, gone, is_retriable
+from contivctl.errors import LinkNotFound, LinuxError
 from contivctl.items.linux import AdoptedLink, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, gone
+from contivctl.dataplane.linux.common import alias_for, gone
 from contivctl.dataplane.linux.netns import netns_fd
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.items.linux import HOST_NS, TapPodSide, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
