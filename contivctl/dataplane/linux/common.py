@@ -29,6 +29,7 @@ __all__ = [
     "known_index",
     "link_index",
     "on_link",
+    "run_unless_gone",
     "undo_create_here",
 ]
 
@@ -111,6 +112,15 @@ def delete_link_here(channels: Channels, netns: str, name: str, what: str) -> No
         index = here.find_link(name)
         if index is not None:
             here.request(nlmsg.del_link(index), f"delete {what} {name}")
+    except LinuxError as exc:
+        if not gone(exc):
+            raise
+
+
+async def run_unless_gone(job: Callable[[Channels], object]) -> None:
+    """Run a delete's job; what is no longer there (the object or its namespace) counts as deleted."""
+    try:
+        await channel.run(job)
     except LinuxError as exc:
         if not gone(exc):
             raise
