@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from contivctl.reconcile import Reconciler
-from contivctl.reconcile.memory import MemoryDataplane, MemoryDescriptor, Thing
+from contivctl.testing.memory import MemoryDataplane, MemoryDescriptor, Thing
 
 PARENTS = 1_000
 CHILDREN = 99

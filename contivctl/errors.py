@@ -15,21 +15,33 @@ showing a traceback::
     ├── PodWiringError       a pod could not be wired; everything the attempt made was undone
     ├── ClusterError         this node cannot take (or keep) its place in the cluster
     │   ├── NodeIDConflict     the node ID this node used is recorded for another node in etcd
-    │   └── NodeIDUnavailable  no node ID could be claimed (etcd unreachable, too many tries)
+    │   ├── NodeIDUnavailable  no node ID could be claimed (etcd unreachable, too many tries)
+    │   └── RecordError        a value under allocatedIDs/ is not a node record
+    ├── DemoError            the demo could not build or check its cluster (contivctl.demo.sh)
     └── DataplaneError       the dataplane could not be reached or refused a change
         ├── VPPError         anything between the agent and VPP's binary API
         │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs
         │   ├── VPPConnectionError the socket cannot be reached or the connection was lost
         │   ├── VPPTimeout         VPP did not answer within the deadline
-        │   └── VPPApiError        VPP answered with a non-zero retval (name and number)
+        │   ├── VPPApiError        VPP answered with a non-zero retval (name and number)
+        │   ├── NicNotFound        a physical interface to configure is not in VPP
+        │   └── NoSwIfIndex        an interface item has no sw_if_index (a bug)
         └── LinuxError       a netlink operation failed
-            └── NetnsNotFound      a network namespace path does not exist
+            ├── NetnsNotFound      a network namespace path does not exist
+            ├── NetlinkFailed      the kernel refused a request (``code`` is the errno)
+            └── LinkNotFound       an interface an operation needs is not there
 
 :attr:`DataplaneError.retriable` says whether trying again later can help: a
 lost connection or a timeout can heal, a refusal or a wrong API usually not.
 
-Later layers (CNI, dataplane, stores) add their branches here so that the
-tree stays the single place to read what can go wrong.
+A class is defined here even when a single module raises it, so that the
+tree is read in one file; later layers (CNI, dataplane, stores) add their
+branches here too.
+
+The reconciler's errors (:mod:`contivctl.reconcile.errors`, under
+``ReconcileError``) are a tree of their own on purpose: the reconciler is
+generic and imports no product module, this one included. The controller
+wraps them into :class:`ContivError` subclasses before they reach a user.
 """
 
 from __future__ import annotations
@@ -100,6 +112,10 @@ class NodeIDConflict(ClusterError):
 
 class NodeIDUnavailable(ClusterError):
     """No node ID could be claimed or recalled."""
+
+
+class RecordError(ClusterError):
+    """A value under ``allocatedIDs/`` that is not a node record."""
 
 
 class DataplaneError(ContivError):
@@ -174,12 +190,32 @@ class VPPApiError(VPPError):
         self.retval_name = retval_name
 
 
+class NicNotFound(VPPError):
+    """A physical interface the agent was told to configure is not in VPP."""
+
+
+class NoSwIfIndex(VPPError):
+    """An interface item exists without an sw_if_index (a bug: create always returns one)."""
+
+
 class LinuxError(DataplaneError):
     """A netlink operation failed; the message names the namespace and the object."""
 
 
 class NetnsNotFound(LinuxError):
     """The network namespace is gone (or never was); it is never created in its place."""
+
+
+class NetlinkFailed(LinuxError):
+    """A netlink request was refused; ``code`` is the errno."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class LinkNotFound(LinuxError):
+    """The interface an operation needs is not there (yet, or any more)."""
 
 
 class AgentUnreachable(ContivError):

@@ -14,7 +14,7 @@ from contivctl.controller import Controller, NodeView
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.linux import netns_exists
 from contivctl.ipam import node_setup
-from contivctl.kv.store import Store
+from contivctl.kv.store import KVStore
 from contivctl.reconcile import Reconciler
 
 
@@ -34,7 +34,7 @@ async def assemble(
     cfg: Config,
     node_name: str,
     node_id: int,
-    store: Store,
+    store: KVStore,
     *,
     crd: NodeConfig | None = None,
 ) -> Node:

@@ -13,7 +13,8 @@ import logging
 
 import attrs
 
-from contivctl.cluster.record import ALLOCATED_IDS, RecordError, check_node_name, decode, node_data_prefix
+from contivctl.cluster.record import ALLOCATED_IDS, check_node_name, decode, node_data_prefix
+from contivctl.errors import RecordError
 from contivctl.kv.etcd import EtcdStore
 from contivctl.model import NodeInfo
 

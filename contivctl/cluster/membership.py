@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from contivctl.cluster.nodeid import conflict_message
-from contivctl.cluster.record import ALLOCATED_IDS, RecordError, decode, encode, id_key, id_of_key
-from contivctl.errors import NodeIDConflict, StoreError
+from contivctl.cluster.record import ALLOCATED_IDS, decode, encode, id_key, id_of_key
+from contivctl.errors import NodeIDConflict, RecordError, StoreError
 from contivctl.events import NodeRemoved, NodeUpdated, Post
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdwatch import DEFAULT_RETRY, Resumed, RetryDelay, Snapshot, WatchUpdate

@@ -22,10 +22,10 @@ from collections.abc import Sequence
 
 import attrs
 
-from contivctl.cluster.record import ALLOCATED_IDS, RecordError, check_node_name, decode, encode, id_key, id_of_key
-from contivctl.errors import NodeIDConflict, NodeIDUnavailable, StoreError
+from contivctl.cluster.record import ALLOCATED_IDS, check_node_name, decode, encode, id_key, id_of_key
+from contivctl.errors import NodeIDConflict, NodeIDUnavailable, RecordError, StoreError
 from contivctl.kv.etcd import EtcdStore
-from contivctl.kv.store import Store
+from contivctl.kv.store import KVStore
 from contivctl.model import NodeInfo
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Claim:
     confirmed: bool = True
 
 
-async def remembered_id(local: Store) -> Remembered | None:
+async def remembered_id(local: KVStore) -> Remembered | None:
     raw = await local.get(LOCAL_KEY)
     if raw is None:
         return None
@@ -60,7 +60,7 @@ async def remembered_id(local: Store) -> Remembered | None:
         raise StoreError(f"local store: {LOCAL_KEY} holds no node ID ({exc})") from exc
 
 
-async def remember(local: Store, node_id: int, name: str) -> None:
+async def remember(local: KVStore, node_id: int, name: str) -> None:
     await local.put(LOCAL_KEY, json.dumps({"id": node_id, "name": name}).encode())
 
 
@@ -99,7 +99,7 @@ async def _owners(cluster: EtcdStore) -> dict[int, NodeInfo | None]:
 
 async def allocate_node_id(
     cluster: EtcdStore,
-    local: Store,
+    local: KVStore,
     name: str,
     *,
     ip_addresses: Sequence[str] = (),
@@ -151,7 +151,7 @@ async def allocate_node_id(
 
 async def claim_node_id(
     cluster: EtcdStore,
-    local: Store,
+    local: KVStore,
     name: str,
     *,
     ip_addresses: Sequence[str] = (),

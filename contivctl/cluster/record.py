@@ -20,16 +20,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contivctl.errors import ConfigError, ConfigProblem
+from contivctl.errors import ConfigError, ConfigProblem, RecordError
 from contivctl.model import NodeInfo
 
 AGENT_PREFIX = "/vnf-agent/"
 KSR_LABEL = "contiv-ksr"
 ALLOCATED_IDS = f"{AGENT_PREFIX}{KSR_LABEL}/allocatedIDs/"
-
-
-class RecordError(ValueError):
-    """A value under ``allocatedIDs/`` that is not a node record."""
 
 
 def id_key(node_id: int) -> str:

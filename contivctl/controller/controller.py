@@ -49,7 +49,7 @@ from contivctl.items import Changes, Items
 from contivctl.model import Attachment, AttachmentKey, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
-from contivctl.reconcile.txn import Mode
+from contivctl.reconcile.history import Mode
 from contivctl.render import naming
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 
-from contivctl.kv.store import Commit, Store
+from contivctl.kv.store import Commit, KVStore
 from contivctl.model import Attachment, AttachmentKey
 
 
 class PodStore:
-    def __init__(self, store: Store, node_name: str) -> None:
+    def __init__(self, store: KVStore, node_name: str) -> None:
         self._store = store
         self._pods = f"/contiv/{node_name}/pods/"
         self._ipam = f"/contiv/{node_name}/ipam/"

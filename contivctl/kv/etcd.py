@@ -1,4 +1,4 @@
-"""The etcd store: the :class:`~contivctl.kv.store.Store` protocol over aetcd, plus what a cluster needs.
+"""The etcd store: the :class:`~contivctl.kv.store.KVStore` protocol over aetcd, plus what a cluster needs.
 
 Beyond get/list/put/delete/commit a cluster needs a create that succeeds only
 for an absent key (``version == 0``, how node IDs are claimed), a
@@ -22,12 +22,11 @@ from typing import Any, TypeVar
 import aetcd
 import aetcd.exceptions
 import aetcd.rpc
-import attrs
 import grpc
 
 from contivctl.errors import StoreError
 from contivctl.kv.etcdconf import EtcdConfig
-from contivctl.kv.etcdwatch import WatchUpdate, raise_if_cancelled, watch_prefix
+from contivctl.kv.etcdwatch import Entry, Listing, WatchUpdate, raise_if_cancelled, watch_prefix
 from contivctl.kv.store import Commit
 
 log = logging.getLogger(__name__)
@@ -43,22 +42,6 @@ _CHANNEL_OPTIONS: Mapping[str, int] = {
     "grpc.keepalive_time_ms": 10_000,
     "grpc.keepalive_timeout_ms": 5_000,
 }
-
-
-@attrs.frozen
-class Entry:
-    value: bytes
-    mod_revision: int
-    version: int
-
-
-@attrs.frozen
-class Listing:
-    """Keys under a prefix as of ``revision`` (what a watch resumes after)."""
-
-    entries: Mapping[str, Entry]
-    revision: int
-    raft_term: int = 0
 
 
 class _Client(aetcd.Client):  # type: ignore[misc]  # aetcd is untyped
@@ -199,7 +182,7 @@ class EtcdStore:
         self._closed = True
         await self._drop_client()
 
-    # -- the Store protocol ------------------------------------------------------
+    # -- the KVStore protocol ----------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
         entry = await self.get_entry(key)

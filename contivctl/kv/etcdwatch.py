@@ -18,6 +18,10 @@ knows:
 The consumer therefore never needs to tell a restart from an outage: it gets
 a Snapshot first and whenever its knowledge may be stale, and Changes
 otherwise.
+
+The store offers the watch (``EtcdStore.watch``), so this module does not
+import the store: it names what it reads of one (:class:`WatchedStore`), and
+the listing a store returns is defined here.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aetcd.exceptions
 import attrs
 
 from contivctl.errors import StoreError
+
+log = logging.getLogger(__name__)
 
 
 def raise_if_cancelled(exc: BaseException) -> None:
@@ -41,10 +47,33 @@ def raise_if_cancelled(exc: BaseException) -> None:
         raise asyncio.CancelledError() from exc
 
 
-if TYPE_CHECKING:
-    from contivctl.kv.etcd import EtcdStore, Listing
+@attrs.frozen
+class Entry:
+    value: bytes
+    mod_revision: int
+    version: int
 
-log = logging.getLogger(__name__)
+
+@attrs.frozen
+class Listing:
+    """Keys under a prefix as of ``revision`` (what a watch resumes after)."""
+
+    entries: Mapping[str, Entry]
+    revision: int
+    raft_term: int = 0
+
+
+class WatchedStore(Protocol):
+    """What the watch reads of a store: listings, aetcd's watch, and a way to the next endpoint."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    def client(self) -> Any: ...  # aetcd's client, which is untyped
+
+    async def list_entries(self, prefix: str) -> Listing: ...
+
+    async def failover(self) -> None: ...
 
 
 @attrs.frozen
@@ -114,7 +143,7 @@ def diverged(known: Mapping[str, int], revision: int, listing: Listing) -> bool:
 
 
 async def watch_prefix(
-    store: EtcdStore, prefix: str, *, retry: RetryDelay = DEFAULT_RETRY
+    store: WatchedStore, prefix: str, *, retry: RetryDelay = DEFAULT_RETRY
 ) -> AsyncIterator[WatchUpdate]:
     """Yield a Snapshot, then Changes, forever; reconnects on its own. Close it (``aclose``) to stop."""
     revision = 0  # of the last update delivered; 0: the consumer knows nothing yet

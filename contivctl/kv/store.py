@@ -22,7 +22,7 @@ class Commit:
     deletes: Sequence[str] = ()
 
 
-class Store(Protocol):
+class KVStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def list(self, prefix: str) -> dict[str, bytes]: ...

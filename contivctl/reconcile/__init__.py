@@ -21,12 +21,11 @@ from contivctl.reconcile.errors import (
     TransactionFailed,
     UnknownKind,
 )
-from contivctl.reconcile.history import OpRecord, PlannedOp, TxnKind, TxnRecord
+from contivctl.reconcile.history import Mode, OpRecord, PlannedOp, TxnKind, TxnRecord
 from contivctl.reconcile.item import Dependency, ItemState, ItemStatus, Metadata, Retrieved
 from contivctl.reconcile.plan import Op, OpKind, Plan
 from contivctl.reconcile.reconciler import Reconciler
 from contivctl.reconcile.retry import RetryPolicy
-from contivctl.reconcile.txn import Mode
 
 __all__ = [
     "Blocked",

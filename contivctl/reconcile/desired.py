@@ -17,7 +17,7 @@ from contivctl.reconcile.descriptor import Registry
 from contivctl.reconcile.errors import DependencyCycle, KeyConflict
 from contivctl.reconcile.graph import find_cycle
 from contivctl.reconcile.item import Dependency
-from contivctl.reconcile.store import Store, Want
+from contivctl.reconcile.store import ItemStore, Want
 
 TOP = "the desired state"
 
@@ -33,7 +33,7 @@ class Delta:
         return bool(self.items)
 
 
-def top_changes(store: Store, desired: Mapping[str, Any]) -> dict[str, Any | None]:
+def top_changes(store: ItemStore, desired: Mapping[str, Any]) -> dict[str, Any | None]:
     """The changes that turn the current desired values into `desired` (a full replacement)."""
     old = store.top
     changes: dict[str, Any | None] = {}
@@ -47,7 +47,7 @@ def top_changes(store: Store, desired: Mapping[str, Any]) -> dict[str, Any | Non
     return changes
 
 
-def expand(registry: Registry, store: Store, changes: Mapping[str, Any | None]) -> Delta:
+def expand(registry: Registry, store: ItemStore, changes: Mapping[str, Any | None]) -> Delta:
     """Expand changes (None removes a key) into a validated Delta."""
     items: dict[str, Want | None] = {}
     top: dict[str, Any | None] = {}
@@ -105,7 +105,9 @@ def expand(registry: Registry, store: Store, changes: Mapping[str, Any | None]) 
     return Delta(top, items)
 
 
-def _validate(store: Store, items: dict[str, Want | None], top: dict[str, Any | None], claims: dict[str, str]) -> None:
+def _validate(
+    store: ItemStore, items: dict[str, Want | None], top: dict[str, Any | None], claims: dict[str, str]
+) -> None:
     def current(key: str) -> Want | None:
         return items[key] if key in items else store.desired.get(key)
 

@@ -23,10 +23,8 @@ ReconcileError
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from contivctl.reconcile.history import TxnRecord
+from contivctl.reconcile.history import TxnRecord
 
 
 class ReconcileError(Exception):

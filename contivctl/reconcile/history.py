@@ -4,6 +4,11 @@ Records are frozen plain data (strings, numbers, enums with string values)
 so the CLI and REST can show them without knowing descriptors; `to_dict`
 gives the JSON form. A record is stored twice: once with its plan before
 anything runs (`done` false), then replaced with its outcome.
+
+The module knows nothing of plans or executors: the errors of the reconciler
+carry records, and everything else of the reconciler imports those errors.
+What a transaction is (its kind and its mode) is therefore defined here, and
+the reconciler turns plans and results into records.
 """
 
 from __future__ import annotations
@@ -16,8 +21,15 @@ from typing import Any
 import attrs
 
 from contivctl.reconcile.item import ItemStatus
-from contivctl.reconcile.plan import Plan
-from contivctl.reconcile.txn import Mode, OpResult
+
+
+class Mode(enum.Enum):
+    """What a transaction does when an operation fails."""
+
+    #: undo everything the transaction did and raise TransactionFailed
+    REVERT = "revert"
+    #: do all that can be done; keep failed items FAILED or RETRYING
+    BEST_EFFORT = "best-effort"
 
 
 class TxnKind(enum.Enum):
@@ -96,17 +108,6 @@ class TxnRecord:
 
 def error_text(exc: BaseException | None) -> str | None:
     return None if exc is None else f"{type(exc).__name__}: {exc}"
-
-
-def planned(plan: Plan) -> tuple[PlannedOp, ...]:
-    return tuple(PlannedOp(op.kind.value, op.key, op.reason, plan.preds[i]) for i, op in enumerate(plan.ops))
-
-
-def op_record(r: OpResult) -> OpRecord:
-    error = error_text(r.error)
-    if error is None and r.blocked_by is not None:
-        error = f"blocked by {r.blocked_by!r}"
-    return OpRecord(r.op.value, r.key, r.outcome.value, error, r.duration, r.undo)
 
 
 class History:

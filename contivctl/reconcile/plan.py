@@ -1,6 +1,6 @@
 """Planning: from desired changes and what exists, the operations to run and their order.
 
-Pure: the planner reads the committed Store and a Delta, simulates every
+Pure: the planner reads the committed ItemStore and a Delta, simulates every
 operation on an overlay, and returns a Plan; nothing is changed and no
 descriptor I/O happens, so plans are testable (and shown as dry runs)
 without a dataplane.
@@ -39,7 +39,7 @@ import attrs
 from contivctl.reconcile.descriptor import Descriptor
 from contivctl.reconcile.desired import Delta
 from contivctl.reconcile.item import Dependency, describe
-from contivctl.reconcile.store import DependentsIndex, Have, SortedKeys, Store, Want
+from contivctl.reconcile.store import DependentsIndex, Have, ItemStore, SortedKeys, Want
 
 _MAX_OPS_PER_KEY = 4
 
@@ -93,7 +93,7 @@ class Plan:
         return len(self.ops)
 
 
-def make_plan(store: Store, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
+def make_plan(store: ItemStore, delta: Delta, dirty: Iterable[str] = ()) -> Plan:
     """Plan `delta` (plus re-examining `dirty` keys) on top of `store`."""
     p = _Planner(store, delta)
     keys = set(dirty)
@@ -164,7 +164,7 @@ def _implied_deletes(ops: list[Op]) -> tuple[Op, ...]:
 
 
 class _Planner:
-    def __init__(self, store: Store, delta: Delta) -> None:
+    def __init__(self, store: ItemStore, delta: Delta) -> None:
         self.store = store
         self.items = delta.items
         self.sim: dict[str, Have | None] = {}

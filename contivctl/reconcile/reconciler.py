@@ -29,14 +29,25 @@ from contivctl.reconcile.errors import (
     RetrieveFailed,
     TransactionFailed,
 )
-from contivctl.reconcile.history import History, TxnKind, TxnRecord, error_text, op_record, planned
+from contivctl.reconcile.history import History, Mode, OpRecord, PlannedOp, TxnKind, TxnRecord, error_text
 from contivctl.reconcile.item import Dependency, ItemState, ItemStatus, Metadata, Retrieved, describe
 from contivctl.reconcile.plan import Plan, make_plan
 from contivctl.reconcile.retry import RetryPolicy
-from contivctl.reconcile.store import Have, Store, Want
-from contivctl.reconcile.txn import Executor, Mode, Outcome
+from contivctl.reconcile.store import Have, ItemStore, Want
+from contivctl.reconcile.txn import Executor, OpResult, Outcome
 
 _EMPTY = Delta({}, {})
+
+
+def planned(plan: Plan) -> tuple[PlannedOp, ...]:
+    return tuple(PlannedOp(op.kind.value, op.key, op.reason, plan.preds[i]) for i, op in enumerate(plan.ops))
+
+
+def op_record(r: OpResult) -> OpRecord:
+    error = error_text(r.error)
+    if error is None and r.blocked_by is not None:
+        error = f"blocked by {r.blocked_by!r}"
+    return OpRecord(r.op.value, r.key, r.outcome.value, error, r.duration, r.undo)
 
 
 class _RetrievedView:
@@ -70,7 +81,7 @@ class Reconciler:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._registry = Registry(descriptors)
-        self._store = Store()
+        self._store = ItemStore()
         self._history = History(history)
         self._max_concurrency = max_concurrency
         self._retry = retry if retry is not None else RetryPolicy()

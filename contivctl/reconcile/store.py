@@ -146,7 +146,7 @@ class DependentsIndex:
             self._indexed.pop(key, None)
 
 
-class Store:
+class ItemStore:
     """Committed state. Only the reconciler writes it, between transactions' operations."""
 
     def __init__(self) -> None:

@@ -24,18 +24,10 @@ from typing import Any
 
 import attrs
 
+from contivctl.reconcile.history import Mode
 from contivctl.reconcile.item import Metadata
 from contivctl.reconcile.plan import Op, OpKind, Plan
 from contivctl.reconcile.store import Have
-
-
-class Mode(enum.Enum):
-    """What a transaction does when an operation fails."""
-
-    #: undo everything the transaction did and raise TransactionFailed
-    REVERT = "revert"
-    #: do all that can be done; keep failed items FAILED or RETRYING
-    BEST_EFFORT = "best-effort"
 
 
 class Outcome(enum.Enum):

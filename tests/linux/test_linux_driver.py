@@ -20,10 +20,9 @@ from contivctl.dataplane.linux.netns import get_checksum_offload
 from contivctl.dataplane.linux.reaper import graveyard_group
 from contivctl.errors import NetnsNotFound
 from contivctl.items.linux import LINK_GROUP, Address, Neighbour, Route, TapPodSide, Veth
-from contivctl.reconcile import Reconciler
+from contivctl.reconcile import Mode, Reconciler
 from contivctl.reconcile.item import ItemState
-from contivctl.reconcile.memory import MemoryDataplane, MemoryDescriptor, Thing
-from contivctl.reconcile.txn import Mode
+from contivctl.testing.memory import MemoryDataplane, MemoryDescriptor, Thing
 from tests.polling import until
 
 net = ipaddress.ip_network

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import attrs
 
 from contivctl.reconcile import ItemState, ManualClock, Reconciler, RetryPolicy
-from contivctl.reconcile.memory import MemoryDataplane, MemoryDescriptor, Thing
+from contivctl.testing.memory import MemoryDataplane, MemoryDescriptor, Thing
 
 
 @attrs.define

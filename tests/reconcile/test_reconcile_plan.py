@@ -13,7 +13,7 @@ from contivctl.reconcile import (
     Plan,
     UnknownKind,
 )
-from contivctl.reconcile.memory import Thing
+from contivctl.testing.memory import Thing
 
 
 def ops(plan: Plan) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from reconcile_support import assert_converged, expand, make_world, run_retries
 
 from contivctl.reconcile import DependencyCycle, ItemState, Mode, TransactionFailed
-from contivctl.reconcile.memory import Thing, TransientError
+from contivctl.testing.memory import Thing, TransientFault
 
 T = TypeVar("T")
 
@@ -163,7 +163,7 @@ class ReconcilerMachine(RuleBasedStateMachine):
 
         def failer(op: str, key: str) -> Exception | None:
             if key in bad:
-                return TransientError("flaky") if retriable else RuntimeError("broken")
+                return TransientFault("flaky") if retriable else RuntimeError("broken")
             return None
 
         self.dp.failer = failer

@@ -9,7 +9,7 @@ import pytest
 from reconcile_support import World, make_world
 
 from contivctl.reconcile import Context, ItemState, Retrieved, RetrieveFailed, TxnKind
-from contivctl.reconcile.memory import MemoryDescriptor, Thing
+from contivctl.testing.memory import MemoryDescriptor, Thing
 
 DESIRED = {
     "a/1": Thing("one", derives=(("d/1", Thing("addr")),)),

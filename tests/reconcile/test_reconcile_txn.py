@@ -22,7 +22,7 @@ from contivctl.reconcile import (
     TransactionFailed,
     TxnKind,
 )
-from contivctl.reconcile.memory import DataplaneError, Thing, TransientError
+from contivctl.testing.memory import MemoryFault, Thing, TransientFault
 
 
 async def test_metadata_of_dependencies_is_readable_by_dependents(world: World) -> None:
@@ -55,7 +55,7 @@ async def test_revert_undoes_everything_and_names_the_failed_item(world: World) 
         )
     e = err.value
     assert (e.key, e.op) == ("a/4", "create")
-    assert isinstance(e.cause, DataplaneError)
+    assert isinstance(e.cause, MemoryFault)
     assert "a/4" in str(e) and "injected failure" in str(e)
     assert e.revert_errors == ()
     assert world.dp.values() == before
@@ -90,7 +90,7 @@ async def test_revert_that_cannot_undo_says_so_and_leaves_the_item_failed(world:
 
 async def test_best_effort_keeps_going_and_keeps_failures_failed(world: World) -> None:
     r = world.reconciler()
-    world.dp.fail("create", "a/1", DataplaneError("no such thing"))
+    world.dp.fail("create", "a/1", MemoryFault("no such thing"))
     rec = await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",)), "a/3": Thing(), "d/x": Thing(needs=("a/3",))})
     assert set(world.dp.items) == {"a/3", "d/x"}
     st = r.state("a/1")
@@ -108,7 +108,7 @@ async def test_best_effort_keeps_going_and_keeps_failures_failed(world: World) -
 async def test_failed_child_delete_blocks_the_parent_delete(world: World) -> None:
     r = world.reconciler()
     await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",))})
-    world.dp.fail("delete", "a/2", TransientError("busy"))
+    world.dp.fail("delete", "a/2", TransientFault("busy"))
     await r.apply({"a/1": None, "a/2": None})
     assert set(world.dp.items) == {"a/1", "a/2"}
     assert r.state("a/2").state is ItemState.RETRYING  # type: ignore[union-attr]
@@ -121,7 +121,7 @@ async def test_failed_child_delete_blocks_the_parent_delete(world: World) -> Non
 
 async def test_retriable_failures_back_off_exponentially_without_blocking(world: World) -> None:
     r = world.reconciler(retry=RetryPolicy(initial=1.0, factor=2.0, max_delay=5.0))
-    world.dp.fail("create", "a/1", TransientError("try later"), times=5)
+    world.dp.fail("create", "a/1", TransientFault("try later"), times=5)
     rec = await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",))})
     assert rec.kind is TxnKind.APPLY
     st = r.state("a/1")
@@ -142,7 +142,7 @@ async def test_retriable_failures_back_off_exponentially_without_blocking(world:
 
 async def test_retries_give_up_after_max_attempts(world: World) -> None:
     r = world.reconciler(retry=RetryPolicy(initial=1.0, max_attempts=3))
-    world.dp.fail("create", "a/1", TransientError("down"), times=10)
+    world.dp.fail("create", "a/1", TransientFault("down"), times=10)
     await r.apply({"a/1": Thing()})
     await run_retries(r, world.clock)
     st = r.state("a/1")
@@ -151,7 +151,7 @@ async def test_retries_give_up_after_max_attempts(world: World) -> None:
 
 async def test_a_new_desired_value_resets_the_backoff(world: World) -> None:
     r = world.reconciler()
-    world.dp.fail("create", "a/1", TransientError("down"), times=2)
+    world.dp.fail("create", "a/1", TransientFault("down"), times=2)
     await r.apply({"a/1": Thing()})
     world.clock.advance(1.0)
     await r.drain()
@@ -231,7 +231,7 @@ async def test_history_is_bounded_plain_data(world: World) -> None:
 
 async def test_a_closed_reconciler_refuses_work(world: World) -> None:
     r = world.reconciler()
-    world.dp.fail("create", "a/1", TransientError("x"))
+    world.dp.fail("create", "a/1", TransientFault("x"))
     await r.apply({"a/1": Thing()})
     assert world.clock.next_deadline() is not None
     await r.aclose()

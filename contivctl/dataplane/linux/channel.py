@@ -29,7 +29,7 @@ from typing import TypeVar
 from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.netns import in_netns, netlink_socket, worker
 from contivctl.dataplane.linux.worker import Worker
-from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.errors import LinkNotFound, LinuxError, NetlinkFailed, NetnsNotFound
 from contivctl.items.linux import ns_label
 
 T = TypeVar("T")
@@ -45,18 +45,6 @@ OPEN_LIMIT = 128
 #: Deleting retired links waits out the kernel's RCU grace period: a thread of
 #: its own, so that pods being wired meanwhile do not wait behind it.
 reaper_pool = Worker("contiv-reaper")
-
-
-class NetlinkFailed(LinuxError):
-    """A netlink request was refused; ``code`` is the errno."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class LinkNotFound(LinuxError):
-    """The interface an operation needs is not there (yet, or any more)."""
 
 
 def _identity(netns: str) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""What every Linux descriptor shares: error classes, the link an item sits on, deleting a link."""
+"""What every Linux descriptor shares: which errors heal, the link an item sits on, deleting a link."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
-from contivctl.dataplane.linux.channel import Channel, Channels, LinkNotFound, NetlinkFailed
-from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.dataplane.linux.channel import Channel, Channels
+from contivctl.errors import LinkNotFound, LinuxError, NetlinkFailed, NetnsNotFound
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX
 
 log = logging.getLogger(__name__)
@@ -20,8 +20,6 @@ RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EI
 
 __all__ = [
     "RETRIABLE_ERRNOS",
-    "LinkNotFound",
-    "NetlinkFailed",
     "alias_for",
     "delete_link",
     "delete_link_here",
@@ -31,6 +29,7 @@ __all__ = [
     "known_index",
     "link_index",
     "on_link",
+    "run_unless_gone",
     "undo_create_here",
 ]
 
@@ -113,6 +112,15 @@ def delete_link_here(channels: Channels, netns: str, name: str, what: str) -> No
         index = here.find_link(name)
         if index is not None:
             here.request(nlmsg.del_link(index), f"delete {what} {name}")
+    except LinuxError as exc:
+        if not gone(exc):
+            raise
+
+
+async def run_unless_gone(job: Callable[[Channels], object]) -> None:
+    """Run a delete's job; what is no longer there (the object or its namespace) counts as deleted."""
+    try:
+        await channel.run(job)
     except LinuxError as exc:
         if not gone(exc):
             raise

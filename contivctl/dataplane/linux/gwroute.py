@@ -15,11 +15,11 @@ import errno
 from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
-from contivctl.dataplane.linux.channel import Channel, NetlinkFailed
-from contivctl.dataplane.linux.common import gone
+from contivctl.dataplane.linux.channel import Channel
 from contivctl.dataplane.linux.common import is_retriable as _retriable
+from contivctl.dataplane.linux.common import run_unless_gone
 from contivctl.dataplane.linux.snapshot import RT_TABLE_MAIN, RTPROT_CONTIV
-from contivctl.errors import LinuxError, NetnsNotFound
+from contivctl.errors import NetlinkFailed, NetnsNotFound
 from contivctl.items.kernel import GatewayRoute
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor
@@ -64,11 +64,8 @@ class GatewayRouteDescriptor(Descriptor[GatewayRoute]):
 
     async def delete(self, ctx: Context, key: str, value: GatewayRoute, metadata: Metadata) -> None:
         req = nlmsg.del_route(value.dst, protocol=RTPROT_CONTIV)
-        try:
-            await channel.request(value.netns, req, f"remove route {value.dst} in {ns_label(value.netns)}")
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        what = f"remove route {value.dst} in {ns_label(value.netns)}"
+        await run_unless_gone(lambda channels: channels(value.netns).request(req, what))
 
     async def retrieve(self, ctx: Context, expected: Mapping[str, GatewayRoute]) -> Iterable[Retrieved]:
         try:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import LinkNotFound, alias_for, gone, is_retriable
-from contivctl.errors import LinuxError
+from contivctl.dataplane.linux.common import alias_for, is_retriable, run_unless_gone
+from contivctl.errors import LinkNotFound
 from contivctl.items.linux import AdoptedLink, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -58,11 +58,7 @@ class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
                     nlmsg.set_link(index, alias="", group=0), f"release {value.name} in {ns_label(value.netns)}"
                 )
 
-        try:
-            await channel.run(job)
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await run_unless_gone(job)
 
     async def retrieve(self, ctx: Context, expected: Mapping[str, AdoptedLink]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, self.namespaces(expected))

@@ -25,9 +25,9 @@ import errno
 import logging
 
 from contivctl.dataplane.linux import channel, nlmsg
-from contivctl.dataplane.linux.channel import Channel, Channels, NetlinkFailed
+from contivctl.dataplane.linux.channel import Channel, Channels
 from contivctl.dataplane.linux.netns import netns_exists
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, NetlinkFailed
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import goes_with, gone, known_index, on_link
+from contivctl.dataplane.linux.common import goes_with, known_index, on_link, run_unless_gone
 from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV
-from contivctl.errors import LinuxError
 from contivctl.items.linux import Route, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -42,11 +41,8 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
     async def delete(self, ctx: Context, key: str, value: Route, metadata: Metadata) -> None:
         self._snapshots.invalidate()
         req = nlmsg.del_route(value.dst, protocol=RTPROT_CONTIV)
-        try:
-            await channel.request(value.netns, req, f"remove route {value.dst} in {ns_label(value.netns)}")
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        what = f"remove route {value.dst} in {ns_label(value.netns)}"
+        await run_unless_gone(lambda channels: channels(value.netns).request(req, what))
 
     def deleted_with(self, key: str, value: Route) -> str | None:
         return goes_with(value.link)

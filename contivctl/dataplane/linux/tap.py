@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, gone
+from contivctl.dataplane.linux.common import alias_for, run_unless_gone
 from contivctl.dataplane.linux.netns import netns_fd
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.items.linux import HOST_NS, TapPodSide, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved
@@ -63,11 +63,7 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
 
     async def delete(self, ctx: Context, key: str, value: TapPodSide, metadata: Metadata) -> None:
         self._snapshots.invalidate()
-        try:
-            await channel.run(lambda channels: _hand_back(channels, value, value.ifname))
-        except LinuxError as exc:
-            if not gone(exc):
-                raise
+        await run_unless_gone(lambda channels: _hand_back(channels, value, value.ifname))
         self._snapshots.let_go(value.netns)
 
     async def retrieve(self, ctx: Context, expected: Mapping[str, TapPodSide]) -> Iterable[Retrieved]:

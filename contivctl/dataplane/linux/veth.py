@@ -17,10 +17,10 @@ from typing import Any
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channel, Channels
-from contivctl.dataplane.linux.common import NetlinkFailed, alias_for, delete_link, undo_create_here
+from contivctl.dataplane.linux.common import alias_for, delete_link, undo_create_here
 from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
 from contivctl.dataplane.linux.snapshot import Snapshot
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.items.linux import Veth, ns_label, veth_key
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata, Retrieved

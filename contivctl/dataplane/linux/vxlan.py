@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.channel import Channels, NetlinkFailed
+from contivctl.dataplane.linux.channel import Channels
 from contivctl.dataplane.linux.common import alias_for, delete_link, undo_create_here
-from contivctl.errors import LinuxError
+from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.iptypes import IPAddress
 from contivctl.items.kernel import VxlanLink
 from contivctl.items.linux import ns_label

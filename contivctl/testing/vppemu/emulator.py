@@ -38,7 +38,7 @@ class Emulator:
         self.nics = list(nics)
         self.defs = apidefs.load(api_dir)
         self.message_table: list[dict[str, object]] = self.defs.table()
-        self.routes: list[Route | None] = build_routes(self)
+        self.routes: list[Route | None] = build_routes(self.defs)
         self.faults = Faults()
         self.kernel = Kernel()
         self.kernel_lock = asyncio.Lock()

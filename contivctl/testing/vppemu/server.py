@@ -6,6 +6,10 @@ handled strictly in order, like VPP's single API thread. Requests are handled
 inline in `data_received` and all replies produced by one read are written with
 one call; only an async handler (kernel work) or an injected delay makes the
 connection park later requests in a backlog until it is done.
+
+The emulator owns the server socket and the connections; a connection
+reaches back only through :class:`Host`, so this module does not import the
+emulator.
 """
 
 from __future__ import annotations
@@ -16,17 +20,16 @@ import logging
 import os
 import struct
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
 from .apidefs import SOCKCLNT_CREATE_ID, ApiDefinitions, MessageSpec
 from .errors import Retval, VppApiError
-from .faults import Action, Fault
+from .faults import Action, Fault, Faults
 from .handlers.base import HANDLERS, Fields, Handler
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
     from .kernel import Kernel
     from .state import VppState
 
@@ -56,9 +59,9 @@ class Route:
     builtin: str | None
 
 
-def build_routes(emu: Emulator) -> list[Route | None]:
+def build_routes(defs: ApiDefinitions) -> list[Route | None]:
     routes: list[Route | None] = []
-    for spec in emu.defs.by_id:
+    for spec in defs.by_id:
         if spec is None or spec.reply is None:
             routes.append(None)
             continue
@@ -72,12 +75,53 @@ class Subscription:
     pid: int
 
 
+class Host(Protocol):
+    """What a connection needs of the emulator serving it."""
+
+    @property
+    def state(self) -> VppState: ...
+
+    @property
+    def kernel(self) -> Kernel: ...
+
+    @property
+    def kernel_lock(self) -> asyncio.Lock: ...
+
+    @property
+    def defs(self) -> ApiDefinitions: ...
+
+    @property
+    def message_table(self) -> list[dict[str, object]]: ...
+
+    @property
+    def routes(self) -> list[Route | None]: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def connections(self) -> set[Connection]: ...
+
+    @property
+    def unimplemented(self) -> set[str]: ...
+
+    def register(self, conn: Connection, name: str) -> int: ...
+
+    def forget(self, conn: Connection) -> None: ...
+
+    def publish(self, topic: str, event: str, fields: Fields) -> None: ...
+
+    def send_to(self, handle: int, event: str, fields: Fields) -> bool: ...
+
+    def handler_failed(self, name: str, err: BaseException) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """One API client socket; also the `Context` its handlers see."""
 
     BUILTINS = frozenset({"sockclnt_create", "sockclnt_delete", "control_ping", "get_api_json", "memclnt_keepalive"})
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Host) -> None:
         self.emu = emu
         self.transport: asyncio.Transport | None = None
         self.handle = 0

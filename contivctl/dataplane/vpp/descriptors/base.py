@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, cast
 import attrs
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX, VPPConnection
-from contivctl.errors import DataplaneError
+from contivctl.errors import DataplaneError, NoSwIfIndex
 from contivctl.items.vpp import interface_key
 from contivctl.reconcile import Context, Dependency, Descriptor
 
@@ -39,10 +39,6 @@ class VppDescriptor(Descriptor[V], Generic[V]):
     def dependencies(self, key: str, value: V) -> Iterable[Dependency]:
         deps: list[Dependency] = getattr(value, "deps")()  # noqa: B009 - every item type has deps()
         return deps
-
-
-class NoSwIfIndex(DataplaneError):
-    """An interface item exists without an sw_if_index (a bug: create always returns one)."""
 
 
 def sw_if_index(ctx: Context, name: str) -> int:

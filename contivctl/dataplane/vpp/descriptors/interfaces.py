@@ -31,7 +31,7 @@ from contivctl.dataplane.vpp.descriptors.base import (
     sw_if_index,
     tag_name,
 )
-from contivctl.errors import DataplaneError, VPPError
+from contivctl.errors import NicNotFound, VPPError
 from contivctl.items.vpp import (
     AfPacket,
     Bvi,
@@ -49,10 +49,6 @@ from contivctl.reconcile import Context, Metadata, Retrieved
 log = logging.getLogger(__name__)
 
 ADMIN_UP = 1
-
-
-class NicNotFound(DataplaneError):
-    """A physical interface the agent was told to configure is not in VPP."""
 
 
 def _settings(idx: int, v: Interface, old: Interface | None, ctx: Context) -> list[Request]:

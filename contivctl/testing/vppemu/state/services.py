@@ -6,7 +6,7 @@ import ipaddress
 
 import attrs
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from .ip import IPAddress
 
 # dhcp_client_state
 DHCP_DISCOVER, DHCP_REQUEST, DHCP_BOUND = 0, 1, 2

@@ -1,4 +1,4 @@
-"""An in-memory dataplane and its descriptor, for tests, benchmarks and dry runs.
+"""An in-memory dataplane and its descriptor, for the reconciler's tests and benchmarks.
 
 It behaves like a strict dataplane rather than a dict: it refuses to create
 an item whose dependencies do not exist, to delete an item something still
@@ -22,11 +22,11 @@ from contivctl.reconcile.descriptor import Context, Descriptor
 from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
 
-class DataplaneError(Exception):
+class MemoryFault(Exception):
     """The in-memory dataplane refused an operation."""
 
 
-class TransientError(DataplaneError):
+class TransientFault(MemoryFault):
     """A failure worth retrying (the descriptor says so)."""
 
 
@@ -85,7 +85,7 @@ class MemoryDataplane:
 
     def fail(self, op: str, key: str, exc: Exception | None = None, times: int = 1) -> None:
         """Make the next `times` `op` ("create", "update", "delete") on `key` raise `exc`."""
-        err = exc if exc is not None else DataplaneError(f"injected failure of {op} {key}")
+        err = exc if exc is not None else MemoryFault(f"injected failure of {op} {key}")
         self._planned_failures.setdefault((op, key), []).extend([err] * times)
 
     def gate(self, op: str, key: str) -> asyncio.Event:
@@ -111,7 +111,7 @@ class MemoryDataplane:
         await self._enter("create", key, value)
         try:
             if key in self.items:
-                raise DataplaneError(f"{key} exists")
+                raise MemoryFault(f"{key} exists")
             self._check_deps(key, value)
             index = next(self._index)
             self.items[key] = (attrs.evolve(value, fill="auto") if self.normalise else value, index)
@@ -124,7 +124,7 @@ class MemoryDataplane:
         await self._enter("update", key, value)
         try:
             if key not in self.items:
-                raise DataplaneError(f"{key} does not exist")
+                raise MemoryFault(f"{key} does not exist")
             self._check_deps(key, value)
             old, index = self.items[key]
             self.items[key] = (attrs.evolve(value, fill=old.fill) if self.normalise else value, index)
@@ -138,7 +138,7 @@ class MemoryDataplane:
         await self._enter("delete", key, value)
         try:
             if key not in self.items:
-                raise DataplaneError(f"{key} does not exist")
+                raise MemoryFault(f"{key} does not exist")
             taken = self._taken_along(key)
             if self.strict:
                 for other, (v, _) in self.items.items():
@@ -148,7 +148,7 @@ class MemoryDataplane:
                         if d.matches(key) and not (
                             d.prefix and any(k != key and k != other and d.matches(k) for k in self.items)
                         ):
-                            raise DataplaneError(f"{other} still depends on {key}")
+                            raise MemoryFault(f"{other} still depends on {key}")
             del self.items[key]
             self.log.append(("delete", key))
             for other in taken:
@@ -216,9 +216,9 @@ class MemoryDataplane:
         for d in value.dependencies():
             if d.prefix:
                 if not any(k != key and d.matches(k) for k in self.items):
-                    raise DataplaneError(f"{key} needs some {d.target}*")
+                    raise MemoryFault(f"{key} needs some {d.target}*")
             elif d.target not in self.items:
-                raise DataplaneError(f"{key} needs {d.target}")
+                raise MemoryFault(f"{key} needs {d.target}")
 
 
 class MemoryDescriptor(Descriptor[Thing]):
@@ -268,7 +268,7 @@ class MemoryDescriptor(Descriptor[Thing]):
         return desired == actual or attrs.evolve(desired, fill=None) == attrs.evolve(actual, fill=None)
 
     def is_retriable(self, exc: Exception) -> bool:
-        return isinstance(exc, TransientError)
+        return isinstance(exc, TransientFault)
 
     def dependencies(self, key: str, value: Thing) -> Iterable[Dependency]:
         return value.dependencies()
