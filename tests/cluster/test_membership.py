@@ -74,7 +74,7 @@ async def test_join_change_leave_become_events(member: tuple[Membership, Events]
     removed = await remove_node(store, "b")
     assert removed.ids == (b,)
     left = await events.next_for(b)
-    assert isinstance(left, NodeRemoved) and (left.node_id, left.name) == (b, "b")
+    assert isinstance(left, NodeRemoved) and (left.node_id, left.node_name) == (b, "b")
     assert m.nodes == {}
     assert events.queue.empty()  # and never an event about this node itself
 

@@ -101,7 +101,8 @@ async def running_agent(
     """The agent's parts with the CNI server on ``<sockdir>/cni.sock``; `start` false: before the startup resync."""
     node = await make_node(emu, sockdir / "store.db", config(**cfg), start=start)
     try:
-        server = CNIServer(RemoteCNI(node.controller, ready_timeout=ready_timeout), sockdir / "cni.sock")
+        service = RemoteCNI(node.controller.submit, node.controller.ready, ready_timeout=ready_timeout)
+        server = CNIServer(service, sockdir / "cni.sock")
         await server.start()
         try:
             yield Agent(node, server)

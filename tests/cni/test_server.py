@@ -7,8 +7,6 @@ import os
 import socket
 import stat
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 from grpclib.client import Channel
@@ -16,13 +14,18 @@ from grpclib.client import Channel
 from contivctl.cni.generated.cni import RemoteCniStub, StatusRequest
 from contivctl.cni.server import CNIServer, RemoteCNI, cni_args
 from contivctl.errors import ContivError
+from contivctl.events import Event
 
 
 def service(ready: bool) -> RemoteCNI:
     event = asyncio.Event()
     if ready:
         event.set()
-    return RemoteCNI(cast(Any, SimpleNamespace(ready=event)))
+
+    async def nothing_to_submit(event: Event) -> None:
+        raise AssertionError(f"no event expected, got {event}")
+
+    return RemoteCNI(nothing_to_submit, event)
 
 
 async def status_of(path: Path) -> tuple[int, str]:

@@ -37,7 +37,7 @@ class Ctx:
 
 
 async def found(d: Descriptor[Any], ctx: Ctx, key: str) -> Retrieved | None:
-    for r in await d.retrieve(ctx):
+    for r in await d.retrieve(ctx, {}):
         if r.key == key:
             return r
     return None

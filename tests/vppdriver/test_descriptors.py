@@ -26,7 +26,7 @@ async def test_tag_makes_loopback_owned_and_named(vpp: VPPConnection, emu: Emula
     idx = await ctx.create(d, I.Interface("pod-gw", I.Loopback()))
     assert emu.state.interfaces.by_index[idx].tag == "contiv:pod-gw"
     foreign = await vpp.call("create_loopback")  # someone else's
-    got = {r.key: r for r in await d.retrieve(ctx)}
+    got = {r.key: r for r in await d.retrieve(ctx, {})}
     assert got["vpp/interface/pod-gw"].owned is True
     assert got["vpp/interface/loop1"].owned is False
     assert f"vpp/interface/{NIC}" not in got  # an unconfigured NIC is adopted when desired, never reported
@@ -129,7 +129,7 @@ async def test_route_retrieve_hides_what_vpp_made(vpp: VPPConnection) -> None:
     await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("lo1", I.Loopback()))
     await ctx.create(D.AddressDescriptor(vpp), I.Address("lo1", "10.1.1.1/24"))
     await ctx.create(D.NeighborDescriptor(vpp), I.Neighbor("lo1", "10.1.1.9", "02:00:00:00:00:09"))
-    got = {r.key: r for r in await D.RouteDescriptor(vpp).retrieve(ctx)}
+    got = {r.key: r for r in await D.RouteDescriptor(vpp).retrieve(ctx, {})}
     owned = [k for k, r in got.items() if r.owned]
     assert owned == []  # special, connected, local, edge and neighbour routes are VPP's
     assert got["vpp/route/0/10.1.1.9/32"].owned is False
@@ -167,7 +167,7 @@ async def test_nat44(vpp: VPPConnection) -> None:
     await ctx.create(D.InterfaceDescriptor(vpp), I.Interface(NIC, I.Physical(NIC)))
     await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("lo1", I.Loopback()))
     g = D.Nat44GlobalDescriptor(vpp)
-    assert await g.retrieve(ctx) == []
+    assert await g.retrieve(ctx, {}) == []
     await roundtrip(g, ctx, I.Nat44Global())
     await ctx.create(g, I.Nat44Global())
     await roundtrip(D.Nat44InterfaceDescriptor(vpp), ctx, I.Nat44Interface(NIC, output=True))
@@ -196,7 +196,7 @@ async def test_nat44_enable_when_enabled_is_not_an_error(vpp: VPPConnection) -> 
     await vpp.call("nat44_ed_plugin_enable_disable", enable=True, flags=1)
     ctx, g = Ctx(), D.Nat44GlobalDescriptor(vpp)
     await ctx.create(g, I.Nat44Global())
-    assert [r.key for r in await g.retrieve(ctx)] == ["vpp/nat44/global"]
+    assert [r.key for r in await g.retrieve(ctx, {})] == ["vpp/nat44/global"]
 
 
 async def test_stn(vpp: VPPConnection) -> None:
@@ -232,9 +232,9 @@ async def test_dhcp_client_and_lease_event(vpp: VPPConnection, emu: Emulator) ->
         await vpp.call("control_ping")
     assert leases and str(leases[0].lease.host_address) == "10.20.0.5"  # type: ignore[attr-defined]
     # what the lease put on the NIC is not the agent's to delete
-    addrs = {r.key: r for r in await D.AddressDescriptor(vpp).retrieve(ctx)}
+    addrs = {r.key: r for r in await D.AddressDescriptor(vpp).retrieve(ctx, {})}
     assert addrs[f"vpp/address/{NIC}/10.20.0.5/24"].owned is False
-    routes = {r.key: r for r in await D.RouteDescriptor(vpp).retrieve(ctx)}
+    routes = {r.key: r for r in await D.RouteDescriptor(vpp).retrieve(ctx, {})}
     assert routes["vpp/route/0/0.0.0.0/0"].owned is False
     r = await found(dhcp, ctx, f"vpp/dhcp/{NIC}")
     assert r is not None and r.owned and dhcp.equivalent(I.DhcpClient(NIC, hostname="node1"), r.value)

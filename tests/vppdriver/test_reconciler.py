@@ -9,6 +9,7 @@ import pytest
 
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
+from contivctl.items import Items, keyed
 from contivctl.items import vpp as I
 from contivctl.reconcile import ItemState, ManualClock, Reconciler, RetryPolicy
 from contivctl.testing.vppemu import Emulator
@@ -18,9 +19,9 @@ from .conftest import NIC, connection
 POD_VRF = 1
 
 
-def node_items() -> dict[str, I.Item]:
+def node_items() -> Items:
     """A small node: VRFs, NIC, gateway loopback, a pod loopback, VXLAN overlay, NAT, STN, TCP stack."""
-    return I.keyed(
+    return keyed(
         I.Vrf(POD_VRF),
         I.Interface(NIC, I.Physical(NIC), mtu=1500),
         I.Address(NIC, "10.30.0.5/24"),
