@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
-from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import goes_with, known_index, on_link
+from contivctl.dataplane.linux.base import OnLinkDescriptor
+from contivctl.dataplane.linux.snapshot import NamespaceDump
 from contivctl.items.linux import Address, ns_label
 from contivctl.reconcile.descriptor import Context
-from contivctl.reconcile.item import Metadata, Retrieved
+from contivctl.reconcile.item import Metadata
 
 
-class AddressDescriptor(SnapshotDescriptor[Address]):
+class AddressDescriptor(OnLinkDescriptor[Address]):
     prefix = "linux/address/"
 
     async def create(self, ctx: Context, key: str, value: Address) -> Metadata:
-        self._snapshots.invalidate()
-        await on_link(
-            value.netns,
-            known_index(ctx, value.link, value.netns),
+        await self.on_link(
+            ctx,
+            value,
             value.ifname,
             lambda index: nlmsg.replace_address(index, value.address),
             f"add {value.address} to {value.ifname} in {ns_label(value.netns)}",
@@ -27,27 +26,15 @@ class AddressDescriptor(SnapshotDescriptor[Address]):
         return None
 
     async def delete(self, ctx: Context, key: str, value: Address, metadata: Metadata) -> None:
-        self._snapshots.invalidate()
-        await on_link(
-            value.netns,
-            known_index(ctx, value.link, value.netns),
+        await self.on_link(
+            ctx,
+            value,
             value.ifname,
             lambda index: nlmsg.del_address(index, value.address),
             f"remove {value.address} from {value.ifname}",
             gone_ok=True,
         )
 
-    def deleted_with(self, key: str, value: Address) -> str | None:
-        return goes_with(value.link)
-
-    async def retrieve(self, ctx: Context, expected: Mapping[str, Address]) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
-        found = []
-        for dump in snapshot.namespaces.values():
-            for index, address in dump.addresses:
-                link = dump.owned_link(index)
-                if link is None or link.owner_key is None:
-                    continue
-                value = Address(netns=dump.netns, ifname=link.name, address=address, link=link.owner_key)
-                found.append(Retrieved(value.key, value, owned=True))
-        return found
+    def found(self, dump: NamespaceDump) -> Iterable[Address]:
+        for link, owner, address in dump.on_owned_links(dump.addresses):
+            yield Address(netns=dump.netns, ifname=link.name, address=address, link=owner)

@@ -6,23 +6,22 @@ import socket
 from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
+from contivctl.dataplane.linux.base import OnLinkDescriptor
 from contivctl.dataplane.linux.channel import Channels
-from contivctl.dataplane.linux.common import goes_with, known_index, on_link
-from contivctl.dataplane.linux.common import is_retriable as _retriable
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
 from contivctl.items.kernel import FdbEntry
 from contivctl.items.linux import ns_label
-from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Metadata, Retrieved
+from contivctl.reconcile.descriptor import Context
+from contivctl.reconcile.item import Metadata, Retrieved
 
 _NO_MAC = "00:00:00:00:00:00"
 
 
-class FdbDescriptor(Descriptor[FdbEntry]):
+class FdbDescriptor(OnLinkDescriptor[FdbEntry]):
     prefix = "linux/fdb/"
 
     def __init__(self, snapshots: SnapshotSource, device_prefix: str = "linux/vxlan/") -> None:
-        self._snapshots = snapshots
+        super().__init__(snapshots)
         self._device_prefix = device_prefix
 
     async def create(self, ctx: Context, key: str, value: FdbEntry) -> Metadata:
@@ -37,30 +36,27 @@ class FdbDescriptor(Descriptor[FdbEntry]):
         return (old.netns, old.ifname, old.mac) != (new.netns, new.ifname, new.mac)
 
     async def _replace(self, ctx: Context, value: FdbEntry) -> None:
-        await on_link(
-            value.netns,
-            known_index(ctx, value.link, value.netns),
+        await self.on_link(
+            ctx,
+            value,
             value.ifname,
             lambda index: nlmsg.replace_fdb(index, value.mac, value.dst, state=NUD_PERMANENT),
             f"fdb {value.mac} → {value.dst} on {value.ifname} in {ns_label(value.netns)}",
         )
 
     async def delete(self, ctx: Context, key: str, value: FdbEntry, metadata: Metadata) -> None:
-        await on_link(
-            value.netns,
-            known_index(ctx, value.link, value.netns),
+        await self.on_link(
+            ctx,
+            value,
             value.ifname,
             lambda index: nlmsg.del_fdb(index, value.mac, value.dst),
             f"remove fdb {value.mac} on {value.ifname}",
             gone_ok=True,
         )
 
-    def deleted_with(self, key: str, value: FdbEntry) -> str | None:
-        return goes_with(value.link)
-
     async def retrieve(self, ctx: Context, expected: Mapping[str, FdbEntry]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, {v.netns for v in expected.values()})
-        devices = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self._device_prefix)]
+        devices = [link for _key, link in snapshot.links_of(self._device_prefix)]
         namespaces = sorted({lk.netns for lk in devices})
 
         def job(channels: Channels) -> dict[str, list[rtnl.RawNeighbour]]:
@@ -79,9 +75,6 @@ class FdbDescriptor(Descriptor[FdbEntry]):
                 found.append(Retrieved(value.key, value, owned=True))
         return found
 
-    def owns(self, key: str, value: FdbEntry) -> bool:
-        return True
-
     def equivalent(self, desired: FdbEntry, actual: FdbEntry) -> bool:
         return (desired.netns, desired.ifname, desired.mac.lower(), desired.dst) == (
             actual.netns,
@@ -89,9 +82,3 @@ class FdbDescriptor(Descriptor[FdbEntry]):
             actual.mac,
             actual.dst,
         )
-
-    def is_retriable(self, exc: Exception) -> bool:
-        return _retriable(exc)
-
-    def dependencies(self, key: str, value: FdbEntry) -> Iterable[Dependency]:
-        return value.deps()

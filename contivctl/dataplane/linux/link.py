@@ -63,10 +63,7 @@ class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
     async def retrieve(self, ctx: Context, expected: Mapping[str, AdoptedLink]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         found = []
-        for link in snapshot.owned_links():
-            key = link.owner_key
-            if key is None or not key.startswith(self.prefix):
-                continue
+        for key, link in snapshot.links_of(self.prefix):
             value = AdoptedLink(netns=link.netns, name=link.name, maker="", mtu=link.mtu, up=link.up)
             found.append(Retrieved(key, value, metadata=link.index, owned=True))
         return found

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
-from contivctl.dataplane.linux.base import SnapshotDescriptor
-from contivctl.dataplane.linux.common import goes_with, known_index, on_link, run_unless_gone
-from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV
+from contivctl.dataplane.linux.base import OnLinkDescriptor
+from contivctl.dataplane.linux.common import run_unless_gone
+from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV, NamespaceDump
 from contivctl.items.linux import Route, ns_label
 from contivctl.reconcile.descriptor import Context
-from contivctl.reconcile.item import Metadata, Retrieved
+from contivctl.reconcile.item import Metadata
 
 
-class RouteDescriptor(SnapshotDescriptor[Route]):
+class RouteDescriptor(OnLinkDescriptor[Route]):
     prefix = "linux/route/"
 
     async def create(self, ctx: Context, key: str, value: Route) -> Metadata:
-        self._snapshots.invalidate()
         await self._replace(ctx, value)
         return None
 
     async def update(self, ctx: Context, key: str, old: Route, new: Route, metadata: Metadata) -> Metadata:
-        self._snapshots.invalidate()
         await self._replace(ctx, new)
         return None
 
@@ -30,9 +28,9 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
         return (old.netns, old.dst) != (new.netns, new.dst)
 
     async def _replace(self, ctx: Context, value: Route) -> None:
-        await on_link(
-            value.netns,
-            known_index(ctx, value.link, value.netns),
+        await self.on_link(
+            ctx,
+            value,
             value.dev,
             lambda index: nlmsg.replace_route(value.dst, oif=index, via=value.via, protocol=RTPROT_CONTIV),
             f"route {value.dst} in {ns_label(value.netns)}",
@@ -44,20 +42,9 @@ class RouteDescriptor(SnapshotDescriptor[Route]):
         what = f"remove route {value.dst} in {ns_label(value.netns)}"
         await run_unless_gone(lambda channels: channels(value.netns).request(req, what))
 
-    def deleted_with(self, key: str, value: Route) -> str | None:
-        return goes_with(value.link)
-
-    async def retrieve(self, ctx: Context, expected: Mapping[str, Route]) -> Iterable[Retrieved]:
-        snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
-        found = []
-        for dump in snapshot.namespaces.values():
-            for entry in dump.routes:
-                link = dump.owned_link(entry.oif)
-                if link is None or link.owner_key is None:
-                    continue
-                value = Route(netns=dump.netns, dst=entry.dst, dev=link.name, link=link.owner_key, via=entry.via)
-                found.append(Retrieved(value.key, value, owned=True))
-        return found
+    def found(self, dump: NamespaceDump) -> Iterable[Route]:
+        for link, owner, entry in dump.on_owned_links((r.oif, r) for r in dump.routes):
+            yield Route(netns=dump.netns, dst=entry.dst, dev=link.name, link=owner, via=entry.via)
 
     def equivalent(self, desired: Route, actual: Route) -> bool:
         return (desired.netns, desired.dst, desired.dev, desired.via) == (

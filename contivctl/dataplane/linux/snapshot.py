@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import attrs
 
@@ -22,6 +23,8 @@ from contivctl.dataplane.linux.reaper import Reaper
 from contivctl.errors import NetnsNotFound
 from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.items.linux import ALIAS_NOTE, ALIAS_PREFIX, HOST_NS, LINK_GROUP
+
+T = TypeVar("T")
 
 #: Routes the agent adds carry this protocol number, so they are told apart from
 #: routes the kernel, DHCP or an administrator added.
@@ -99,6 +102,13 @@ class NamespaceDump:
         link = self._by_index.get(index)
         return link if link is not None and link.owner_key is not None else None
 
+    def on_owned_links(self, entries: Iterable[tuple[int, T]]) -> Iterator[tuple[Link, str, T]]:
+        """The entries (by ifindex) that sit on links the agent made: each with its link and that link's item key."""
+        for index, entry in entries:
+            link = self._by_index.get(index)
+            if link is not None and link.owner_key is not None:
+                yield link, link.owner_key, entry
+
 
 @attrs.frozen
 class Snapshot:
@@ -107,6 +117,13 @@ class Snapshot:
     def owned_links(self) -> Iterable[Link]:
         for dump in self.namespaces.values():
             yield from (lk for lk in dump.links if lk.owner_key is not None)
+
+    def links_of(self, prefix: str) -> Iterator[tuple[str, Link]]:
+        """The agent's links made by items under ``prefix``, with the key of the item that made each."""
+        for link in self.owned_links():
+            key = link.owner_key
+            if key is not None and key.startswith(prefix):
+                yield key, link
 
 
 def _read_namespace(here: Channel, group: int) -> NamespaceDump:

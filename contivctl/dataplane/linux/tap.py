@@ -69,10 +69,7 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
     async def retrieve(self, ctx: Context, expected: Mapping[str, TapPodSide]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         found = []
-        for link in snapshot.owned_links():
-            key = link.owner_key
-            if key is None or not key.startswith(self.prefix):
-                continue
+        for key, link in snapshot.links_of(self.prefix):
             value = TapPodSide(
                 temp_name=link.note,
                 netns=link.netns,

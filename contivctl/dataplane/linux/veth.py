@@ -12,14 +12,13 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channel, Channels
 from contivctl.dataplane.linux.common import alias_for, delete_link, undo_create_here
 from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
-from contivctl.dataplane.linux.snapshot import Snapshot
+from contivctl.dataplane.linux.snapshot import Link, Snapshot
 from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.items.linux import Veth, ns_label, veth_key
 from contivctl.reconcile.descriptor import Context
@@ -165,11 +164,9 @@ def _new_veth(here: Channel, value: Veth, group: int) -> None:
 
 def retrieve_veths(snapshot: Snapshot, snapshot_group: int) -> list[Retrieved]:
     """Our veth pairs, rebuilt from both ends; a pair whose peer is gone comes back without one."""
-    ends: dict[str, list[Any]] = {}
-    for link in snapshot.owned_links():
-        key = link.owner_key
-        if key is not None and key.startswith(VethDescriptor.prefix):
-            ends.setdefault(key, []).append(link)
+    ends: dict[str, list[Link]] = {}
+    for key, link in snapshot.links_of(VethDescriptor.prefix):
+        ends.setdefault(key, []).append(link)
     found = []
     for dump in snapshot.namespaces.values():
         for link in dump.links:

@@ -80,12 +80,12 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
 
     async def retrieve(self, ctx: Context, expected: Mapping[str, VxlanLink]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
-        links = [lk for lk in snapshot.owned_links() if (lk.owner_key or "").startswith(self.prefix)]
+        links = list(snapshot.links_of(self.prefix))
         if not links:
             return []
-        infos = await channel.run(lambda channels: [_vxlan_info(channels, lk.netns, lk.index) for lk in links])
+        infos = await channel.run(lambda channels: [_vxlan_info(channels, lk.netns, lk.index) for _, lk in links])
         found = []
-        for link, info in zip(links, infos, strict=True):
+        for (key, link), info in zip(links, infos, strict=True):
             if info is None:
                 continue  # removed since the snapshot was taken
             vni, local, port = info
@@ -99,8 +99,7 @@ class VxlanDescriptor(SnapshotDescriptor[VxlanLink]):
                 mtu=link.mtu,
                 up=link.up,
             )
-            assert link.owner_key is not None
-            found.append(Retrieved(link.owner_key, value, metadata={link.netns: link.index}, owned=True))
+            found.append(Retrieved(key, value, metadata={link.netns: link.index}, owned=True))
         return found
 
     def equivalent(self, desired: VxlanLink, actual: VxlanLink) -> bool:
