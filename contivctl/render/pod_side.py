@@ -10,11 +10,13 @@ dataplane wires it: VPP and the kernel differ only on the far end of the link.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from contivctl.iptypes import IPAddress
+from contivctl.items import Item
 from contivctl.items import linux as lx
 from contivctl.model import Attachment
+from contivctl.render import naming
+from contivctl.render.inputs import PodNetwork
 
 
 def host_prefix(ip: IPAddress) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
@@ -22,7 +24,26 @@ def host_prefix(ip: IPAddress) -> ipaddress.IPv4Interface | ipaddress.IPv6Interf
     return ipaddress.ip_interface(f"{ip}/{ip.max_prefixlen}")
 
 
-def render_pod_side(att: Attachment, gateway: IPAddress, link_key: str, gateway_mac: str) -> list[Any]:
+def pod_veth(att: Attachment, net: PodNetwork, *, mac: str | None = None) -> lx.Veth:
+    """The pod's veth pair: its vswitch end named from the attachment, the pod end ``CNI_IFNAME``.
+
+    ``mac`` is the vswitch end's MAC, where the vswitch end itself answers
+    the pod (the kernel dataplane); VPP answers with its AF_PACKET's own.
+    """
+    cid, ifname = att.container_id, att.ifname
+    return lx.Veth(
+        name=naming.host_veth_name(cid, ifname),
+        netns=net.vswitch_netns,
+        peer_name=ifname,
+        peer_netns=att.netns,
+        mtu=net.mtu,
+        peer_mac=naming.pod_side_mac(cid, ifname),
+        checksum_offload=net.checksum_offload,
+        mac=mac,
+    )
+
+
+def render_pod_side(att: Attachment, gateway: IPAddress, link_key: str, gateway_mac: str) -> list[Item]:
     """Address, gateway link route, default route and the gateway's permanent ARP entry.
 
     ``link_key`` is the item that makes the pod's interface (a veth or a

@@ -9,7 +9,7 @@ from contivctl.dataplane.linux import nlmsg
 from contivctl.dataplane.linux.common import goes_with, is_retriable, known_index, on_link
 from contivctl.dataplane.linux.snapshot import NamespaceDump, SnapshotSource
 from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Dependency, Retrieved
+from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
 
 class _InNamespace(Protocol):
@@ -91,3 +91,18 @@ class OnLinkDescriptor(SnapshotDescriptor[L]):
     async def retrieve(self, ctx: Context, expected: Mapping[str, L]) -> Iterable[Retrieved]:
         snapshot = await self._snapshots.get(ctx, self.namespaces(expected))
         return [Retrieved(v.key, v, owned=True) for dump in snapshot.namespaces.values() for v in self.found(dump)]
+
+
+class ReplacingOnLinkDescriptor(OnLinkDescriptor[L]):
+    """On-link items whose create and update are one request that replaces what is there (routes, neighbours, FDB)."""
+
+    async def replace(self, ctx: Context, value: L) -> None:
+        raise NotImplementedError
+
+    async def create(self, ctx: Context, key: str, value: L) -> Metadata:
+        await self.replace(ctx, value)
+        return None
+
+    async def update(self, ctx: Context, key: str, old: L, new: L, metadata: Metadata) -> Metadata:
+        await self.replace(ctx, new)
+        return None

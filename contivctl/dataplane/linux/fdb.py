@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterable, Mapping
 
 from contivctl.dataplane.linux import channel, nlmsg, rtnl
-from contivctl.dataplane.linux.base import OnLinkDescriptor
+from contivctl.dataplane.linux.base import ReplacingOnLinkDescriptor
 from contivctl.dataplane.linux.channel import Channels
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, SnapshotSource
 from contivctl.items.kernel import FdbEntry
@@ -17,25 +17,17 @@ from contivctl.reconcile.item import Metadata, Retrieved
 _NO_MAC = "00:00:00:00:00:00"
 
 
-class FdbDescriptor(OnLinkDescriptor[FdbEntry]):
+class FdbDescriptor(ReplacingOnLinkDescriptor[FdbEntry]):
     prefix = "linux/fdb/"
 
     def __init__(self, snapshots: SnapshotSource, device_prefix: str = "linux/vxlan/") -> None:
         super().__init__(snapshots)
         self._device_prefix = device_prefix
 
-    async def create(self, ctx: Context, key: str, value: FdbEntry) -> Metadata:
-        await self._replace(ctx, value)
-        return None
-
-    async def update(self, ctx: Context, key: str, old: FdbEntry, new: FdbEntry, metadata: Metadata) -> Metadata:
-        await self._replace(ctx, new)
-        return None
-
     def needs_recreate(self, old: FdbEntry, new: FdbEntry) -> bool:
         return (old.netns, old.ifname, old.mac) != (new.netns, new.ifname, new.mac)
 
-    async def _replace(self, ctx: Context, value: FdbEntry) -> None:
+    async def replace(self, ctx: Context, value: FdbEntry) -> None:
         await self.on_link(
             ctx,
             value,

@@ -5,25 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
-from contivctl.dataplane.linux.base import OnLinkDescriptor
+from contivctl.dataplane.linux.base import ReplacingOnLinkDescriptor
 from contivctl.dataplane.linux.snapshot import NUD_PERMANENT, NamespaceDump
 from contivctl.items.linux import Neighbour, ns_label
 from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata
 
 
-class NeighbourDescriptor(OnLinkDescriptor[Neighbour]):
+class NeighbourDescriptor(ReplacingOnLinkDescriptor[Neighbour]):
     prefix = "linux/neighbour/"
 
-    async def create(self, ctx: Context, key: str, value: Neighbour) -> Metadata:
-        await self._replace(ctx, value)
-        return None
-
-    async def update(self, ctx: Context, key: str, old: Neighbour, new: Neighbour, metadata: Metadata) -> Metadata:
-        await self._replace(ctx, new)
-        return None
-
-    async def _replace(self, ctx: Context, value: Neighbour) -> None:
+    async def replace(self, ctx: Context, value: Neighbour) -> None:
         await self.on_link(
             ctx,
             value,

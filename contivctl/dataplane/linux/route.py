@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from contivctl.dataplane.linux import nlmsg
-from contivctl.dataplane.linux.base import OnLinkDescriptor
+from contivctl.dataplane.linux.base import ReplacingOnLinkDescriptor
 from contivctl.dataplane.linux.common import run_unless_gone
 from contivctl.dataplane.linux.snapshot import RTPROT_CONTIV, NamespaceDump
 from contivctl.items.linux import Route, ns_label
@@ -13,21 +13,13 @@ from contivctl.reconcile.descriptor import Context
 from contivctl.reconcile.item import Metadata
 
 
-class RouteDescriptor(OnLinkDescriptor[Route]):
+class RouteDescriptor(ReplacingOnLinkDescriptor[Route]):
     prefix = "linux/route/"
-
-    async def create(self, ctx: Context, key: str, value: Route) -> Metadata:
-        await self._replace(ctx, value)
-        return None
-
-    async def update(self, ctx: Context, key: str, old: Route, new: Route, metadata: Metadata) -> Metadata:
-        await self._replace(ctx, new)
-        return None
 
     def needs_recreate(self, old: Route, new: Route) -> bool:
         return (old.netns, old.dst) != (new.netns, new.dst)
 
-    async def _replace(self, ctx: Context, value: Route) -> None:
+    async def replace(self, ctx: Context, value: Route) -> None:
         await self.on_link(
             ctx,
             value,

@@ -23,23 +23,14 @@ from contivctl.items import linux as lx
 from contivctl.model import Attachment
 from contivctl.render import naming
 from contivctl.render.inputs import PodNetwork, VswitchInputs
-from contivctl.render.pod_side import host_prefix, render_pod_side
+from contivctl.render.pod_side import host_prefix, pod_veth, render_pod_side
 
 
 def render_kernel_pod(att: Attachment, net: PodNetwork) -> Items:
     """Every item of one attachment, keyed. The kernel has no TAP mode: a veth is always used."""
     cid, ifname = att.container_id, att.ifname
     vswitch_mac = naming.vpp_side_mac(cid, ifname)
-    veth = lx.Veth(
-        name=naming.host_veth_name(cid, ifname),
-        netns=net.vswitch_netns,
-        peer_name=ifname,
-        peer_netns=att.netns,
-        mtu=net.mtu,
-        peer_mac=naming.pod_side_mac(cid, ifname),
-        checksum_offload=net.checksum_offload,
-        mac=vswitch_mac,
-    )
+    veth = pod_veth(att, net, mac=vswitch_mac)
     gw_address = lx.Address(netns=net.vswitch_netns, ifname=veth.name, address=host_prefix(net.gateway), link=veth.key)
     to_pod = lx.Route(
         netns=net.vswitch_netns,

@@ -20,7 +20,7 @@ from contivctl.items import linux as lx
 from contivctl.model import Attachment
 from contivctl.render import naming
 from contivctl.render.inputs import PodNetwork, VswitchInputs
-from contivctl.render.pod_side import render_pod_side
+from contivctl.render.pod_side import pod_veth, render_pod_side
 from contivctl.render.vpp.names import APP_NS_SECRET, POD_GATEWAY_LOOP
 from contivctl.render.vpp.nics import rx_mode
 
@@ -38,15 +38,7 @@ def render_pod(att: Attachment, net: PodNetwork) -> Items:
     items: list[Item] = []
 
     if net.mode == "veth":
-        veth = lx.Veth(
-            name=naming.host_veth_name(cid, ifname),
-            netns=net.vswitch_netns,
-            peer_name=ifname,
-            peer_netns=att.netns,
-            mtu=net.mtu,
-            peer_mac=pod_mac,
-            checksum_offload=net.checksum_offload,
-        )
+        veth = pod_veth(att, net)
         link_key = veth.key
         vpp_link: vpp.Link = vpp.AfPacket(host_if_name=veth.name, requires=veth.key)
         items.append(veth)
