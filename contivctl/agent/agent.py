@@ -31,7 +31,7 @@ from contivctl.config import load_config
 from contivctl.dataplane.vpp.connection import VPPConnection
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
-from contivctl.k8s.sources import KubernetesSources
+from contivctl.k8s.sources import KubernetesSources, NodeRemovalHook
 from contivctl.kv.local import LocalStore
 from contivctl.rest import RestServer
 
@@ -64,7 +64,8 @@ class Agent:
         self.kubernetes: KubernetesSources | None = None
 
     @property
-    def node_removal_hooks(self) -> list[object]:
+    def node_removal_hooks(self) -> list[NodeRemovalHook]:
+        """What a deleted Kubernetes Node sets off besides its items going (etcd forgets it)."""
         return list(self.cluster.node_removal_hooks)
 
     def readiness(self) -> tuple[bool, str]:
