@@ -15,6 +15,8 @@ import pytest
 
 from tests.cni.support import VERSIONS, Run, cni_env, netconf, run
 
+pytestmark = pytest.mark.usefixtures("contiv_cni")
+
 CID = "0123456789abcdef"
 
 
