@@ -7,4 +7,4 @@ out="${1:-$(dirname "$here")/bin/contiv-cni}"
 command -v go >/dev/null || { echo "build.sh: Go is needed to build contiv-cni (https://go.dev/dl/, 1.26 or newer)" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 cd "$here"
-CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$out" .
+CGO_ENABLED=0 go build -trimpath -tags grpcnotrace -ldflags="-s -w" -o "$out" .

@@ -7,7 +7,9 @@
 //
 // It runs on the host, once per pod ADD and DEL, so it is one static
 // executable that needs nothing else installed, and its start-up is pod
-// latency.
+// latency: build.sh leaves gRPC's request tracing out (-tags grpcnotrace),
+// which takes a quarter off the binary and about a fifth off the CPU the
+// process burns per call, most of it spent paging the binary in.
 package main
 
 import (
