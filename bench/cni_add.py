@@ -207,7 +207,11 @@ def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 def agent_add_times(log: Path) -> list[float]:
     """The controller's own time per single ADD event, from the agent's log (the part the plugin waits for)."""
-    return [float(line.rsplit(" in ", 1)[1].split()[0]) for line in log.read_text().splitlines() if " AddPod: ok in " in line]
+    return [
+        float(line.rsplit(" in ", 1)[1].split()[0])
+        for line in log.read_text().splitlines()
+        if " AddPod: ok in " in line
+    ]
 
 
 def free_port() -> int:
