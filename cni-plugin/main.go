@@ -47,12 +47,15 @@ func errorJSON(version string, e *types.Error) []byte {
 	return append(out, '\n')
 }
 
+// oneLine keeps a message that came with line breaks (an agent's, a path's) to one line of stderr and of the log.
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 func describe(e *types.Error) string {
 	text := fmt.Sprintf("error %d: %s", e.Code, e.Msg)
 	if e.Details != "" {
 		text += " (" + e.Details + ")"
 	}
-	return text
+	return oneLine.Replace(text)
 }
 
 // readStdin reads the netconf, at most maxNetconf bytes of it; a terminal
@@ -92,9 +95,9 @@ func run() int {
 		_, _ = os.Stdout.Write(out)
 	}
 	if path != "" {
-		writeLog(path, fmt.Sprintf("%s %s %s %s: %s in %.1f ms",
+		writeLog(path, oneLine.Replace(fmt.Sprintf("%s %s %s %s: %s in %.1f ms",
 			os.Getenv("CNI_COMMAND"), os.Getenv("CNI_CONTAINERID"), os.Getenv("CNI_IFNAME"), os.Getenv("CNI_NETNS"),
-			outcome, float64(time.Since(started).Microseconds())/1e3))
+			outcome, float64(time.Since(started).Microseconds())/1e3)))
 	}
 	if cerr != nil {
 		fmt.Fprintf(os.Stderr, "contiv-cni: %s\n", outcome)

@@ -356,9 +356,10 @@ func TestAgentStatusesBecomeCNICodes(t *testing.T) {
 		{codes.NotFound, 3, "the agent is starting"},
 		{codes.Unknown, 100, "the agent is starting"},
 		{codes.Internal, 100, "the agent is starting"},
+		{codes.Unknown, 100, "two\nlines"}, // still one line on stderr (checked by error)
 	} {
 		agent.add = func(*cnipb.CNIRequest) (*cnipb.CNIReply, error) {
-			return nil, status.Error(c.status, "the agent is starting")
+			return nil, status.Error(c.status, strings.TrimPrefix(c.msg, "the agent is not ready: "))
 		}
 		e := runPlugin(t, env("ADD"), conf(sock, "1.0.0", nil)).error(t)
 		if e.Code != c.code || e.Msg != c.msg || e.CNIVersion != "1.0.0" {
