@@ -9,7 +9,7 @@
 // executable that needs nothing else installed, and its start-up is pod
 // latency: build.sh leaves gRPC's request tracing out (-tags grpcnotrace),
 // which takes a quarter off the binary and about a fifth off the CPU the
-// process burns per call, most of it spent paging the binary in.
+// process burns per call.
 package main
 
 import (
