@@ -1,18 +1,17 @@
 """Pods through the real CNI executable, as a container runtime calls it: CNI env, netconf on stdin.
 
-The plugin is ``contiv-cni`` from PATH when it is installed, else this
-Python's ``-m contivctl.cni.plugin``: either way the same executable
-kubelet/containerd would run, talking gRPC to the node's agent.
+The plugin is ``bin/contiv-cni``, the static Go executable kubelet/containerd
+would run, built from ``cni-plugin/`` when it is missing (see
+``contivctl.demo.cni_binary``), talking gRPC to the node's agent.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from typing import Any
 
+from contivctl.demo import cni_binary
 from contivctl.demo.procs import child_env
 from contivctl.demo.sh import DemoError
 from contivctl.demo.state import PodRecord
@@ -23,8 +22,10 @@ IFNAME = "eth0"
 
 
 def cni_command() -> list[str]:
-    installed = shutil.which("contiv-cni")
-    return [installed] if installed else [sys.executable, "-m", "contivctl.cni.plugin"]
+    try:
+        return [cni_binary.ensure()]
+    except cni_binary.PluginUnavailable as exc:
+        raise DemoError(str(exc)) from None
 
 
 def _call(command: list[str], op: str, pod: PodRecord, timeout: float = 60.0) -> subprocess.CompletedProcess[bytes]:

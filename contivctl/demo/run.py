@@ -17,6 +17,7 @@ from types import FrameType
 from typing import TextIO
 
 from contivctl.demo import matrix
+from contivctl.demo import pods as pods_mod
 from contivctl.demo.cluster import DemoCluster, new_tag, teardown
 from contivctl.demo.plan import DemoPlan, Transport
 from contivctl.demo.progress import Progress
@@ -84,6 +85,7 @@ def run_demo(
             + ": apt-get install -y "
             + " ".join(sorted({pkg for _cmd, pkg in missing}))
         )
+    pods_mod.cni_command()  # builds bin/contiv-cni when missing, before anything else is built
     try:
         plan = DemoPlan(tag=new_tag(), nodes=nodes, pods=pods, transport=transport, etcd=etcd)
     except ValueError as exc:

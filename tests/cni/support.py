@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from contivctl.testing.vppemu import Emulator
 from tests.agent.support import Node, config, make_node, stop_node
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN = [sys.executable, "-m", "contivctl.cni.plugin"]
+#: the contiv-cni executable, set by the session fixture ``contiv_cni`` (tests/cni/conftest.py)
+PLUGIN: list[str] = []
 VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 
@@ -65,6 +65,7 @@ async def run(
 ) -> Run:
     """Run a plugin (contiv-cni by default) with exactly `env` and `stdin`, without blocking the loop."""
     data = stdin if isinstance(stdin, bytes) else json.dumps(stdin).encode()
+    assert argv or PLUGIN, "request the contiv_cni fixture"
     proc = await asyncio.create_subprocess_exec(
         *(argv or PLUGIN),
         env=dict(env),

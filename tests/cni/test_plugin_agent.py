@@ -17,6 +17,8 @@ from tests.agent.support import Pods, ip_json, link_exists, vpp_interfaces
 from tests.cni.support import ROOT, VERSIONS, cni_env, netconf, run, running_agent
 from tests.polling import until
 
+pytestmark = pytest.mark.usefixtures("contiv_cni")
+
 if os.geteuid() != 0:
     pytest.skip("CNI tests against the agent need root", allow_module_level=True)
 
@@ -124,7 +126,8 @@ async def test_gc_removes_attachments_not_listed_valid_and_frees_their_addresses
         gc = await run(cni_env("GC", ifname=""), gc_conf)
         assert (gc.rc, gc.stdout) == (0, ""), gc.stderr
         assert [a.container_id for a in agent.node.controller.pods.attachments.values()] == [keep]
-        assert link_exists(keep_ns, "eth0") and not link_exists(stale_ns, "eth0")
+        assert link_exists(keep_ns, "eth0")
+        await until(lambda: not link_exists(stale_ns, "eth0"))  # the kernel's veth deletes are batched
         vpp = await vpp_interfaces(agent.node.vpp)
         assert naming.vpp_pod_if_name(keep, "eth0") in vpp and naming.vpp_pod_if_name(stale, "eth0") not in vpp
         allocated = agent.node.controller.pods.allocator.allocations()
@@ -132,7 +135,8 @@ async def test_gc_removes_attachments_not_listed_valid_and_frees_their_addresses
 
         nothing_valid = await run(cni_env("GC", ifname=""), {**conf, "cni.dev/valid-attachments": []})
         assert nothing_valid.rc == 0, nothing_valid.stderr
-        assert agent.node.controller.pods.attachments == {} and not link_exists(keep_ns, "eth0")
+        assert agent.node.controller.pods.attachments == {}
+        await until(lambda: not link_exists(keep_ns, "eth0"))
 
 
 def chain_from_example(socket: str, log: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,6 +15,8 @@ import pytest
 
 from tests.cni.support import VERSIONS, Run, cni_env, netconf, run
 
+pytestmark = pytest.mark.usefixtures("contiv_cni")
+
 CID = "0123456789abcdef"
 
 
@@ -96,7 +98,7 @@ async def test_unknown_command_is_code_4(nowhere: str) -> None:
     assert err["code"] == 4 and "CNI_COMMAND" in str(err["msg"]) and "REBOOT" in str(err["msg"])
 
 
-@pytest.mark.parametrize("stdin", [b"{not json", b"", b"[1, 2]", b"\xff\xfe{}"])
+@pytest.mark.parametrize("stdin", [b"{not json", b"", b"[1, 2]", b"\xff\xfe{}", b'{"cniVersion": "1.1.0"} {}'])
 async def test_undecodable_config_is_code_6(stdin: bytes) -> None:
     err = only_error(await run(cni_env("ADD", CID, "/var/run/netns/x"), stdin))
     assert err["code"] == 6
@@ -112,6 +114,8 @@ async def test_undecodable_config_is_code_6(stdin: bytes) -> None:
         ({"grpcTimeout": 0}, "grpcTimeout"),
         ({"cniVersion": None}, "cniVersion"),
         ({"logFile": 5}, "logFile"),
+        ({"name": None}, "name"),
+        ({"name": "two words"}, "name"),
     ],
 )
 async def test_invalid_config_is_code_7_naming_the_key(change: dict[str, object], key: str, nowhere: str) -> None:
@@ -183,3 +187,18 @@ async def test_log_file_gets_one_line_per_call_and_is_private(tmp_path: Path, no
     assert f"ADD {CID} eth0" in lines[0] and "error 11" in lines[0]
     assert f"DEL {CID} eth0" in lines[1]
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
+
+
+async def test_a_netconf_over_one_mib_is_code_7(nowhere: str) -> None:
+    conf = netconf(nowhere, padding="x" * (1 << 20))
+    err = only_error(await run(cni_env("ADD", CID, "/var/run/netns/x"), conf))
+    assert err["code"] == 7 and "larger than" in str(err["msg"])
+
+
+@pytest.mark.parametrize("command", ["ADD", "STATUS"])
+async def test_cni_path_is_optional_but_for_gc(command: str, nowhere: str) -> None:
+    """The spec requires CNI_PATH for GC only: without it the call goes on to the (missing) agent."""
+    env = cni_env(command, CID, "/var/run/netns/x")
+    del env["CNI_PATH"]
+    err = only_error(await run(env, netconf(nowhere)))
+    assert err["code"] == (11 if command == "ADD" else 50), err
