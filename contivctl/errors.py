@@ -18,6 +18,7 @@ showing a traceback::
     │   ├── NodeIDUnavailable  no node ID could be claimed (etcd unreachable, too many tries)
     │   └── RecordError        a value under allocatedIDs/ is not a node record
     ├── DemoError            the demo could not build or check its cluster (contivctl.demo.sh)
+    │   └── PluginUnavailable  contiv-cni is not built and cannot be (no Go) (contivctl.demo.cni_binary)
     └── DataplaneError       the dataplane could not be reached or refused a change
         ├── VPPError         anything between the agent and VPP's binary API
         │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs

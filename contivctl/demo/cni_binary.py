@@ -13,13 +13,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from contivctl.demo.sh import DemoError
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "cni-plugin"
 BINARY = ROOT / "bin" / "contiv-cni"
 BUILD = SOURCE / "build.sh"
 
 
-class PluginUnavailable(Exception):
+class PluginUnavailable(DemoError):
     """contiv-cni cannot be had: its message says what is needed."""
 
 
