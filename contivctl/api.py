@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from contivctl.config import Config
 from contivctl.controller import Controller, NodeView, PodHook
 from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.k8s.objects import PodInfo
-from contivctl.k8s.sources import KubernetesSources
 from contivctl.model import Attachment, AttachmentKey, PodRef
 from contivctl.render import naming
 from contivctl.render.inputs import l2_mode
@@ -24,6 +24,9 @@ from contivctl.render.vpp import names as nn
 from contivctl.render.vpp.interconnect import host_interconnect_if_name
 from contivctl.render.vpp.nat import nat_external_traffic
 from contivctl.render.vpp.nics import default_interface, main_nic, other_nics
+
+if TYPE_CHECKING:  # the client library is imported only where Kubernetes is used
+    from contivctl.k8s.sources import KubernetesSources
 
 
 class NodeIPWatch:

@@ -162,7 +162,7 @@ def _with_cluster_store(args: argparse.Namespace, action: Callable[[Any], Any]) 
 
 
 def cmd_nodes(args: argparse.Namespace, out: TextIO) -> int:
-    from contivctl.cluster import list_nodes, node_row
+    from contivctl.cluster.admin import list_nodes, node_row
     from contivctl.output import emit
 
     nodes = _with_cluster_store(args, list_nodes)
@@ -171,7 +171,7 @@ def cmd_nodes(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_node_remove(args: argparse.Namespace, out: TextIO) -> int:
-    from contivctl.cluster import remove_node
+    from contivctl.cluster.admin import remove_node
     from contivctl.cluster.record import check_node_name
 
     check_node_name(args.name)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from contivctl import gcpolicy
-from contivctl.agent.cluster import ClusterWiring, cluster_node_id
+from contivctl.agent.cluster import cluster_node_id, cluster_wiring
 from contivctl.agent.kernel import KernelParts
 from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
@@ -30,10 +31,13 @@ from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILAB
 from contivctl.config import load_config
 from contivctl.dataplane.vpp.connection import VPPConnection
 from contivctl.ipam import NodeAddressPlan, node_setup
-from contivctl.k8s.client import KubernetesAccess, api_client, choose_access
-from contivctl.k8s.sources import KubernetesSources, NodeRemovalHook
+from contivctl.k8s.access import KubernetesAccess, choose_access
+from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.kv.local import LocalStore
 from contivctl.rest import RestServer
+
+if TYPE_CHECKING:
+    from contivctl.k8s.sources import KubernetesSources
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class Agent:
         #: the address plan as the start computes it (the node view's, once there is one)
         self.plan: NodeAddressPlan = node_setup(self.config, opts.node_name, opts.node_id).plan
         self.parts = dataplane_parts(opts, self.config.enable_packet_trace)
-        self.cluster = ClusterWiring(opts)
+        self.cluster = cluster_wiring(opts)
         self.store: LocalStore | None = None
         self.node: Node | None = None
         self.api: ContivAPI | None = None
@@ -130,6 +134,10 @@ class Agent:
         if not self.k8s_access.enabled:
             log.info("running without Kubernetes")
             return
+        # the client library is heavy: a node without Kubernetes never imports it
+        from contivctl.k8s.client import api_client
+        from contivctl.k8s.sources import KubernetesSources
+
         sources = KubernetesSources(await api_client(self.k8s_access), self.opts.node_name, node.controller.post)
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)

@@ -87,6 +87,10 @@ class Membership:
             if not task.cancelled() and task.exception() is not None:
                 log.error("cluster task %s failed: %r", task.get_name(), task.exception())
 
+    def seed(self, nodes: Sequence[NodeInfo]) -> None:
+        """Nodes the caller gave the controller itself (before its startup resync): not posted again."""
+        self.nodes = {n.id: n for n in nodes if n.id != self.me.id}
+
     # -- this node's record ------------------------------------------------------------
 
     async def publish(self, ip_addresses: Sequence[str], management_ips: Sequence[str] | None = None) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -29,12 +28,11 @@ from contivctl.config.model import NodeConfig
 from contivctl.errors import ConfigError
 from contivctl.events import ManagementIPsChanged, NodeConfigChanged, NodeRemoved, Post
 from contivctl.k8s import objects
+from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.k8s.objects import PodInfo
 from contivctl.k8s.reflector import Obj, Reflector
 
 log = logging.getLogger(__name__)
-
-NodeRemovalHook = Callable[[str], Awaitable[None]]
 
 
 class KubernetesSources:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from contivctl.agent.agent import Agent
 from contivctl.agent.options import AgentOptions
-from contivctl.cluster import allocate_node_id, list_nodes
+from contivctl.cluster.admin import list_nodes
+from contivctl.cluster.nodeid import allocate_node_id
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdconf import etcd_config
 from contivctl.testing.etcd import EtcdServer

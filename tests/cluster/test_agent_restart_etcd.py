@@ -10,7 +10,7 @@ from contivctl.agent.cluster import cluster_node_id
 from contivctl.agent.node import Node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.vpp import VppParts
-from contivctl.cluster import allocate_node_id
+from contivctl.cluster.nodeid import allocate_node_id
 from contivctl.dataplane.vpp.connection import VPPConnection
 from contivctl.kv.etcd import EtcdStore
 from contivctl.kv.etcdconf import etcd_config

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from contivctl.cluster import Membership, allocate_node_id, remove_node
+from contivctl.cluster.admin import remove_node
+from contivctl.cluster.membership import Membership
+from contivctl.cluster.nodeid import allocate_node_id
 from contivctl.cluster.record import decode, encode, id_key
 from contivctl.errors import StoreError
 from contivctl.events import Event, NodeRemoved, NodeUpdated

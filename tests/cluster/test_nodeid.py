@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from contivctl.cluster import allocate_node_id, claim_node_id, remembered_id
-from contivctl.cluster.nodeid import LOCAL_KEY, MAX_ATTEMPTS
+from contivctl.cluster.nodeid import LOCAL_KEY, MAX_ATTEMPTS, allocate_node_id, claim_node_id, remembered_id
 from contivctl.cluster.record import ALLOCATED_IDS, decode, encode, id_key
 from contivctl.errors import NodeIDConflict, NodeIDUnavailable
 from contivctl.kv.etcd import EtcdStore

@@ -21,7 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from contivctl.cluster import Membership, allocate_node_id, remove_node
+from contivctl.cluster.admin import remove_node
+from contivctl.cluster.membership import Membership
+from contivctl.cluster.nodeid import allocate_node_id
 from contivctl.cluster.record import decode, id_key
 from contivctl.errors import NodeIDConflict, StoreError
 from contivctl.kv.etcd import EtcdStore

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from contivctl.cluster import Membership, claim_node_id
+from contivctl.cluster.membership import Membership
+from contivctl.cluster.nodeid import claim_node_id
 from contivctl.cluster.record import decode, id_key
 from contivctl.errors import StoreError
 from contivctl.events import Event

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from contivctl.cluster import Membership, allocate_node_id, remove_node
+from contivctl.cluster.admin import remove_node
+from contivctl.cluster.membership import Membership
+from contivctl.cluster.nodeid import allocate_node_id
 from contivctl.kv.etcd import EtcdStore
 from contivctl.model import NodeInfo
 from contivctl.testing.etcd import EtcdServer
