@@ -37,8 +37,7 @@ with "/" in it (a NIC's VPP name such as `GigabitEthernet0/8/0`, used as its
 logical name) is fine.
 
 Items import nothing but the reconciler's vocabulary and the shared IP types:
-renderers build them
-without knowing any driver.
+renderers build them without knowing any driver.
 """
 
 from __future__ import annotations

@@ -93,9 +93,9 @@ class AddressDescriptor(VppDescriptor[Address]):
             if n is None:
                 continue
             for d in details:
-                a = Address(n.name, str(d.prefix))
+                a = Address(n.name, d.prefix)
                 lease = leases.get(idx)
-                leased = lease is not None and str(lease[0]) == a.address
+                leased = lease is not None and lease[0] == a.address
                 out.append(Retrieved(a.key, a, owned=n.owned and not leased))
         return out
 
@@ -208,7 +208,7 @@ def _route_of(
     if ptype == PATH_DROP:
         if prefix in _SPECIAL or prefix in edges:
             return None
-        return Route(int(r.table_id), str(prefix), drop=True, weight=int(p.weight), preference=int(p.preference)), True
+        return Route(int(r.table_id), prefix, drop=True, weight=int(p.weight), preference=int(p.preference)), True
     if ptype != PATH_NORMAL:
         return None
     idx = int(p.sw_if_index)
@@ -217,7 +217,7 @@ def _route_of(
     has_nh = not nh.is_unspecified
     if idx == ALL and not has_nh:
         value = Route(
-            int(r.table_id), str(prefix), lookup_vrf=int(p.table_id), weight=int(p.weight), preference=int(p.preference)
+            int(r.table_id), prefix, lookup_vrf=int(p.table_id), weight=int(p.weight), preference=int(p.preference)
         )
         return value, True
     if idx != ALL and not has_nh and (idx, prefix) in connected:
@@ -227,8 +227,8 @@ def _route_of(
         return None
     value = Route(
         int(r.table_id),
-        str(prefix),
-        next_hop=str(nh) if has_nh else None,
+        prefix,
+        next_hop=nh if has_nh else None,
         interface=n.name if n is not None else None,
         weight=int(p.weight),
         preference=int(p.preference),
