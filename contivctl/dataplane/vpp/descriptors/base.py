@@ -152,8 +152,8 @@ async def dhcp_leases(vpp: VPPConnection) -> dict[int, tuple[IPInterface, IPAddr
     out: dict[int, tuple[IPInterface, IPAddress]] = {}
     for d in await vpp.dump("dhcp_client_dump"):
         lease = d.lease
-        host = ipaddress.ip_address(str(lease.host_address))
+        host: IPAddress = lease.host_address
         if not host.is_unspecified:
-            addr = ipaddress.ip_interface(f"{host}/{int(lease.mask_width)}")
-            out[int(d.client.sw_if_index)] = (addr, ipaddress.ip_address(str(lease.router_address)))
+            addr = ipaddress.ip_interface((host, int(lease.mask_width)))
+            out[int(d.client.sw_if_index)] = (addr, lease.router_address)
     return out

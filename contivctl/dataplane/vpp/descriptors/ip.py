@@ -27,6 +27,7 @@ from contivctl.dataplane.vpp.descriptors.base import (
     interface_addresses,
     sw_if_index,
 )
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.items.vpp import Address, Route, Vrf
 from contivctl.reconcile import Context, Metadata, Retrieved
 
@@ -158,18 +159,12 @@ class RouteDescriptor(VppDescriptor[Route]):
         )
         lease_routes = {(idx, router) for idx, (_, router) in leases.items()}
         nbrs6 = await vpp.dump("ip_neighbor_dump", sw_if_index=ALL, af=1)
-        addrs: list[tuple[int, Any]] = [
-            (idx, ipaddress.ip_interface(str(d.prefix)))
-            for idx, details in (await interface_addresses(vpp)).items()
-            for d in details
+        addrs: list[tuple[int, IPInterface]] = [
+            (idx, d.prefix) for idx, details in (await interface_addresses(vpp)).items() for d in details
         ]
         connected = {(i, a.network) for i, a in addrs}
-        edges = {
-            ipaddress.ip_network(f"{e}/32") for _, a in addrs if a.version == 4 for e in (a.network[0], a.network[-1])
-        }
-        neighbours = {
-            (int(n.neighbor.sw_if_index), ipaddress.ip_address(str(n.neighbor.ip_address))) for n in [*nbrs, *nbrs6]
-        }
+        edges = {ipaddress.ip_network(e) for _, a in addrs if a.version == 4 for e in (a.network[0], a.network[-1])}
+        neighbours = {(int(n.neighbor.sw_if_index), n.neighbor.ip_address) for n in [*nbrs, *nbrs6]}
         route_reqs = [
             ("ip_route_dump", {"table": {"table_id": int(t.table.table_id), "is_ip6": bool(t.table.is_ip6)}})
             for t in tables
@@ -191,13 +186,13 @@ class RouteDescriptor(VppDescriptor[Route]):
 def _route_of(
     r: Any,
     names: InterfaceNames,
-    connected: set[tuple[int, Any]],
-    edges: set[Any],
-    neighbours: set[tuple[int, Any]],
-    lease_routes: set[tuple[int, Any]],
+    connected: set[tuple[int, IPNetwork]],
+    edges: set[IPNetwork],
+    neighbours: set[tuple[int, IPAddress]],
+    lease_routes: set[tuple[int, IPAddress]],
 ) -> tuple[Route, bool] | None:
     """The agent's view of one FIB entry, with ownership; None for what VPP made itself."""
-    prefix = ipaddress.ip_network(str(r.prefix))
+    prefix: IPNetwork = r.prefix
     paths = list(r.paths)
     if len(paths) != 1:
         return None  # the agent only makes single-path routes
@@ -212,8 +207,7 @@ def _route_of(
     if ptype != PATH_NORMAL:
         return None
     idx = int(p.sw_if_index)
-    nh_raw = p.nh.address.ip6 if prefix.version == 6 else p.nh.address.ip4
-    nh = ipaddress.ip_address(str(nh_raw))
+    nh: IPAddress = p.nh.address.ip6 if prefix.version == 6 else p.nh.address.ip4
     has_nh = not nh.is_unspecified
     if idx == ALL and not has_nh:
         value = Route(
