@@ -29,12 +29,15 @@ addresses and prefixes are written the way `ipaddress` prints them):
 | `vpp/dhcp/<if>`                              | `DhcpClient`          |
 
 VRF 0 always exists in VPP, so nothing depends on a `vpp/vrf/0` item.
+Addresses, prefixes and interface addresses are `ipaddress` values (the
+shared types of `contivctl.iptypes`), as in the Linux items; text given for
+one is parsed, so a key is the same whichever form a caller used.
 Keys are never parsed back: every value carries all its fields, so a name
 with "/" in it (a NIC's VPP name such as `GigabitEthernet0/8/0`, used as its
 logical name) is fine.
 
-Items import nothing but the reconciler's vocabulary: renderers build them
-without knowing any driver.
+Items import nothing but the reconciler's vocabulary and the shared IP types:
+renderers build them without knowing any driver.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ import ipaddress
 
 import attrs
 
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.reconcile.item import Dependency
 
 #: VRF id VPP reads as "any" (NAT pool addresses usable from every VRF)
@@ -66,20 +70,24 @@ def _mac_req(value: str) -> str:
     return out
 
 
-def _ip(value: str) -> str:
-    return str(ipaddress.ip_address(value))
+def _ip(value: str | IPAddress) -> IPAddress:
+    # An IPv4Interface is an IPv4Address to isinstance and mypy: parsing refuses
+    # it, as it refuses "10.0.0.1/24", instead of keeping a prefix in an address.
+    if isinstance(value, str | ipaddress.IPv4Interface | ipaddress.IPv6Interface):
+        return ipaddress.ip_address(value)
+    return value
 
 
-def _ip_opt(value: str | None) -> str | None:
+def _ip_opt(value: str | IPAddress | None) -> IPAddress | None:
     return None if value is None else _ip(value)
 
 
-def _iface_addr(value: str) -> str:
-    return str(ipaddress.ip_interface(value))
+def _iface_addr(value: str | IPInterface) -> IPInterface:
+    return ipaddress.ip_interface(value) if isinstance(value, str) else value
 
 
-def _net(value: str) -> str:
-    return str(ipaddress.ip_network(value, strict=True))
+def _net(value: str | IPNetwork) -> IPNetwork:
+    return ipaddress.ip_network(value, strict=True) if isinstance(value, str) else value
 
 
 # -- interfaces -----------------------------------------------------------------
@@ -140,8 +148,8 @@ class Tap:
 class Vxlan:
     """A VXLAN tunnel endpoint (encapsulation looked up in `encap_vrf`)."""
 
-    src: str = attrs.field(converter=_ip)
-    dst: str = attrs.field(converter=_ip)
+    src: IPAddress = attrs.field(converter=_ip)
+    dst: IPAddress = attrs.field(converter=_ip)
     vni: int
     encap_vrf: int = 0
 
@@ -184,7 +192,7 @@ class Interface:
         if self.unnumbered_to is not None:
             out.append(Dependency.on(interface_key(self.unnumbered_to)))
         if isinstance(self.link, Vxlan):
-            out += _vrf_deps(self.link.encap_vrf, ipv6=":" in self.link.src)
+            out += _vrf_deps(self.link.encap_vrf, ipv6=self.link.src.version == 6)
         if isinstance(self.link, AfPacket) and self.link.requires is not None:
             out.append(Dependency.on(self.link.requires))
         return out
@@ -195,7 +203,7 @@ class Address:
     """An IP address with its prefix length on an interface (host bits kept)."""
 
     interface: str
-    address: str = attrs.field(converter=_iface_addr)
+    address: IPInterface = attrs.field(converter=_iface_addr)
 
     @property
     def key(self) -> str:
@@ -230,8 +238,8 @@ class Route:
     """
 
     vrf: int
-    dst: str = attrs.field(converter=_net)
-    next_hop: str | None = attrs.field(default=None, converter=_ip_opt)
+    dst: IPNetwork = attrs.field(converter=_net)
+    next_hop: IPAddress | None = attrs.field(default=None, converter=_ip_opt)
     interface: str | None = None
     lookup_vrf: int | None = None
     drop: bool = False
@@ -245,7 +253,7 @@ class Route:
 
     @property
     def ipv6(self) -> bool:
-        return ":" in self.dst
+        return self.dst.version == 6
 
     @property
     def key(self) -> str:
@@ -263,7 +271,7 @@ class Neighbor:
     """A static IP neighbour (ARP/ND entry)."""
 
     interface: str
-    ip: str = attrs.field(converter=_ip)
+    ip: IPAddress = attrs.field(converter=_ip)
     mac: str = attrs.field(converter=_mac_req)
     #: do not install a /32 (/128) route for it
     no_fib_entry: bool = False
@@ -406,7 +414,7 @@ class Nat44Interface:
 class Nat44Address:
     """One address of the NAT pool (`twice_nat`: of the twice-NAT pool)."""
 
-    ip: str = attrs.field(converter=_ip)
+    ip: IPAddress = attrs.field(converter=_ip)
     vrf: int = ANY_VRF
     twice_nat: bool = False
 
@@ -431,8 +439,8 @@ class NatProtocol(enum.IntEnum):
 class Nat44StaticMapping:
     """A 1:1 (address-only when protocol is ANY) or port static mapping."""
 
-    local_ip: str = attrs.field(converter=_ip)
-    external_ip: str = attrs.field(converter=_ip)
+    local_ip: IPAddress = attrs.field(converter=_ip)
+    external_ip: IPAddress = attrs.field(converter=_ip)
     protocol: NatProtocol = NatProtocol.ANY
     local_port: int = 0
     external_port: int = 0
@@ -457,7 +465,7 @@ class Nat44StaticMapping:
 class Nat44IdentityMapping:
     """Traffic to `ip` (and port) that NAT must leave untranslated."""
 
-    ip: str = attrs.field(converter=_ip)
+    ip: IPAddress = attrs.field(converter=_ip)
     protocol: NatProtocol = NatProtocol.ANY
     port: int = 0
     vrf: int = 0
@@ -481,7 +489,7 @@ class Nat44IdentityMapping:
 class StnRule:
     """Steal-the-NIC: traffic to `ip` that VPP does not consume goes out of `interface`."""
 
-    ip: str = attrs.field(converter=_ip)
+    ip: IPAddress = attrs.field(converter=_ip)
     interface: str = ""
 
     @property

@@ -53,7 +53,7 @@ def test_vxlan_items_of_one_node() -> None:
     assert items["vpp/l2fib/vxlanBD/12:2b:00:00:00:02"].interface == "vxlan2"
     for dst in ("10.1.2.0/24", "172.30.2.0/24", "10.20.0.2/32"):
         r = items[f"vpp/route/1/{dst}"]
-        assert (r.next_hop, r.interface) == ("192.168.30.2", "vxlanBVI")
+        assert (r.next_hop, r.interface) == (ipaddress.ip_address("192.168.30.2"), "vxlanBVI")
     assert items["vpp/route/0/10.20.0.2/32"].lookup_vrf == 1
     # the management IP that is the node's own interconnect address is not redirected into the pod VRF
     assert "vpp/route/0/192.168.16.2/32" not in items and "vpp/route/1/192.168.16.2/32" not in items
@@ -61,15 +61,16 @@ def test_vxlan_items_of_one_node() -> None:
 
 
 def test_node_ip_from_ipam_when_the_record_has_none() -> None:
-    assert render_node(plan(), NODES[4])["vpp/interface/vxlan4"].link.dst == "192.168.16.4"
+    assert render_node(plan(), NODES[4])["vpp/interface/vxlan4"].link.dst == ipaddress.ip_address("192.168.16.4")
 
 
 def test_l2_items() -> None:
     items = render_node(plan(UseL2Interconnect=True), NODES[2])
+    other = ipaddress.ip_address("192.168.16.2")
     assert {k: (v.vrf, v.next_hop) for k, v in items.items()} == {
-        "vpp/route/0/10.1.2.0/24": (0, "192.168.16.2"),
-        "vpp/route/0/172.30.2.0/24": (0, "192.168.16.2"),
-        "vpp/route/0/10.20.0.2/32": (0, "192.168.16.2"),
+        "vpp/route/0/10.1.2.0/24": (0, other),
+        "vpp/route/0/172.30.2.0/24": (0, other),
+        "vpp/route/0/10.20.0.2/32": (0, other),
     }
 
 
@@ -151,7 +152,7 @@ def test_main_nic_choice_static_dhcp_gateway_other_nics() -> None:
     assert items["vpp/address/GigabitEthernet0/9/0/10.9.0.5/24"]
     assert items["vpp/address/GigabitEthernet0/8/0/10.8.0.5/24"]
     gw = items["vpp/route/0/0.0.0.0/0"]
-    assert (gw.next_hop, gw.interface) == ("10.9.0.1", "GigabitEthernet0/9/0")
+    assert (gw.next_hop, gw.interface) == (ipaddress.ip_address("10.9.0.1"), "GigabitEthernet0/9/0")
     assert default_interface(attrs.evolve(base, eff=eff, plan=p)) == (
         "GigabitEthernet0/9/0",
         ipaddress.ip_interface("10.9.0.5/24"),

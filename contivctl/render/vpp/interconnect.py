@@ -62,7 +62,7 @@ def render_interconnect(inputs: VswitchInputs) -> Items:
     items += [
         host_link,
         vpp.Interface(name=vpp_if, link=link, vrf=cfg.main_vrf_id, mtu=mtu, mac=vpp_mac, rx_mode=rx_mode(cfg)),
-        vpp.Address(interface=vpp_if, address=str(plan.vpp_host_vpp_ip)),
+        vpp.Address(interface=vpp_if, address=plan.vpp_host_vpp_ip),
     ]
     host_addr = lx.Address(
         netns=inputs.host_netns, ifname=inputs.host_if, address=plan.vpp_host_host_ip, link=host_link.key
@@ -83,11 +83,11 @@ def render_interconnect(inputs: VswitchInputs) -> Items:
                 requires=(host_addr.key,),
             )
         )
-    host_end = str(plan.vpp_host_host_ip.ip)
+    host_end = plan.vpp_host_host_ip.ip
     node_ip = plan.node_ip.ip if plan.node_ip is not None else None
     for ip in inputs.host_ips:
         if ip.version != 4 or ip in plan.vpp_host_network or ip == node_ip or ip.is_loopback:
             continue
-        host_route = str(ipaddress.ip_network(f"{ip}/32"))
+        host_route = ipaddress.ip_network(ip)
         items.append(vpp.Route(vrf=cfg.main_vrf_id, dst=host_route, next_hop=host_end, interface=vpp_if))
     return keyed(*items)

@@ -32,7 +32,7 @@ def render_nat(inputs: VswitchInputs) -> Items:
     found = default_interface(inputs)
     assert found is not None
     ifname, address = found
-    ip = str(address.ip)
+    ip = address.ip
     cfg = inputs.config
     return keyed(
         vpp.Nat44Global(),

@@ -11,6 +11,8 @@ puts them there), so they are not rendered.
 
 from __future__ import annotations
 
+import ipaddress
+
 from contivctl.config.model import Config
 from contivctl.iptypes import IPAddress, IPInterface
 from contivctl.items import Item, Items, keyed, vpp
@@ -89,23 +91,23 @@ def render_nics(inputs: VswitchInputs) -> Items:
             )
         )
         if node_ip is not None:
-            items.append(vpp.Address(interface=nn.LOOPBACK_NIC, address=str(node_ip)))
+            items.append(vpp.Address(interface=nn.LOOPBACK_NIC, address=node_ip))
     else:
         items.append(vpp.Interface(name=main, link=vpp.Physical(main), vrf=main_vrf, rx_mode=mode))
         if inputs.eff.use_dhcp:
             items.append(vpp.DhcpClient(interface=main, hostname=inputs.eff.node_name))
         elif node_ip is not None:
-            items.append(vpp.Address(interface=main, address=str(node_ip)))
+            items.append(vpp.Address(interface=main, address=node_ip))
         gw = inputs.eff.gateway
         if gw is not None and not inputs.eff.stn_mode:
-            default = "0.0.0.0/0" if gw.version == 4 else "::/0"
-            items.append(vpp.Route(vrf=main_vrf, dst=default, next_hop=str(gw), interface=main))
+            default = ipaddress.ip_network("0.0.0.0/0" if gw.version == 4 else "::/0")
+            items.append(vpp.Route(vrf=main_vrf, dst=default, next_hop=gw, interface=main))
     by_name = {o.interface_name: o for o in inputs.eff.node.other_vpp_interfaces}
     for name in other_nics(inputs):
         o = by_name[name]
         items.append(vpp.Interface(name=name, link=vpp.Physical(name), vrf=main_vrf, rx_mode=mode))
         if o.ip is not None:
-            items.append(vpp.Address(interface=name, address=str(o.ip)))
+            items.append(vpp.Address(interface=name, address=o.ip))
         elif o.use_dhcp:
             items.append(vpp.DhcpClient(interface=name, hostname=inputs.eff.node_name))
     return keyed(*items)

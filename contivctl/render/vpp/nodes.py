@@ -15,16 +15,13 @@ or leaving changes exactly its own items. Pure: no I/O.
 
 from __future__ import annotations
 
-from contivctl.iptypes import IPAddress
+import ipaddress
+
 from contivctl.items import Item, Items, keyed, vpp
 from contivctl.model import NodeInfo
 from contivctl.render import naming
 from contivctl.render.remote import OverlayPlan, RemoteNode, remote_node
 from contivctl.render.vpp import names as nn
-
-
-def _host(ip: IPAddress) -> str:
-    return f"{ip}/{ip.max_prefixlen}"
 
 
 def render_overlay_base(plan: OverlayPlan) -> Items:
@@ -33,7 +30,7 @@ def render_overlay_base(plan: OverlayPlan) -> Items:
         return {}
     items: list[Item] = [
         vpp.Interface(name=nn.VXLAN_BVI, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=naming.bvi_mac(plan.node_id)),
-        vpp.Address(interface=nn.VXLAN_BVI, address=str(plan.vxlan_ip)),
+        vpp.Address(interface=nn.VXLAN_BVI, address=plan.vxlan_ip),
         vpp.BridgeDomain(name=nn.VXLAN_BD, bd_id=nn.VXLAN_BD_ID, flood=False, uu_flood=False, learn=False),
         vpp.BridgeDomainMember(bd=nn.VXLAN_BD, interface=nn.VXLAN_BVI, bvi=True, shg=nn.VXLAN_SPLIT_HORIZON),
     ]
@@ -58,30 +55,30 @@ def _render_vxlan(plan: OverlayPlan, r: RemoteNode) -> Items:
     assert plan.node_ip is not None
     tunnel = nn.vxlan_tunnel_name(r.id)
     mac = naming.bvi_mac(r.id)
-    nh = str(r.vxlan_ip)
+    nh = r.vxlan_ip
     items: list[Item] = [
         vpp.Interface(
             name=tunnel,
-            link=vpp.Vxlan(src=str(plan.node_ip), dst=str(r.node_ip), vni=naming.VXLAN_VNI, encap_vrf=plan.main_vrf),
+            link=vpp.Vxlan(src=plan.node_ip, dst=r.node_ip, vni=naming.VXLAN_VNI, encap_vrf=plan.main_vrf),
             vrf=plan.main_vrf,
         ),
         vpp.BridgeDomainMember(bd=nn.VXLAN_BD, interface=tunnel, shg=nn.VXLAN_SPLIT_HORIZON),
         vpp.Neighbor(interface=nn.VXLAN_BVI, ip=nh, mac=mac),
         vpp.L2FibEntry(bd=nn.VXLAN_BD, mac=mac, interface=tunnel),
-        vpp.Route(vrf=plan.pod_vrf, dst=str(r.pod_subnet), next_hop=nh, interface=nn.VXLAN_BVI),
-        vpp.Route(vrf=plan.pod_vrf, dst=str(r.vpp_host_subnet), next_hop=nh, interface=nn.VXLAN_BVI),
+        vpp.Route(vrf=plan.pod_vrf, dst=r.pod_subnet, next_hop=nh, interface=nn.VXLAN_BVI),
+        vpp.Route(vrf=plan.pod_vrf, dst=r.vpp_host_subnet, next_hop=nh, interface=nn.VXLAN_BVI),
     ]
     for m in r.management_ips:
-        items.append(vpp.Route(vrf=plan.pod_vrf, dst=_host(m), next_hop=nh, interface=nn.VXLAN_BVI))
+        host = ipaddress.ip_network(m)
+        items.append(vpp.Route(vrf=plan.pod_vrf, dst=host, next_hop=nh, interface=nn.VXLAN_BVI))
         if not plan.stn:
-            items.append(vpp.Route(vrf=plan.main_vrf, dst=_host(m), lookup_vrf=plan.pod_vrf))
+            items.append(vpp.Route(vrf=plan.main_vrf, dst=host, lookup_vrf=plan.pod_vrf))
     return keyed(*items)
 
 
 def _render_l2(plan: OverlayPlan, r: RemoteNode) -> Items:
-    nh = str(r.node_ip)
-    dsts = [str(r.pod_subnet), str(r.vpp_host_subnet), *(_host(m) for m in r.management_ips)]
-    return keyed(*(vpp.Route(vrf=plan.main_vrf, dst=d, next_hop=nh) for d in dsts))
+    dsts = [r.pod_subnet, r.vpp_host_subnet, *(ipaddress.ip_network(m) for m in r.management_ips)]
+    return keyed(*(vpp.Route(vrf=plan.main_vrf, dst=d, next_hop=r.node_ip) for d in dsts))
 
 
 def render_nodes(plan: OverlayPlan, nodes: dict[int, NodeInfo]) -> dict[int, Items]:

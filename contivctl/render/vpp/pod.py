@@ -14,19 +14,14 @@ an application namespace and an STN rule.
 
 from __future__ import annotations
 
-from contivctl.iptypes import IPAddress
 from contivctl.items import Item, Items, keyed, vpp
 from contivctl.items import linux as lx
 from contivctl.model import Attachment
 from contivctl.render import naming
 from contivctl.render.inputs import PodNetwork, VswitchInputs
-from contivctl.render.pod_side import pod_veth, render_pod_side
+from contivctl.render.pod_side import host_prefix, pod_veth, render_pod_side
 from contivctl.render.vpp.names import APP_NS_SECRET, POD_GATEWAY_LOOP
 from contivctl.render.vpp.nics import rx_mode
-
-
-def _host_prefix(ip: IPAddress) -> int:
-    return ip.max_prefixlen
 
 
 def render_pod(att: Attachment, net: PodNetwork) -> Items:
@@ -68,20 +63,20 @@ def render_pod(att: Attachment, net: PodNetwork) -> Items:
         )
     )
 
-    host_len = _host_prefix(att.ip)
+    host = host_prefix(att.ip)
     items += render_pod_side(att, net.gateway, link_key, vpp_mac)
-    items.append(vpp.Neighbor(interface=vpp_if, ip=str(att.ip), mac=pod_mac))
+    items.append(vpp.Neighbor(interface=vpp_if, ip=att.ip, mac=pod_mac))
 
     if att.tcp_stack:
         loop = naming.vpp_pod_loop_name(cid, ifname)
         items += [
             vpp.Interface(name=loop, link=vpp.Loopback(), vrf=net.pod_vrf),
-            vpp.Address(interface=loop, address=f"{att.ip}/{host_len}"),
+            vpp.Address(interface=loop, address=host),
             vpp.AppNamespace(id=naming.app_namespace_id(cid, ifname), secret=APP_NS_SECRET, interface=loop),
-            vpp.StnRule(ip=str(att.ip), interface=vpp_if),
+            vpp.StnRule(ip=att.ip, interface=vpp_if),
         ]
     else:
-        items.append(vpp.Route(vrf=net.pod_vrf, dst=f"{att.ip}/{host_len}", next_hop=str(att.ip), interface=vpp_if))
+        items.append(vpp.Route(vrf=net.pod_vrf, dst=host.network, next_hop=att.ip, interface=vpp_if))
     return keyed(*items)
 
 

@@ -20,11 +20,14 @@ subnet and the default route are crossed, and there are no drop routes.
 
 from __future__ import annotations
 
+import ipaddress
+
 import attrs
 
 from contivctl.iptypes import IPAddress, IPNetwork
 from contivctl.items import Item, Items, keyed, vpp
 from contivctl.render.inputs import VswitchInputs, l2_mode
+from contivctl.render.pod_side import host_prefix
 from contivctl.render.vpp.names import POD_GATEWAY_LOOP
 
 
@@ -45,27 +48,27 @@ class PodVrfPlan:
 
 
 def render_pod_vrf(plan: PodVrfPlan) -> Items:
-    default = "0.0.0.0/0" if plan.gateway.version == 4 else "::/0"
+    default = ipaddress.ip_network("0.0.0.0/0" if plan.gateway.version == 4 else "::/0")
     items: list[Item] = [
         vpp.Vrf(plan.pod_vrf, ipv6=plan.gateway.version == 6),
         vpp.Interface(name=POD_GATEWAY_LOOP, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=plan.gateway_mac),
-        vpp.Address(interface=POD_GATEWAY_LOOP, address=f"{plan.gateway}/{plan.gateway.max_prefixlen}"),
+        vpp.Address(interface=POD_GATEWAY_LOOP, address=host_prefix(plan.gateway)),
     ]
     if plan.main_vrf:
         items.append(vpp.Vrf(plan.main_vrf, ipv6=plan.gateway.version == 6))
     if plan.l2_interconnect:
         items += [
-            vpp.Route(vrf=plan.main_vrf, dst=str(plan.node_pod_subnet), lookup_vrf=plan.pod_vrf),
+            vpp.Route(vrf=plan.main_vrf, dst=plan.node_pod_subnet, lookup_vrf=plan.pod_vrf),
             vpp.Route(vrf=plan.pod_vrf, dst=default, lookup_vrf=plan.main_vrf),
         ]
     else:
         items += [
-            vpp.Route(vrf=plan.main_vrf, dst=str(plan.pod_subnet), lookup_vrf=plan.pod_vrf),
-            vpp.Route(vrf=plan.main_vrf, dst=str(plan.vpp_host_subnet), lookup_vrf=plan.pod_vrf),
+            vpp.Route(vrf=plan.main_vrf, dst=plan.pod_subnet, lookup_vrf=plan.pod_vrf),
+            vpp.Route(vrf=plan.main_vrf, dst=plan.vpp_host_subnet, lookup_vrf=plan.pod_vrf),
             vpp.Route(vrf=plan.pod_vrf, dst=default, lookup_vrf=plan.main_vrf),
-            vpp.Route(vrf=plan.pod_vrf, dst=str(plan.node_vpp_host_subnet), lookup_vrf=plan.main_vrf),
-            vpp.Route(vrf=plan.pod_vrf, dst=str(plan.pod_subnet), drop=True),
-            vpp.Route(vrf=plan.pod_vrf, dst=str(plan.vpp_host_subnet), drop=True),
+            vpp.Route(vrf=plan.pod_vrf, dst=plan.node_vpp_host_subnet, lookup_vrf=plan.main_vrf),
+            vpp.Route(vrf=plan.pod_vrf, dst=plan.pod_subnet, drop=True),
+            vpp.Route(vrf=plan.pod_vrf, dst=plan.vpp_host_subnet, drop=True),
         ]
     if plan.tcp_stack:
         items.append(vpp.SessionLayer())

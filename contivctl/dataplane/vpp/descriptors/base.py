@@ -19,6 +19,7 @@ import attrs
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX, VPPConnection
 from contivctl.errors import DataplaneError, NoSwIfIndex
+from contivctl.iptypes import IPAddress, IPInterface
 from contivctl.items.vpp import interface_key
 from contivctl.reconcile import Context, Dependency, Descriptor
 
@@ -127,17 +128,6 @@ def mac_str(raw: Any) -> str:
     return str(raw).lower()
 
 
-def ip_str(raw: Any) -> str:
-    """An address from papi (IPv4Address, IPv6Address or an address union) as text."""
-    return str(ipaddress.ip_address(str(raw)))
-
-
-def address_arg(ip: str) -> dict[str, Any]:
-    """A vl_api_address_t for papi."""
-    a = ipaddress.ip_address(ip)
-    return {"af": 1 if a.version == 6 else 0, "un": {"ip6" if a.version == 6 else "ip4": a}}
-
-
 async def interface_addresses(vpp: VPPConnection) -> dict[int, list[Any]]:
     """sw_if_index → ip_address_details (IPv4 and IPv6) of every interface, shared per resync."""
 
@@ -152,18 +142,18 @@ async def interface_addresses(vpp: VPPConnection) -> dict[int, list[Any]]:
     return await cached_read(vpp, "addresses", load)
 
 
-async def dhcp_leases(vpp: VPPConnection) -> dict[int, tuple[Any, Any]]:
+async def dhcp_leases(vpp: VPPConnection) -> dict[int, tuple[IPInterface, IPAddress]]:
     """sw_if_index → (leased address with prefix, router) of every bound DHCP client.
 
     What a lease put on an interface (its address, its default route) is
     VPP's DHCP client's, not the agent's: it must never be deleted as an
     unwanted leftover.
     """
-    out: dict[int, tuple[Any, Any]] = {}
+    out: dict[int, tuple[IPInterface, IPAddress]] = {}
     for d in await vpp.dump("dhcp_client_dump"):
         lease = d.lease
-        host = ipaddress.ip_address(str(lease.host_address))
+        host: IPAddress = lease.host_address
         if not host.is_unspecified:
-            addr = ipaddress.ip_interface(f"{host}/{int(lease.mask_width)}")
-            out[int(d.client.sw_if_index)] = (addr, ipaddress.ip_address(str(lease.router_address)))
+            addr = ipaddress.ip_interface((host, int(lease.mask_width)))
+            out[int(d.client.sw_if_index)] = (addr, lease.router_address)
     return out

@@ -25,8 +25,6 @@ from contivctl.dataplane.vpp.descriptors.base import (
     ALL,
     InterfaceNames,
     VppDescriptor,
-    address_arg,
-    ip_str,
     mac_str,
     sw_if_index,
     tag_name,
@@ -279,7 +277,7 @@ def _link_of(d: Any, tap: Any, afp: Any, vx: Any) -> Link:
     if afp is not None:
         return AfPacket(str(afp.host_if_name))
     if vx is not None:
-        return Vxlan(ip_str(vx.src_address), ip_str(vx.dst_address), int(vx.vni), int(vx.encap_vrf_id))
+        return Vxlan(vx.src_address, vx.dst_address, int(vx.vni), int(vx.encap_vrf_id))
     dev = str(d.interface_dev_type)
     if dev == "Loopback":
         return Loopback()
@@ -313,8 +311,8 @@ def _vxlan_fields(x: Vxlan, is_add: bool) -> dict[str, Any]:
     return {
         "is_add": is_add,
         "instance": ALL,
-        "src_address": address_arg(x.src),
-        "dst_address": address_arg(x.dst),
+        "src_address": x.src,
+        "dst_address": x.dst,
         "mcast_sw_if_index": ALL,
         "encap_vrf_id": x.encap_vrf,
         "decap_next_index": ALL,

@@ -27,6 +27,7 @@ from contivctl.dataplane.vpp.descriptors.base import (
     interface_addresses,
     sw_if_index,
 )
+from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.items.vpp import Address, Route, Vrf
 from contivctl.reconcile import Context, Metadata, Retrieved
 
@@ -93,9 +94,9 @@ class AddressDescriptor(VppDescriptor[Address]):
             if n is None:
                 continue
             for d in details:
-                a = Address(n.name, str(d.prefix))
+                a = Address(n.name, d.prefix)
                 lease = leases.get(idx)
-                leased = lease is not None and str(lease[0]) == a.address
+                leased = lease is not None and lease[0] == a.address
                 out.append(Retrieved(a.key, a, owned=n.owned and not leased))
         return out
 
@@ -158,18 +159,12 @@ class RouteDescriptor(VppDescriptor[Route]):
         )
         lease_routes = {(idx, router) for idx, (_, router) in leases.items()}
         nbrs6 = await vpp.dump("ip_neighbor_dump", sw_if_index=ALL, af=1)
-        addrs: list[tuple[int, Any]] = [
-            (idx, ipaddress.ip_interface(str(d.prefix)))
-            for idx, details in (await interface_addresses(vpp)).items()
-            for d in details
+        addrs: list[tuple[int, IPInterface]] = [
+            (idx, d.prefix) for idx, details in (await interface_addresses(vpp)).items() for d in details
         ]
         connected = {(i, a.network) for i, a in addrs}
-        edges = {
-            ipaddress.ip_network(f"{e}/32") for _, a in addrs if a.version == 4 for e in (a.network[0], a.network[-1])
-        }
-        neighbours = {
-            (int(n.neighbor.sw_if_index), ipaddress.ip_address(str(n.neighbor.ip_address))) for n in [*nbrs, *nbrs6]
-        }
+        edges = {ipaddress.ip_network(e) for _, a in addrs if a.version == 4 for e in (a.network[0], a.network[-1])}
+        neighbours = {(int(n.neighbor.sw_if_index), n.neighbor.ip_address) for n in [*nbrs, *nbrs6]}
         route_reqs = [
             ("ip_route_dump", {"table": {"table_id": int(t.table.table_id), "is_ip6": bool(t.table.is_ip6)}})
             for t in tables
@@ -191,13 +186,13 @@ class RouteDescriptor(VppDescriptor[Route]):
 def _route_of(
     r: Any,
     names: InterfaceNames,
-    connected: set[tuple[int, Any]],
-    edges: set[Any],
-    neighbours: set[tuple[int, Any]],
-    lease_routes: set[tuple[int, Any]],
+    connected: set[tuple[int, IPNetwork]],
+    edges: set[IPNetwork],
+    neighbours: set[tuple[int, IPAddress]],
+    lease_routes: set[tuple[int, IPAddress]],
 ) -> tuple[Route, bool] | None:
     """The agent's view of one FIB entry, with ownership; None for what VPP made itself."""
-    prefix = ipaddress.ip_network(str(r.prefix))
+    prefix: IPNetwork = r.prefix
     paths = list(r.paths)
     if len(paths) != 1:
         return None  # the agent only makes single-path routes
@@ -208,16 +203,15 @@ def _route_of(
     if ptype == PATH_DROP:
         if prefix in _SPECIAL or prefix in edges:
             return None
-        return Route(int(r.table_id), str(prefix), drop=True, weight=int(p.weight), preference=int(p.preference)), True
+        return Route(int(r.table_id), prefix, drop=True, weight=int(p.weight), preference=int(p.preference)), True
     if ptype != PATH_NORMAL:
         return None
     idx = int(p.sw_if_index)
-    nh_raw = p.nh.address.ip6 if prefix.version == 6 else p.nh.address.ip4
-    nh = ipaddress.ip_address(str(nh_raw))
+    nh: IPAddress = p.nh.address.ip6 if prefix.version == 6 else p.nh.address.ip4
     has_nh = not nh.is_unspecified
     if idx == ALL and not has_nh:
         value = Route(
-            int(r.table_id), str(prefix), lookup_vrf=int(p.table_id), weight=int(p.weight), preference=int(p.preference)
+            int(r.table_id), prefix, lookup_vrf=int(p.table_id), weight=int(p.weight), preference=int(p.preference)
         )
         return value, True
     if idx != ALL and not has_nh and (idx, prefix) in connected:
@@ -227,8 +221,8 @@ def _route_of(
         return None
     value = Route(
         int(r.table_id),
-        str(prefix),
-        next_hop=str(nh) if has_nh else None,
+        prefix,
+        next_hop=nh if has_nh else None,
         interface=n.name if n is not None else None,
         weight=int(p.weight),
         preference=int(p.preference),

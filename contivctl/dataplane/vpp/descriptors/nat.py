@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import TAG_PREFIX
-from contivctl.dataplane.vpp.descriptors.base import ALL, InterfaceNames, VppDescriptor, ip_str, sw_if_index
+from contivctl.dataplane.vpp.descriptors.base import ALL, InterfaceNames, VppDescriptor, sw_if_index
 from contivctl.dataplane.vpp.retvals import Retval
 from contivctl.errors import VPPApiError
 from contivctl.items.vpp import (
@@ -154,7 +154,7 @@ class Nat44AddressDescriptor(VppDescriptor[Nat44Address]):
     async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44Address]) -> Iterable[Retrieved]:
         out = []
         for d in await self.vpp.dump("nat44_address_dump"):
-            v = Nat44Address(ip_str(d.ip_address), int(d.vrf_id), bool(int(d.flags) & TWICE_NAT))
+            v = Nat44Address(d.ip_address, int(d.vrf_id), bool(int(d.flags) & TWICE_NAT))
             out.append(Retrieved(v.key, v, owned=True))
         return out
 
@@ -200,8 +200,8 @@ class Nat44StaticMappingDescriptor(VppDescriptor[Nat44StaticMapping]):
             flags = int(d.flags)
             addr_only = bool(flags & ADDR_ONLY)
             v = Nat44StaticMapping(
-                local_ip=ip_str(d.local_ip_address),
-                external_ip=ip_str(d.external_ip_address),
+                local_ip=d.local_ip_address,
+                external_ip=d.external_ip_address,
                 protocol=NatProtocol.ANY if addr_only else NatProtocol(int(d.protocol)),
                 local_port=int(d.local_port),
                 external_port=int(d.external_port),
@@ -244,7 +244,7 @@ class Nat44IdentityMappingDescriptor(VppDescriptor[Nat44IdentityMapping]):
         for d in await self.vpp.dump("nat44_identity_mapping_dump"):
             addr_only = bool(int(d.flags) & ADDR_ONLY)
             v = Nat44IdentityMapping(
-                ip=ip_str(d.ip_address),
+                ip=d.ip_address,
                 protocol=NatProtocol.ANY if addr_only else NatProtocol(int(d.protocol)),
                 port=int(d.port),
                 vrf=int(d.vrf_id),

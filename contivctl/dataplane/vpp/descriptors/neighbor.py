@@ -10,8 +10,6 @@ from contivctl.dataplane.vpp.descriptors.base import (
     ALL,
     InterfaceNames,
     VppDescriptor,
-    address_arg,
-    ip_str,
     mac_str,
     sw_if_index,
 )
@@ -33,7 +31,7 @@ class NeighborDescriptor(VppDescriptor[Neighbor]):
             "sw_if_index": sw_if_index(ctx, v.interface),
             "flags": flags,
             "mac_address": v.mac,
-            "ip_address": address_arg(v.ip),
+            "ip_address": v.ip,
         }
         return {"is_add": is_add, "neighbor": nb}
 
@@ -65,7 +63,7 @@ class NeighborDescriptor(VppDescriptor[Neighbor]):
             n = names.get(int(nb.sw_if_index))
             if not flags & FLAG_STATIC or n is None:
                 continue
-            v = Neighbor(n.name, ip_str(nb.ip_address), mac_str(nb.mac_address), bool(flags & FLAG_NO_FIB_ENTRY))
+            v = Neighbor(n.name, nb.ip_address, mac_str(nb.mac_address), bool(flags & FLAG_NO_FIB_ENTRY))
             out.append(Retrieved(v.key, v, owned=n.owned))
         return out
 

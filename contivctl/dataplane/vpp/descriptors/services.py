@@ -28,8 +28,6 @@ from contivctl.dataplane.vpp.descriptors.base import (
     ALL,
     InterfaceNames,
     VppDescriptor,
-    address_arg,
-    ip_str,
     sw_if_index,
 )
 from contivctl.dataplane.vpp.retvals import Retval
@@ -46,7 +44,7 @@ class StnRuleDescriptor(VppDescriptor[StnRule]):
     prefix = "vpp/stn/"
 
     def _req(self, ctx: Context, v: StnRule, is_add: bool) -> dict[str, Any]:
-        return {"ip_address": address_arg(v.ip), "sw_if_index": sw_if_index(ctx, v.interface), "is_add": is_add}
+        return {"ip_address": v.ip, "sw_if_index": sw_if_index(ctx, v.interface), "is_add": is_add}
 
     async def create(self, ctx: Context, key: str, value: StnRule) -> Metadata:
         await self.vpp.call("stn_add_del_rule", **self._req(ctx, value, True))
@@ -61,7 +59,7 @@ class StnRuleDescriptor(VppDescriptor[StnRule]):
         for r in rules:
             n = names.get(int(r.sw_if_index))
             if n is not None:
-                v = StnRule(ip_str(r.ip_address), n.name)
+                v = StnRule(r.ip_address, n.name)
                 out.append(Retrieved(v.key, v, owned=n.owned))
         return out
 
