@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -64,6 +64,46 @@ class _RetrievedView:
 
     def exists(self, key: str) -> bool:
         return key in self._found
+
+
+class _Expected:
+    """What is expected of each kind in one retrieve round: grouped by descriptor on first use.
+
+    Most descriptors can list their kind by themselves and never look; a
+    resync of many items must not pay for grouping them unless one does.
+    """
+
+    def __init__(self, items: Callable[[], Iterable[tuple[str, Descriptor[Any], Any]]]) -> None:
+        self._items = items
+        self._groups: dict[Descriptor[Any], dict[str, Any]] | None = None
+
+    def group(self, d: Descriptor[Any]) -> dict[str, Any]:
+        if self._groups is None:
+            groups: dict[Descriptor[Any], dict[str, Any]] = {}
+            for key, owner, value in self._items():
+                groups.setdefault(owner, {})[key] = value
+            self._groups = groups
+        return self._groups.get(d, {})
+
+    def of(self, d: Descriptor[Any]) -> Mapping[str, Any]:
+        return _ExpectedOf(self, d)
+
+
+class _ExpectedOf(Mapping[str, Any]):
+    """One descriptor's share of ``_Expected``, computed when first read."""
+
+    def __init__(self, owner: _Expected, d: Descriptor[Any]) -> None:
+        self._owner = owner
+        self._d = d
+
+    def __getitem__(self, key: str) -> Any:
+        return self._owner.group(self._d)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._owner.group(self._d))
+
+    def __len__(self) -> int:
+        return len(self._owner.group(self._d))
 
 
 class Reconciler:
@@ -161,9 +201,7 @@ class Reconciler:
                     continue
                 wanted[key] = w
                 todo.extend(w.children)
-            expected: dict[Descriptor[Any], dict[str, Any]] = {}
-            for key, w in wanted.items():
-                expected.setdefault(w.descriptor, {})[key] = w.value
+            expected = _Expected(lambda: ((k, w.descriptor, w.value) for k, w in wanted.items()))
             found = await self._retrieve(expected, {w.descriptor.prefix for w in wanted.values()})
             for key, w in wanted.items():
                 got = found.get(key)
@@ -234,16 +272,18 @@ class Reconciler:
 
     async def _resync(self, kind: TxnKind, trigger: str, delta: Delta) -> TxnRecord:
         store = self._store
-        expected: dict[Descriptor[Any], dict[str, Any]] = {}
-        for key, h in store.known.items():
-            expected.setdefault(h.descriptor, {})[key] = h.value
-        for key, w in store.desired.items():
-            if key not in delta.items:
-                expected.setdefault(w.descriptor, {})[key] = w.value
-        for key, new in delta.items.items():
-            if new is not None:
-                expected.setdefault(new.descriptor, {})[key] = new.value
-        retrieved = await self._retrieve(expected)
+
+        def expected() -> Iterator[tuple[str, Descriptor[Any], Any]]:
+            for key, h in store.known.items():
+                yield key, h.descriptor, h.value
+            for key, w in store.desired.items():
+                if key not in delta.items:
+                    yield key, w.descriptor, w.value
+            for key, new in delta.items.items():
+                if new is not None:
+                    yield key, new.descriptor, new.value
+
+        retrieved = await self._retrieve(_Expected(expected))
         dirty = self._absorb(retrieved)
         unhealthy = (ItemState.FAILED, ItemState.RETRYING)
         dirty.update(k for k, s in self._store.status.items() if s.state in unhealthy)
@@ -450,7 +490,7 @@ class Reconciler:
     # -- resync ---------------------------------------------------------------
 
     async def _retrieve(
-        self, expected: Mapping[Descriptor[Any], Mapping[str, Any]], only: set[str] | None = None
+        self, expected: _Expected, only: set[str] | None = None
     ) -> dict[str, tuple[Descriptor[Any], Retrieved]]:
         """Retrieve through every descriptor, or those of the prefixes `only` and what they retrieve after.
 
@@ -472,7 +512,7 @@ class Reconciler:
 
         async def one(d: Descriptor[Any]) -> list[Retrieved]:
             try:
-                return list(await d.retrieve(view, expected.get(d, {})))
+                return list(await d.retrieve(view, expected.of(d)))
             except Exception as exc:
                 raise RetrieveFailed(d.prefix, exc) from exc
 
