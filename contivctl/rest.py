@@ -7,18 +7,23 @@
 - ``GET /liveness``: 200 while the event loop answers.
 - ``GET /readiness``: 200 once the startup resync is done and VPP is
   connected, else 503 with the reason.
-- ``GET /contiv/v1/txn``: the reconciler's last transactions (``contivctl txn``).
+- ``GET /contiv/v1/txn``: the reconciler's last transactions (``contivctl txn``),
+  written piece by piece: a startup record of tens of thousands of
+  operations must not hold the event loop while it is serialised.
+- ``GET /contiv/v1/loop``: how late the event loop has run (``agent/looplag.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from contivctl.config.model import IPAMConfig
 from contivctl.ipam import NodeAddressPlan, ipam_config_json
+from contivctl.reconcile.history import TxnRecord
 
 Probe = Callable[[], tuple[bool, str]]
 
@@ -31,19 +36,22 @@ class RestServer:
         plan: Callable[[], NodeAddressPlan],
         ipam: IPAMConfig,
         ready: Probe,
-        history: Callable[[], list[dict[str, Any]]],
+        history: Callable[[], Sequence[TxnRecord]],
+        loop_lag: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self._node_name = node_name
         self._plan = plan
         self._ipam = ipam
         self._ready = ready
         self._history = history
+        self._loop_lag = loop_lag
         self._runner: web.AppRunner | None = None
         app = web.Application()
         app.router.add_get("/contiv/v1/ipam", self._get_ipam)
         app.router.add_get("/liveness", self._liveness)
         app.router.add_get("/readiness", self._readiness)
         app.router.add_get("/contiv/v1/txn", self._txn)
+        app.router.add_get("/contiv/v1/loop", self._loop)
         self.app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -79,5 +87,22 @@ class RestServer:
         ok, reason = self._ready()
         return web.json_response({"ready": ok, "reason": reason}, status=200 if ok else 503)
 
-    async def _txn(self, request: web.Request) -> web.Response:
-        return web.json_response(self._history())
+    async def _txn(self, request: web.Request) -> web.StreamResponse:
+        records = list(self._history())  # frozen values: safe to write out while the agent goes on
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        await resp.write(b"[")
+        for i, record in enumerate(records):
+            if i:
+                await resp.write(b", ")
+            for piece in record.json_chunks():
+                await resp.write(piece.encode())
+                await asyncio.sleep(0)  # let everything else run between pieces
+        await resp.write(b"]")
+        await resp.write_eof()
+        return resp
+
+    async def _loop(self, request: web.Request) -> web.Response:
+        if self._loop_lag is None:
+            return web.json_response({"error": "the event loop is not watched"}, status=404)
+        return web.json_response(self._loop_lag())

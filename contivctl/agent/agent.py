@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from contivctl import gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
 from contivctl.agent.kernel import KernelParts
+from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
@@ -66,6 +67,8 @@ class Agent:
         self.stopping = asyncio.Event()
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
         self.kubernetes: KubernetesSources | None = None
+        #: how late the event loop runs (REST: /contiv/v1/loop)
+        self.loop_lag = LoopLag()
 
     @property
     def node_removal_hooks(self) -> list[NodeRemovalHook]:
@@ -92,6 +95,7 @@ class Agent:
         return STATUS_READY, "ready"
 
     async def start(self) -> None:
+        self.loop_lag.start()
         self.store = await LocalStore.open(self.opts.store)
         host, _, port = self.opts.http.rpartition(":")
         self.rest = RestServer(
@@ -99,7 +103,8 @@ class Agent:
             plan=lambda: self.node.view.inputs.plan if self.node is not None else self.plan,
             ipam=self.config.ipam,
             ready=self.readiness,
-            history=lambda: [r.to_dict() for r in self.node.reconciler.history()] if self.node is not None else [],
+            history=lambda: self.node.reconciler.history() if self.node is not None else [],
+            loop_lag=self.loop_lag.to_data,
         )
         await self.rest.start(host or "127.0.0.1", int(port))
         node = self.node = await assemble(self.parts, self.config, self.opts.node_name, self.opts.node_id, self.store)
@@ -170,6 +175,7 @@ class Agent:
             await self.parts.close()
         if self.store is not None:
             await self.store.close()
+        await self.loop_lag.stop()
 
 
 async def run_agent(opts: AgentOptions) -> int:

@@ -14,8 +14,9 @@ the reconciler turns plans and results into records.
 from __future__ import annotations
 
 import enum
+import json
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -68,7 +69,14 @@ class OpRecord:
     undo: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
+        return {
+            "op": self.op,
+            "key": self.key,
+            "outcome": self.outcome,
+            "error": self.error,
+            "duration": self.duration,
+            "undo": self.undo,
+        }
 
 
 @attrs.frozen
@@ -104,6 +112,41 @@ class TxnRecord:
             "done": self.done,
             "duration": self.duration,
         }
+
+    def json_chunks(self, size: int = 256) -> Iterator[str]:
+        """``to_dict`` as JSON text, in pieces of at most ``size`` plan entries, operations or states.
+
+        A resync of thousands of items leaves a record of tens of thousands
+        of entries; a server that must not hold its event loop for the time
+        it takes to serialise one writes it piece by piece, yielding in
+        between. The pieces joined are exactly ``json.dumps(to_dict())``.
+        """
+        dumps = json.dumps
+        head: dict[str, Any] = {"seq": self.seq, "kind": self.kind.value, "trigger": self.trigger}
+        head.update(mode=self.mode.value, started=self.started)
+        yield dumps(head)[:-1] + ', "plan": ['
+        yield from _pieces([p.to_dict() for p in self.plan[i : i + size]] for i in range(0, len(self.plan), size))
+        yield '], "ops": ['
+        yield from _pieces([o.to_dict() for o in self.ops[i : i + size]] for i in range(0, len(self.ops), size))
+        yield '], "states": {'
+        states = sorted(self.states.items())
+        first = True
+        for i in range(0, len(states), size):
+            text = ", ".join(f"{dumps(k)}: {dumps(v.to_dict())}" for k, v in states[i : i + size])
+            yield text if first else ", " + text
+            first = False
+        tail = {"error": self.error, "done": self.done, "duration": self.duration}
+        yield "}, " + dumps(tail)[1:]
+
+
+def _pieces(chunks: Iterable[list[dict[str, Any]]]) -> Iterator[str]:
+    """The elements of a JSON array, a chunk at a time, with the commas between them."""
+    first = True
+    for chunk in chunks:
+        text = json.dumps(chunk)[1:-1]
+        if text:
+            yield text if first else ", " + text
+            first = False
 
 
 def error_text(exc: BaseException | None) -> str | None:

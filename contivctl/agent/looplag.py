@@ -1,0 +1,78 @@
+"""How late the event loop runs: a timer that measures its own lateness.
+
+Everything the agent does runs on one event loop; a piece of work that
+holds it (parsing a large file, serialising a large record) delays every
+pod waiting behind it. This measures exactly that: a timer asks to be woken
+every ``interval`` and records by how much it was late. The worst lateness
+is kept per one-second window (the last ``windows`` of them), so a reader
+can ask what the loop went through during a given stretch of time, and the
+time of the last turn says whether the loop turns at all (a watchdog's
+question).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+
+#: how often the timer asks to be woken
+INTERVAL = 0.01
+#: one-second windows kept
+WINDOWS = 300
+
+
+class LoopLag:
+    def __init__(self, interval: float = INTERVAL, windows: int = WINDOWS) -> None:
+        self.interval = interval
+        #: the worst lateness seen since start, in seconds
+        self.max_lag = 0.0
+        #: the lateness of the last turn
+        self.last_lag = 0.0
+        #: wall-clock second → worst lateness in it, oldest first
+        self.recent: collections.OrderedDict[int, float] = collections.OrderedDict()
+        self._windows = windows
+        #: monotonic time of the last turn
+        self.last_turn = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(self.interval)
+            self.record(loop.time() - before - self.interval)
+
+    def record(self, lag: float) -> None:
+        lag = max(0.0, lag)
+        self.last_turn = time.monotonic()
+        self.last_lag = lag
+        self.max_lag = max(self.max_lag, lag)
+        second = int(time.time())
+        worst = self.recent.get(second)
+        if worst is None:
+            self.recent[second] = lag
+            while len(self.recent) > self._windows:
+                self.recent.popitem(last=False)
+        elif lag > worst:
+            self.recent[second] = lag
+
+    def to_data(self) -> dict[str, object]:
+        return {
+            "intervalSeconds": self.interval,
+            "lastLagSeconds": round(self.last_lag, 6),
+            "maxLagSeconds": round(self.max_lag, 6),
+            "secondsSinceLastTurn": round(time.monotonic() - self.last_turn, 6),
+            "recent": [{"second": s, "maxLagSeconds": round(v, 6)} for s, v in self.recent.items()],
+        }
