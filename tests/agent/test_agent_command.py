@@ -109,6 +109,8 @@ def test_the_agent_serves_ipam_health_and_readiness(sockdir: Path, tmp_path: Pat
         }
         status, txns = get(f"{base}/contiv/v1/txn")
         assert status == 200 and isinstance(txns, list) and txns[0]["trigger"] == "startup resync"
+        status, lag = get(f"{base}/contiv/v1/loop")
+        assert status == 200 and lag["intervalSeconds"] > 0 and lag["recent"], lag
         shown = subprocess.run(
             [sys.executable, "-m", "contivctl", "txn", "--http", f"127.0.0.1:{port}", "-o", "json"],
             cwd=ROOT,
