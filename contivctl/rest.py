@@ -7,7 +7,7 @@
 - ``GET /liveness``: 200 while the event loop answers.
 - ``GET /readiness``: 200 once the startup resync is done and VPP is
   connected, else 503 with the reason.
-- ``GET /contiv/v1/txn``: the reconciler's last transactions (``contivctl txn``),
+- ``GET /contiv/v1/txn[?last=N]``: the reconciler's last transactions (``contivctl txn``),
   written piece by piece: a startup record of tens of thousands of
   operations must not hold the event loop while it is serialised.
 - ``GET /contiv/v1/loop``: how late the event loop has run (``agent/looplag.py``).
@@ -89,6 +89,13 @@ class RestServer:
 
     async def _txn(self, request: web.Request) -> web.StreamResponse:
         records = list(self._history())  # frozen values: safe to write out while the agent goes on
+        last = request.query.get("last")
+        if last is not None:
+            if not last.isdigit() or int(last) < 1:
+                return web.json_response(
+                    {"error": f"last={last!r}: a whole number of transactions, 1 or more"}, status=400
+                )
+            records = records[-int(last) :]
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
         await resp.write(b"[")
