@@ -75,7 +75,7 @@ class NodesFile(LoneNode):
 
     async def before_resync(self, controller: Controller) -> None:
         self.members = StaticMembership(self.path, self._node_name, controller.post)
-        nodes = self.members.read()
+        nodes = await self.members.read_apart()
         for node in nodes:
             controller.node_view.set_node(node)
         self.members.seed(nodes)

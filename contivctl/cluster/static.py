@@ -14,6 +14,12 @@ every ``interval`` seconds and each difference becomes a ``NodeUpdated`` or
 ``NodeRemoved`` event, exactly as etcd membership would post. A file that
 does not parse keeps the last good member list (and is logged): a half-saved
 edit must not make every peer "leave".
+
+While the agent runs, the file is parsed in a process of its own
+(``python -m contivctl.cluster.static FILE`` prints the members as JSON):
+parsing YAML of thousands of nodes takes the better part of a second,
+holding the interpreter lock for long stretches even in a thread, and every
+pod event would wait behind it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -96,6 +104,46 @@ def load_nodes(path: Path) -> list[NodeInfo]:
     return parse_nodes(data if data is not None else {}, str(path))
 
 
+async def load_nodes_apart(path: Path) -> list[NodeInfo]:
+    """``load_nodes`` in a child process; the event loop only decodes its JSON answer."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "contivctl.cluster.static",
+        str(path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode == _PROBLEMS:
+        raise ConfigError([ConfigProblem(p["path"], p["message"]) for p in json.loads(out)])
+    if proc.returncode != 0:
+        problem = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise ConfigError([ConfigProblem(str(path), f"could not be parsed: {problem[0]}")])
+    return [
+        NodeInfo(id=n["id"], name=n["name"], ip_addresses=tuple(n["ip"]), management_ips=tuple(n["management_ip"]))
+        for n in json.loads(out)
+    ]
+
+
+#: the child's exit status when the file has problems (printed as JSON on stdout)
+_PROBLEMS = 3
+
+
+def _print_members(path: str) -> int:
+    try:
+        nodes = load_nodes(Path(path))
+    except ConfigError as exc:
+        print(json.dumps([{"path": p.path, "message": p.message} for p in exc.problems]))
+        return _PROBLEMS
+    members = [
+        {"id": n.id, "name": n.name, "ip": list(n.ip_addresses), "management_ip": list(n.management_ips)}
+        for n in nodes
+    ]
+    print(json.dumps(members))
+    return 0
+
+
 def dump_nodes(nodes: Iterable[NodeInfo]) -> str:
     """The file form of ``nodes`` (what the demo writes; the inverse of :func:`parse_nodes`)."""
     entries: list[dict[str, Any]] = []
@@ -132,6 +180,11 @@ class StaticMembership:
         self._stamp = self._stat()
         return [n for n in load_nodes(self.path) if n.name != self.me]
 
+    async def read_apart(self) -> list[NodeInfo]:
+        """``read``, the file parsed in a child process (the event loop goes on meanwhile)."""
+        self._stamp = self._stat()
+        return [n for n in await load_nodes_apart(self.path) if n.name != self.me]
+
     def seed(self, nodes: Iterable[NodeInfo]) -> None:
         """Nodes the caller gave the controller itself (before its startup resync): not posted again."""
         self.nodes = {n.id: n for n in nodes}
@@ -159,7 +212,7 @@ class StaticMembership:
             if self._stat() == self._stamp:
                 continue
             try:
-                now = await asyncio.to_thread(self.read)  # parsing thousands of nodes must not hold up the loop
+                now = await self.read_apart()
             except ConfigError as exc:
                 log.error("nodes file %s not applied, keeping the last good members: %s", self.path, exc)
                 continue
@@ -177,3 +230,7 @@ class StaticMembership:
                 self.nodes[node_id] = node
                 log.info("node %s (ID %d) joined or changed (nodes file)", node.name, node_id)
                 self._post(NodeUpdated(node=node))
+
+
+if __name__ == "__main__":
+    raise SystemExit(_print_members(sys.argv[1]))

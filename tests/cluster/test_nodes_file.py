@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contivctl.cluster.static import StaticMembership, load_nodes, parse_nodes, write_nodes
+from contivctl.cluster.static import StaticMembership, load_nodes, load_nodes_apart, parse_nodes, write_nodes
 from contivctl.errors import ConfigError
 from contivctl.events import Event, NodeRemoved, NodeUpdated
 from contivctl.model import NodeInfo
@@ -21,6 +21,19 @@ def test_the_file_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "nodes.yaml"
     write_nodes(path, [N1, N2, N3])
     assert load_nodes(path) == [N1, N2, N3]
+
+
+async def test_parsed_in_a_child_process_the_same_members_and_problems(tmp_path: Path) -> None:
+    path = tmp_path / "nodes.yaml"
+    write_nodes(path, [N1, N2, N3])
+    assert await load_nodes_apart(path) == [N1, N2, N3]
+    path.write_text("nodes:\n  - {id: 0, name: a}\n")
+    with pytest.raises(ConfigError) as bad:
+        await load_nodes_apart(path)
+    assert [p.path for p in bad.value.problems] == ["nodes[0].id"]
+    with pytest.raises(ConfigError) as gone:
+        await load_nodes_apart(tmp_path / "missing.yaml")
+    assert "cannot be read" in str(gone.value)
 
 
 def test_a_single_address_may_be_a_string() -> None:
