@@ -18,6 +18,9 @@ over rounds are given as ``min``/``max``. Figures:
   the slowest pod ADD through ``contiv-cni`` while the nodes file changes, the
   whole history is read over REST, and 1,000 nodes join at once; the time of
   one node's join (its transaction) and its operations;
+- with etcd (the real server, on the namespace's loopback): N nodes there
+  before the start, the moment after readiness (loop lateness, pod ADDs, node
+  transactions still to come: the snapshot's), and 1,000 joins at once;
 - ``restart_<P>_pods``: kill -9 with P wired pods, start again: process start to
   readiness, and the operations of the startup resync (0 expected); the same
   with 1,000 pods and 1,000 nodes; RSS at each.
@@ -175,7 +178,7 @@ class Emulator:
 class Agent:
     """``contivctl agent`` as a node runs it; ``start`` returns the seconds from spawn to readiness."""
 
-    def __init__(self, work: Path, emu: Emulator, nodes_file: Path) -> None:
+    def __init__(self, work: Path, emu: Emulator, nodes_file: Path | None, *, etcd: str = "") -> None:
         self.work = work
         self.cfg = work / "contiv.yaml"
         self.cfg.write_text(CONFIG)
@@ -184,7 +187,9 @@ class Agent:
             *("--node-name", "bench", "--node-id", "1", "--store", str(work / "agent.db")),
             *("--vpp-socket", str(emu.sock), "--vpp-api-dir", str(API_DIR)),
             *("--cni-socket", str(work / "cni.sock"), "--http", f"127.0.0.1:{PORT}"),
-            *("--nodes-file", str(nodes_file), "--no-kubernetes", "--log-level", "warning"),
+            *(("--nodes-file", str(nodes_file)) if nodes_file is not None else ()),
+            *(("--etcd", etcd) if etcd else ()),
+            *("--no-kubernetes", "--log-level", "warning"),
         ]
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -439,6 +444,69 @@ def restart_figures(work: Path, emu: Emulator, pods_n: int, nodes_n: int, plugin
         emu.restart()
 
 
+async def put_records(endpoint: str, nodes: list[NodeInfo]) -> None:
+    """Node records into etcd as agents publish them, many at a time."""
+    import asyncio
+
+    from contivctl.cluster.record import encode, id_key
+    from contivctl.kv.etcd import EtcdStore
+    from contivctl.kv.etcdconf import etcd_config
+
+    store = EtcdStore(etcd_config([endpoint]))
+    try:
+        for i in range(0, len(nodes), 200):
+            await asyncio.gather(*(store.put(id_key(n.id), encode(n)) for n in nodes[i : i + 200]))
+    finally:
+        await store.close()
+
+
+def etcd_figures(work: Path, emu: Emulator, n: int, plugin: str, tag: str) -> None:
+    """N nodes in etcd before the start; then 1,000 join at once."""
+    import asyncio
+
+    from contivctl.testing.etcd import EtcdServer
+
+    etcd = EtcdServer()
+    etcd.start()
+    names = make_pods(40, tag + "e")
+    agent = None
+    try:
+        asyncio.run(put_records(etcd.endpoint, others(n)))
+        (work / "agent.db").unlink(missing_ok=True)
+        agent = Agent(work, emu, None, etcd=etcd.endpoint)
+        took = agent.start()
+        ready_at, seq = time.time(), last_seq()
+        pods = Pods(work, plugin)
+        adds = [pods.add(names.pop()) for _ in range(10)]  # the moment after ready: what pods met then
+        emit("etcd_start", took, "s", nodes=n)
+        emit("etcd_after_ready_max_loop_lag", worst_lag_since(ready_at) * 1e3, "ms", nodes=n)
+        emit("etcd_after_ready_max_add", max(adds) * 1e3, "ms", adds=len(adds))
+        _, records = get("/contiv/v1/txn?last=20")
+        late = [r for r in records if r["seq"] > seq and "node" in r["trigger"]]
+        emit("etcd_node_txns_after_ready", len(late), "txns", operations=sum(len(r["ops"]) for r in late))
+
+        since, seq = time.time(), last_seq()
+        burst = others(1000, first_id=n + 2)
+        with Background(pods, names[:15]) as bg:
+            t0 = time.perf_counter()
+            asyncio.run(put_records(etcd.endpoint, burst))
+            ops = 0
+            while ops < 6 * 1000:
+                record = wait_for_txn("node", seq)
+                seq = record["seq"]
+                ops += len(record["ops"])
+            took = time.perf_counter() - t0
+        emit("etcd_join_1000_nodes", took, "s", operations=ops, nodes=n)
+        emit("etcd_join_1000_nodes_max_loop_lag", worst_lag_since(since) * 1e3, "ms")
+        emit("etcd_join_1000_nodes_max_add", max(bg.latencies or [0]) * 1e3, "ms", adds=len(bg.latencies))
+    finally:
+        if agent is not None:
+            agent.stop()
+        etcd.stop()
+        remove_pods([f"bsp-{tag}e-{i}" for i in range(40)])
+        emu.restart()
+
+
 @contextlib.contextmanager
 def own_netns() -> Iterator[str]:
     tag = uuid.uuid4().hex[:6]
@@ -463,6 +531,7 @@ def main() -> None:
         try:
             start_figures(work, emu, sizes, rounds)
             stall_figures(work, emu, sizes[-1], plugin, tag)
+            etcd_figures(work, emu, sizes[-1], plugin, tag)
             restart_figures(work, emu, 500, 0, plugin, tag, rounds)
             restart_figures(work, emu, 1000, 1000, plugin, tag, rounds)
         finally:

@@ -57,9 +57,11 @@ log = logging.getLogger(__name__)
 #: pod events applied in one transaction at the most
 MAX_BATCH = 16
 #: other nodes' events applied in one transaction at the most: enough to make a burst of joins
-#: cost one transaction per few hundred nodes, few enough for a pod to get its turn in between
-MAX_NODE_BATCH = 256
+#: cost one transaction per many nodes, few enough that a pod waits little for its turn
+MAX_NODE_BATCH = 64
 _NODE_EVENTS = (NodeUpdated, NodeRemoved)
+#: the events of pods' CNI calls, which go ahead of the others
+_POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect)
 
 PodHook = Callable[[Attachment], Awaitable[None]]
 NetnsCheck = Callable[[str], bool]
@@ -81,9 +83,10 @@ class Controller:
         self.node_view = node_view
         #: the pods wired on this node
         self.pods = PodView(PodIPAllocator(node_view.inputs.plan.pod_subnet_this_node))
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        #: events taken off the queue while forming a batch but not part of it
-        self._pending: collections.deque[Event] = collections.deque()
+        #: the queue, in two lanes: pods' CNI calls, and everything else (see ``_next_event``)
+        self._pod_lane: collections.deque[Event] = collections.deque()
+        self._other_lane: collections.deque[Event] = collections.deque()
+        self._arrived = asyncio.Event()
         self._pre_removal: list[PodHook] = []
         self._post_add: list[PodHook] = []
         self.ready = asyncio.Event()
@@ -125,12 +128,18 @@ class Controller:
 
     def post(self, event: Event) -> None:
         """Queue ``event`` without waiting for its answer (timers, watchers, callbacks)."""
-        self._queue.put_nowait(event)
+        (self._pod_lane if isinstance(event, _POD_EVENTS) else self._other_lane).append(event)
+        self._arrived.set()
 
     async def submit(self, event: Event) -> Any:
         """Queue ``event`` and wait for the controller's answer (or its error)."""
-        await self._queue.put(event)
+        self.post(event)
         return await event.reply
+
+    @property
+    def queued(self) -> int:
+        """Events waiting to be taken."""
+        return len(self._pod_lane) + len(self._other_lane)
 
     def desired(self) -> Items:
         out = self.node_view.desired()
@@ -176,10 +185,19 @@ class Controller:
                 await self._run_batch(batch)
 
     async def _next_event(self) -> Event:
-        return self._pending.popleft() if self._pending else await self._queue.get()
+        """The next pod event if one waits, else the next of the others.
 
-    def _has_next(self) -> bool:
-        return bool(self._pending) or not self._queue.empty()
+        Pods come first: a pod waits for its ADD, while a burst of other nodes
+        joining (a thousand events) is best effort and has no order with pods
+        (their items are independent). Within each lane the order is kept.
+        """
+        while True:
+            if self._pod_lane:
+                return self._pod_lane.popleft()
+            if self._other_lane:
+                return self._other_lane.popleft()
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def _next_batch(self) -> list[Event]:
         """The next event, plus the pod events queued right behind it that can share its transaction.
@@ -194,22 +212,16 @@ class Controller:
         first = await self._next_event()
         batch = [first]
         if isinstance(first, _NODE_EVENTS):
-            while len(batch) < MAX_NODE_BATCH and self._has_next():
-                nxt = self._pending.popleft() if self._pending else self._queue.get_nowait()
-                if not isinstance(nxt, _NODE_EVENTS):
-                    self._pending.appendleft(nxt)
-                    break
-                batch.append(nxt)
+            lane = self._other_lane
+            while len(batch) < MAX_NODE_BATCH and lane and isinstance(lane[0], _NODE_EVENTS):
+                batch.append(lane.popleft())
             return batch
         seen: set[object] = set()
         if not self._batchable(first, seen):
             return batch
-        while len(batch) < MAX_BATCH and self._has_next():
-            nxt = self._pending.popleft() if self._pending else self._queue.get_nowait()
-            if not self._batchable(nxt, seen):
-                self._pending.appendleft(nxt)
-                break
-            batch.append(nxt)
+        lane = self._pod_lane
+        while len(batch) < MAX_BATCH and lane and self._batchable(lane[0], seen):
+            batch.append(lane.popleft())
         return batch
 
     def _batchable(self, event: Event, seen: set[object]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,19 @@ async def test_a_burst_shares_transactions_and_a_failing_pod_fails_alone(
         assert node.controller.pods.attachments == {}
         assert len(node.controller.pods.allocator) == 0
         await until(lambda: not any(link_exists(ns, "eth0") for _cid, ns in good))
+
+
+async def test_a_pod_goes_ahead_of_a_backlog_of_other_nodes(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
+    """A pod's ADD does not wait behind a thousand other nodes joining: it is served first."""
+    from contivctl.events import NodeUpdated
+    from contivctl.model import NodeInfo
+
+    async with running_node(emu, tmp_path / "s.db", config()) as node:
+        joins = [NodeUpdated(node=NodeInfo(i, f"peer{i}", (f"192.168.16.{i}/24",))) for i in range(10, 210)]
+        for ev in joins:
+            node.controller.post(ev)
+        await node.add(pods.cid(), pods.netns())
+        # at most one batch of node events can have run meanwhile
+        assert sum(not ev.reply.done() for ev in joins) >= len(joins) - 64
+        await asyncio.gather(*(ev.reply for ev in joins))
+        assert len(node.controller.node_view.nodes) == len(joins)
