@@ -11,6 +11,7 @@
   written piece by piece: a startup record of tens of thousands of
   operations must not hold the event loop while it is serialised.
 - ``GET /contiv/v1/loop``: how late the event loop has run (``agent/looplag.py``).
+- ``GET /metrics``: Prometheus metrics (``metrics.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from contivctl.ipam import NodeAddressPlan, ipam_config_json
 from contivctl.reconcile.history import TxnRecord
 
 Probe = Callable[[], tuple[bool, str]]
+#: the text exposition format Prometheus scrapes
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class RestServer:
@@ -38,6 +41,7 @@ class RestServer:
         ready: Probe,
         history: Callable[[], Sequence[TxnRecord]],
         loop_lag: Callable[[], dict[str, Any]] | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         self._node_name = node_name
         self._plan = plan
@@ -45,6 +49,7 @@ class RestServer:
         self._ready = ready
         self._history = history
         self._loop_lag = loop_lag
+        self._metrics = metrics
         self._runner: web.AppRunner | None = None
         app = web.Application()
         app.router.add_get("/contiv/v1/ipam", self._get_ipam)
@@ -52,6 +57,7 @@ class RestServer:
         app.router.add_get("/readiness", self._readiness)
         app.router.add_get("/contiv/v1/txn", self._txn)
         app.router.add_get("/contiv/v1/loop", self._loop)
+        app.router.add_get("/metrics", self._exposition)
         self.app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -108,6 +114,11 @@ class RestServer:
         await resp.write(b"]")
         await resp.write_eof()
         return resp
+
+    async def _exposition(self, request: web.Request) -> web.Response:
+        if self._metrics is None:
+            return web.json_response({"error": "no metrics"}, status=404)
+        return web.Response(body=self._metrics(), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def _loop(self, request: web.Request) -> web.Response:
         if self._loop_lag is None:

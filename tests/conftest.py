@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from contivctl.demo import cni_binary
 from contivctl.testing.vppemu import Emulator, running_emulator
 from tests.agent.support import Pods
 
@@ -60,3 +61,16 @@ def netns() -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture(scope="session")
+def contiv_cni() -> str:
+    """bin/contiv-cni, built once per session when it is missing or older than cni-plugin/."""
+    from tests.cni import support
+
+    try:
+        path = cni_binary.ensure()
+    except cni_binary.PluginUnavailable as exc:
+        pytest.fail(str(exc))
+    support.PLUGIN[:] = [path]
+    return path

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
-from contivctl import gcpolicy
+from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
 from contivctl.agent.kernel import KernelParts
 from contivctl.agent.looplag import LoopLag
@@ -31,16 +32,58 @@ from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import load_config
 from contivctl.dataplane.vpp.connection import VPPConnection
+from contivctl.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, Submit
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.k8s.access import KubernetesAccess, choose_access
 from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.kv.local import LocalStore
+from contivctl.metrics import AgentMetrics, Readings
+from contivctl.reconcile import ItemState
 from contivctl.rest import RestServer
 
 if TYPE_CHECKING:
     from contivctl.k8s.sources import KubernetesSources
 
 log = logging.getLogger(__name__)
+
+
+def readings(node: Node, lag: LoopLag) -> Readings:
+    """Where the metrics' gauges read the node's state at scrape time."""
+    controller, reconciler = node.controller, node.reconciler
+
+    def failed() -> int:
+        counts = reconciler.count_states()
+        return counts[ItemState.FAILED] + counts[ItemState.RETRYING]
+
+    return Readings(
+        pods=lambda: len(controller.pods),
+        nodes=lambda: len(controller.node_view.nodes),
+        items_failed=failed,
+        ipam_in_use=lambda: len(controller.pods.allocator),
+        ipam_capacity=lambda: controller.pods.allocator.capacity,
+        queue_depth=lambda: controller.queued,
+        loop_lag=lambda: lag.worst_lately(),
+    )
+
+
+_COMMANDS = {AddPod: "ADD", DeletePod: "DEL", CheckPod: "CHECK", GarbageCollect: "GC"}
+
+
+def metered(submit: Submit, metrics: AgentMetrics) -> Submit:
+    """``submit`` that counts each CNI call the controller answers, with its result and time."""
+
+    async def counted(event: Event) -> Any:
+        command = _COMMANDS.get(type(event), type(event).__name__)
+        started = time.perf_counter()
+        try:
+            result = await submit(event)
+        except BaseException as exc:
+            metrics.observe_cni(command, type(exc).__name__, time.perf_counter() - started)
+            raise
+        metrics.observe_cni(command, "ok", time.perf_counter() - started)
+        return result
+
+    return counted
 
 
 def dataplane_parts(opts: AgentOptions, packet_trace: bool) -> DataplaneParts:
@@ -69,6 +112,9 @@ class Agent:
         self.kubernetes: KubernetesSources | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
+        #: what the agent did and holds, for Prometheus (REST: /metrics)
+        self.metrics = AgentMetrics(version=__version__, dataplane=self.parts.renderers.name)
+        self.parts.observe(self.metrics)
 
     @property
     def node_removal_hooks(self) -> list[NodeRemovalHook]:
@@ -105,9 +151,18 @@ class Agent:
             ready=self.readiness,
             history=lambda: self.node.reconciler.history() if self.node is not None else [],
             loop_lag=self.loop_lag.to_data,
+            metrics=self.metrics.exposition,
         )
         await self.rest.start(host or "127.0.0.1", int(port))
-        node = self.node = await assemble(self.parts, self.config, self.opts.node_name, self.opts.node_id, self.store)
+        node = self.node = await assemble(
+            self.parts,
+            self.config,
+            self.opts.node_name,
+            self.opts.node_id,
+            self.store,
+            on_record=self.metrics.observe_txn,
+        )
+        self.metrics.readings = readings(node, self.loop_lag)
         controller = node.controller
         await self._start_kubernetes(node)
         self.api = ContivAPI(
@@ -116,7 +171,7 @@ class Agent:
         # CNI calls are accepted from now on; they wait (bounded) for the startup resync.
         self.cni = CNIServer(
             RemoteCNI(
-                controller.submit,
+                metered(controller.submit, self.metrics),
                 controller.ready,
                 ready_timeout=self.opts.cni_ready_timeout,
                 status=self.cni_status,

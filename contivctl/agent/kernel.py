@@ -8,7 +8,7 @@ dataplane is there as long as the namespace is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contivctl.dataplane.linux import kernel_descriptors
 from contivctl.events import Post
@@ -18,6 +18,9 @@ from contivctl.render import kernel as kernel_render
 from contivctl.render.inputs import VswitchInputs
 from contivctl.render.kernel.names import IP_FORWARD, NFT_TABLE
 from contivctl.render.renderers import Renderers
+
+if TYPE_CHECKING:  # a type only: the kernel flavour does not load VPP's client
+    from contivctl.dataplane.vpp.connection import RequestObserver
 
 
 class KernelParts:
@@ -46,6 +49,9 @@ class KernelParts:
 
     def not_ready(self) -> str | None:
         return None
+
+    def observe(self, observer: RequestObserver) -> None:
+        return None  # the kernel is reached by netlink alone: nothing to time per request
 
     async def close(self) -> None:
         return None

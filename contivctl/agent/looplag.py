@@ -68,6 +68,11 @@ class LoopLag:
         elif lag > worst:
             self.recent[second] = lag
 
+    def worst_lately(self, seconds: int = 10) -> float:
+        """The worst lateness in the last ``seconds`` one-second windows."""
+        since = int(time.time()) - seconds
+        return max((lag for second, lag in self.recent.items() if second > since), default=0.0)
+
     def to_data(self) -> dict[str, object]:
         return {
             "intervalSeconds": self.interval,

@@ -6,6 +6,8 @@ VPP or a namespace of their own: what they test is what the agent runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from contivctl.agent.parts import DataplaneParts
@@ -16,6 +18,7 @@ from contivctl.dataplane.linux import netns_exists
 from contivctl.ipam import node_setup
 from contivctl.kv.store import KVStore
 from contivctl.reconcile import Reconciler
+from contivctl.reconcile.history import TxnRecord
 
 
 @attrs.define
@@ -37,6 +40,7 @@ async def assemble(
     store: KVStore,
     *,
     crd: NodeConfig | None = None,
+    on_record: Callable[[TxnRecord], None] | None = None,
 ) -> Node:
     """The node, its dataplane connected and its inputs read, its controller not started yet.
 
@@ -45,7 +49,7 @@ async def assemble(
     """
     await parts.connect()
     inputs = await parts.inputs(node_setup(cfg, node_name, node_id, crd=crd))
-    reconciler = Reconciler(parts.descriptors())
+    reconciler = Reconciler(parts.descriptors(), on_record=on_record)
     controller = Controller(
         reconciler=reconciler,
         pod_store=PodStore(store, node_name),

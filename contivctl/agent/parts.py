@@ -8,13 +8,16 @@ and builds the same reconciler, views and controller around them.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from contivctl.events import Post
 from contivctl.ipam import NodeSetup
 from contivctl.reconcile.descriptor import Descriptor
 from contivctl.render.inputs import VswitchInputs
 from contivctl.render.renderers import Renderers
+
+if TYPE_CHECKING:  # a type only: the kernel flavour does not load VPP's client
+    from contivctl.dataplane.vpp.connection import RequestObserver
 
 
 class DataplaneParts(Protocol):
@@ -39,6 +42,10 @@ class DataplaneParts(Protocol):
 
     def not_ready(self) -> str | None:
         """Why pods cannot be served now (VPP not connected), or None."""
+        ...
+
+    def observe(self, observer: RequestObserver) -> None:
+        """Tell ``observer`` of every request to the dataplane's API that has one (VPP's)."""
         ...
 
     async def close(self) -> None: ...

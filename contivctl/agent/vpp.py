@@ -17,7 +17,7 @@ import attrs
 
 from contivctl.dataplane.linux import linux_descriptors
 from contivctl.dataplane.linux.hostaddrs import host_ipv4_addresses
-from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection
+from contivctl.dataplane.vpp.connection import Reconnected, RequestObserver, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.dataplane.vpp.dhcp import on_leases
 from contivctl.dataplane.vpp.nics import physical_nics
@@ -119,6 +119,9 @@ class VppParts:
 
     def not_ready(self) -> str | None:
         return None if self.vpp.connected else "VPP is not connected"
+
+    def observe(self, observer: RequestObserver) -> None:
+        self.vpp.observer = observer
 
     async def close(self) -> None:
         await self.vpp.close()

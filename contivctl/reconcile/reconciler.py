@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -117,6 +118,7 @@ class Reconciler:
         history: int = 100,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        on_record: Callable[[TxnRecord], None] | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -133,6 +135,8 @@ class Reconciler:
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        #: told of every finished transaction (metrics); must not block, and not raise
+        self.on_record = on_record
 
     # -- transactions ---------------------------------------------------------
 
@@ -228,6 +232,10 @@ class Reconciler:
     def states(self) -> dict[str, ItemStatus]:
         """Status of every item (a copy: O(items))."""
         return dict(self._store.status)
+
+    def count_states(self) -> Counter[ItemState]:
+        """How many items are in each state (O(items), without copying them)."""
+        return Counter(s.state for s in self._store.status.values())
 
     def history(self) -> list[TxnRecord]:
         """The last transactions, oldest first; the running one is included with `done` false."""
@@ -337,6 +345,8 @@ class Reconciler:
                 duration=time.perf_counter() - t0,
             )
             self._history.put(record)
+            if self.on_record is not None:
+                self.on_record(record)
             self._schedule_retries()
         if reverted:
             assert failed is not None and failed.error is not None

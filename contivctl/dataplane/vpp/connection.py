@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -79,6 +80,16 @@ def _is_read(name: str) -> bool:
     return name.endswith(("_dump", "_get")) or "_get_" in name or name in ("show_version", "control_ping")
 
 
+class RequestObserver(Protocol):
+    """Who is told how VPP answers (the agent's metrics); each call must return at once."""
+
+    def request(self, name: str, seconds: float, count: int) -> None:
+        """``count`` requests named after ``name`` (a pipelined group) were answered in ``seconds``."""
+
+    def failed(self, name: str, error: str) -> None:
+        """A request failed: ``error`` is VPP's retval name, or "timeout" or "connection"."""
+
+
 class VPPConnection:
     def __init__(
         self,
@@ -114,6 +125,8 @@ class VPPConnection:
         #: increments with every request that may change VPP (anything but a dump or a query),
         #: so a reader can tell whether what it read a moment ago is still current
         self.writes = 0
+        #: told of every request's time and of every failure (metrics); must not block
+        self.observer: RequestObserver | None = None
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -300,16 +313,27 @@ class VPPConnection:
     async def _wait(
         self, name: str, pending: Sequence[tuple[PapiClient, int, asyncio.Future[Any]]], timeout: float
     ) -> list[Any]:
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
                 if len(pending) == 1:
-                    return [await pending[0][2]]
-                return list(await asyncio.gather(*(f for _, _, f in pending)))
+                    replies = [await pending[0][2]]
+                else:
+                    replies = list(await asyncio.gather(*(f for _, _, f in pending)))
+            if self.observer is not None:
+                self.observer.request(name, time.perf_counter() - started, len(pending))
+            return replies
         except TimeoutError:
             for client, context, fut in pending:
                 client.requests.pop(context, None)
                 fut.cancel()
+            if self.observer is not None:
+                self.observer.failed(name, "timeout")
             raise VPPTimeout(name, timeout) from None
+        except VPPConnectionError:
+            if self.observer is not None:
+                self.observer.failed(name, "connection")
+            raise
         except BaseException:
             for _, _, fut in pending:
                 if not fut.done():
@@ -321,6 +345,8 @@ class VPPConnection:
     def _check(self, name: str, reply: Any) -> Any:
         rv = int(getattr(reply, "retval", 0))
         if rv != 0:
+            if self.observer is not None:
+                self.observer.failed(name, retval_name(rv) or str(rv))
             raise VPPApiError(name, rv, retval_name(rv))
         if name == "sw_interface_tag_add_del":
             self._agent_interfaces_seen = True
