@@ -68,14 +68,12 @@ def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
-    import logging
     from pathlib import Path
 
     from contivctl.agent.agent import run_agent
+    from contivctl.agent.logs import configure
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(args.log_level, args.log_format)
     if not args.config:
         raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
     if not args.node_name:
@@ -448,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("CONTIV_LOG_LEVEL", default="info"),
         choices=["debug", "info", "warning", "error"],
         help="log level (CONTIV_LOG_LEVEL)",
+    )
+    agent.add_argument(
+        "--log-format",
+        default=_env("CONTIV_LOG_FORMAT", default="text"),
+        choices=["text", "json"],
+        help="log lines as text or one JSON object each, with a pod event's fields (CONTIV_LOG_FORMAT)",
     )
     agent.add_argument(
         "--nodes-file",

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from contivctl.controller.eventlog import log_event
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.pods import PodView
 from contivctl.controller.podstore import PodStore
@@ -245,26 +246,34 @@ class Controller:
 
     async def _run_one(self, event: Event) -> None:
         started = time.perf_counter()
-        outcome = "ok"
+        error: BaseException | None = None
+        result: Any = None
+        att = self._attachment_of(event)
         try:
             result = await self._handle(event)
         except ContivError as exc:
-            outcome = f"error: {exc}"
+            error = exc
             if not event.reply.done():
                 event.reply.set_exception(exc)
         except ReconcileError as exc:
-            outcome = f"error: {exc}"
+            error = PodWiringError(str(exc))
             if not event.reply.done():
-                event.reply.set_exception(PodWiringError(str(exc)))
+                event.reply.set_exception(error)
         except Exception as exc:  # a bug must not kill the loop; the sender still gets an answer
             log.exception("event %d %s failed unexpectedly", event.seq, event.name)
-            outcome = f"bug: {exc!r}"
+            error = exc
             if not event.reply.done():
                 event.reply.set_exception(exc)
         else:
             if not event.reply.done():
                 event.reply.set_result(result)
-        log.info("event %d %s: %s in %.1f ms", event.seq, event.name, outcome, (time.perf_counter() - started) * 1e3)
+        log_event(event, error, (time.perf_counter() - started) * 1e3, result, att)
+
+    def _attachment_of(self, event: Event) -> Attachment | None:
+        """The attachment a DEL or CHECK is about, looked up before it runs (a DEL takes it away)."""
+        if isinstance(event, DeletePod | CheckPod):
+            return self.pods.get(AttachmentKey(event.container_id, event.ifname))
+        return None
 
     async def _handle(self, event: Event) -> Any:
         handler = self._handlers.get(type(event))
@@ -308,9 +317,11 @@ class Controller:
             for ev in batch:
                 await self._run_one(ev)
             return
+        ms = (time.perf_counter() - started) * 1e3
         for del_ev, att in deletes:
             await self._forget(att)
             del_ev.reply.set_result(None)
+            log_event(del_ev, None, ms, None, att)
         for add_ev, att, items in adds:
             try:
                 await self._pod_store.save(att)
@@ -318,10 +329,13 @@ class Controller:
                 await self.reconciler.apply({k: None for k in items}, mode=Mode.BEST_EFFORT, trigger=f"undo {att.key}")
                 self.pods.release(att.key)
                 add_ev.reply.set_exception(exc)
+                log_event(add_ev, exc, ms)
                 continue
             self.pods.add(att, items)
             await self._post_add_hooks(att)
-            add_ev.reply.set_result(self._result(att))
+            added = self._result(att)
+            add_ev.reply.set_result(added)
+            log_event(add_ev, None, ms, added)
         log.info(
             "events %s: %d pod events in one transaction in %.1f ms",
             ",".join(str(e.seq) for e in batch),
