@@ -37,6 +37,17 @@ def _node_id(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
 
 
+def _count(text: str) -> int:
+    """A whole number of things, 1 or more (argparse makes a bad one a usage error, exit 2)."""
+    try:
+        n = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not 1 or more")
+    return n
+
+
 def cmd_config_check(args: argparse.Namespace, out: TextIO) -> int:
     from contivctl.config import effective_config, load_config
     from contivctl.config.dump import to_data
@@ -190,20 +201,19 @@ def cmd_txn(args: argparse.Namespace, out: TextIO) -> int:
 
     from contivctl.output import emit
 
-    url = f"http://{args.http}/contiv/v1/txn"
+    url = f"http://{args.http}/contiv/v1/txn" + (f"?last={args.last}" if args.last else "")
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as resp:
             records = json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise AgentUnreachable(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
-    if args.last:
-        records = records[-args.last :]
     if args.output != "table":
         emit(records, args.output, out)
         return 0
     rows = [
         {
             "seq": r["seq"],
+            "started": (r.get("startedAt") or "")[11:23],
             "kind": r["kind"],
             "trigger": r["trigger"],
             "ops": len(r["ops"]),
@@ -230,7 +240,7 @@ def _add_txn_command(sub: Any) -> None:
         metavar="ADDR",
         help="the agent's REST endpoint (CONTIV_HTTP)",
     )
-    txn.add_argument("--last", type=int, default=0, metavar="N", help="only the last N transactions")
+    txn.add_argument("--last", type=_count, default=0, metavar="N", help="only the last N transactions (1 or more)")
     txn.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for the agent")
     _add_output(txn, "table")
     txn.set_defaults(handler=cmd_txn)

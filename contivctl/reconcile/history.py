@@ -13,6 +13,7 @@ the reconciler turns plans and results into records.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 from collections import deque
@@ -97,6 +98,8 @@ class TxnRecord:
     done: bool = False
     #: seconds spent, planning included
     duration: float = 0.0
+    #: wall-clock time at which it started (seconds since the epoch), for people and logs
+    started_at: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class TxnRecord:
             "error": self.error,
             "done": self.done,
             "duration": self.duration,
+            "startedAt": _iso(self.started_at),
         }
 
     def json_chunks(self, size: int = 256) -> Iterator[str]:
@@ -135,8 +139,15 @@ class TxnRecord:
             text = ", ".join(f"{dumps(k)}: {dumps(v.to_dict())}" for k, v in states[i : i + size])
             yield text if first else ", " + text
             first = False
-        tail = {"error": self.error, "done": self.done, "duration": self.duration}
+        tail = {"error": self.error, "done": self.done, "duration": self.duration, "startedAt": _iso(self.started_at)}
         yield "}, " + dumps(tail)[1:]
+
+
+def _iso(wall: float) -> str:
+    """ISO 8601 in UTC with milliseconds; "" when unknown."""
+    if not wall:
+        return ""
+    return datetime.datetime.fromtimestamp(wall, datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def _pieces(chunks: Iterable[list[dict[str, Any]]]) -> Iterator[str]:

@@ -303,7 +303,7 @@ class Reconciler:
         plan = make_plan(self._store, delta, dirty)
         self._seq += 1
         seq = self._seq
-        record = TxnRecord(seq, kind, trigger, mode, self._clock.now(), planned(plan))
+        record = TxnRecord(seq, kind, trigger, mode, self._clock.now(), planned(plan), started_at=time.time())
         self._history.put(record)
         ex = Executor(plan, self._store.known, mode=mode, limit=self._max_concurrency)
         try:

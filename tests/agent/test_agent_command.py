@@ -127,7 +127,7 @@ def test_the_agent_serves_ipam_health_and_readiness(sockdir: Path, tmp_path: Pat
             text=True,
             timeout=30,
         )
-        assert table.stdout.splitlines()[0].split()[:4] == ["SEQ", "KIND", "TRIGGER", "OPS"]
+        assert table.stdout.splitlines()[0].split()[:5] == ["SEQ", "STARTED", "KIND", "TRIGGER", "OPS"]
         assert "startup resync" in table.stdout
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=20) == 0
@@ -220,3 +220,16 @@ def test_txn_without_an_agent_is_a_one_line_error() -> None:
     )
     assert res.returncode == 1
     assert len(res.stderr.strip().splitlines()) == 1 and "cannot read" in res.stderr
+
+
+def test_a_bad_last_is_a_usage_error() -> None:
+    for bad in ("-3", "0", "x"):
+        res = subprocess.run(
+            [sys.executable, "-m", "contivctl", "txn", "--last", bad, "--http", f"127.0.0.1:{free_port()}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert res.returncode == 2, (bad, res.stderr)
+        assert "Traceback" not in res.stderr and "--last" in res.stderr

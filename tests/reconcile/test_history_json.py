@@ -26,6 +26,7 @@ def record(n: int) -> TxnRecord:
         error=None,
         done=True,
         duration=0.25,
+        started_at=1764620000.125 if n % 2 else 0.0,
     )
 
 
@@ -41,3 +42,8 @@ def test_no_piece_holds_more_than_size_entries() -> None:
     # plan, ops and states of 1,000 entries each come in pieces of 100, plus the joints between the parts
     assert len(pieces) >= 30
     assert max(piece.count('"key"') + piece.count('"state"') for piece in pieces) <= 100
+
+
+def test_the_wall_clock_start_is_iso_8601_utc() -> None:
+    assert record(1).to_dict()["startedAt"] == "2025-12-01T20:13:20.125+00:00"
+    assert record(0).to_dict()["startedAt"] == ""
