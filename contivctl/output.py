@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
@@ -49,6 +50,11 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]
     return rows
 
 
+def _header(key: str) -> str:
+    """A camelCase key as a column title: ``containerId`` → ``CONTAINER_ID``, ``nodeIPs`` → ``NODE_IPS``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).upper()
+
+
 def table(data: Any) -> str:
     """A mapping as KEY/VALUE rows (nested keys dotted); a list of mappings as columns."""
     if isinstance(data, Mapping):
@@ -57,7 +63,7 @@ def table(data: Any) -> str:
         if not data:
             return "(none)"
         headers = list(dict.fromkeys(k for r in data for k in r))
-        rows = [tuple(h.upper() for h in headers)]
+        rows = [tuple(_header(h) for h in headers)]
         rows += [tuple(_cell(r.get(h)) for h in headers) for r in data]
     else:
         return _cell(data)

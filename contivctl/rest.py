@@ -12,21 +12,29 @@
   operations must not hold the event loop while it is serialised.
 - ``GET /contiv/v1/loop``: how late the event loop has run (``agent/looplag.py``).
 - ``GET /metrics``: Prometheus metrics (``metrics.py``).
+- ``GET /contiv/v1/<report>`` and ``POST /contiv/v1/<action>``: what the
+  inspection commands show (``agent/reports.py``: status, pods, ipam,
+  items, and VPP's CLI).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from contivctl.config.model import IPAMConfig
+from contivctl.errors import ContivError
 from contivctl.ipam import NodeAddressPlan, ipam_config_json
 from contivctl.reconcile.history import TxnRecord
 
 Probe = Callable[[], tuple[bool, str]]
+#: a read-only report: the query's parameters in, a JSON value out (ContivError: 400 with its message)
+Report = Callable[[Mapping[str, str]], Awaitable[Any]]
+#: something done on request (a VPP CLI command): a JSON object in, a JSON value out
+Action = Callable[[Mapping[str, Any]], Awaitable[Any]]
 #: the text exposition format Prometheus scrapes
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -42,6 +50,8 @@ class RestServer:
         history: Callable[[], Sequence[TxnRecord]],
         loop_lag: Callable[[], dict[str, Any]] | None = None,
         metrics: Callable[[], bytes] | None = None,
+        reports: Mapping[str, Report] | None = None,
+        actions: Mapping[str, Action] | None = None,
     ) -> None:
         self._node_name = node_name
         self._plan = plan
@@ -58,6 +68,10 @@ class RestServer:
         app.router.add_get("/contiv/v1/txn", self._txn)
         app.router.add_get("/contiv/v1/loop", self._loop)
         app.router.add_get("/metrics", self._exposition)
+        for name, report in (reports or {}).items():
+            app.router.add_get(f"/contiv/v1/{name}", self._report(report))
+        for name, action in (actions or {}).items():
+            app.router.add_post(f"/contiv/v1/{name}", self._action(action))
         self.app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -114,6 +128,32 @@ class RestServer:
         await resp.write(b"]")
         await resp.write_eof()
         return resp
+
+    @staticmethod
+    def _report(report: Report) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            try:
+                return web.json_response(await report(request.query))
+            except ContivError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+
+        return handle
+
+    @staticmethod
+    def _action(action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            try:
+                body = await request.json()
+            except ValueError:
+                return web.json_response({"error": "the request body is not JSON"}, status=400)
+            if not isinstance(body, dict):
+                return web.json_response({"error": "the request body is not a JSON object"}, status=400)
+            try:
+                return web.json_response(await action(body))
+            except ContivError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+
+        return handle
 
     async def _exposition(self, request: web.Request) -> web.Response:
         if self._metrics is None:

@@ -27,6 +27,7 @@ from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
+from contivctl.agent.reports import Reports
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
@@ -121,6 +122,18 @@ class Agent:
         """What a deleted Kubernetes Node sets off besides its items going (etcd forgets it)."""
         return list(self.cluster.node_removal_hooks)
 
+    def cluster_report(self) -> dict[str, object]:
+        return self.cluster.describe()
+
+    def kubernetes_report(self) -> dict[str, object]:
+        if self.kubernetes is None:
+            return {"enabled": self.k8s_access.enabled, "mode": self.k8s_access.mode, "watches": {}}
+        watches = {
+            r.name.removeprefix("k8s "): {"synced": r.synced.is_set(), "lists": r.lists, "error": r.last_error}
+            for r in self.kubernetes.reflectors()
+        }
+        return {"enabled": True, "mode": self.k8s_access.mode, "watches": watches}
+
     def readiness(self) -> tuple[bool, str]:
         reason = self.parts.not_ready()
         if reason is not None:
@@ -144,6 +157,7 @@ class Agent:
         self.loop_lag.start()
         self.store = await LocalStore.open(self.opts.store)
         host, _, port = self.opts.http.rpartition(":")
+        reports = Reports(self)
         self.rest = RestServer(
             node_name=self.opts.node_name,
             plan=lambda: self.node.view.inputs.plan if self.node is not None else self.plan,
@@ -152,6 +166,14 @@ class Agent:
             history=lambda: self.node.reconciler.history() if self.node is not None else [],
             loop_lag=self.loop_lag.to_data,
             metrics=self.metrics.exposition,
+            reports={
+                "status": reports.status,
+                "pods": reports.pods,
+                "ipam/allocations": reports.ipam,
+                "ipam/check": reports.ipam_check,
+                "items": reports.items,
+            },
+            actions={"vpp/cli": reports.vpp_cli},
         )
         await self.rest.start(host or "127.0.0.1", int(port))
         node = self.node = await assemble(

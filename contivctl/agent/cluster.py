@@ -42,6 +42,10 @@ class ClusterWiring(Protocol):
 
     async def leave(self) -> None: ...
 
+    def describe(self) -> dict[str, object]:
+        """How this node learns of the others, as ``contivctl status`` shows it."""
+        ...
+
 
 class LoneNode:
     """No other nodes: a single-node cluster, or one whose peers nobody tells us about."""
@@ -61,6 +65,9 @@ class LoneNode:
 
     async def leave(self) -> None:
         return None
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "none"}
 
 
 class NodesFile(LoneNode):
@@ -88,6 +95,9 @@ class NodesFile(LoneNode):
     async def leave(self) -> None:
         if self.members is not None:
             await self.members.stop()
+
+    def describe(self) -> dict[str, object]:
+        return {"kind": "nodes file", "path": str(self.path), "nodes": len(self.members.nodes) if self.members else 0}
 
 
 def cluster_wiring(opts: AgentOptions) -> ClusterWiring:

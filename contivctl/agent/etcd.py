@@ -95,6 +95,16 @@ class EtcdCluster:
         if self.membership is not None:
             await self.membership.publish(ip_addresses, management_ips)
 
+    def describe(self) -> dict[str, object]:
+        m = self.membership
+        return {
+            "kind": "etcd",
+            "endpoints": list(self.etcd.endpoints),
+            "following": m is not None,
+            "nodes": len(m.nodes) if m is not None else len(self._known),
+            "conflict": self.conflict or "",
+        }
+
     async def leave(self) -> None:
         """Stop following the cluster; the node record (and so the ID) stays in etcd."""
         if self.membership is not None:

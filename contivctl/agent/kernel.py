@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from contivctl.dataplane.linux import kernel_descriptors
+from contivctl.errors import ContivError
 from contivctl.events import Post
 from contivctl.ipam import NodeSetup
 from contivctl.reconcile.descriptor import Descriptor
@@ -52,6 +53,12 @@ class KernelParts:
 
     def observe(self, observer: RequestObserver) -> None:
         return None  # the kernel is reached by netlink alone: nothing to time per request
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "kernel", "connected": True, "vswitchNetns": self.vswitch_netns or "(the agent's own)"}
+
+    async def cli(self, command: str) -> str:
+        raise ContivError("the kernel dataplane has no VPP CLI: use ip and nft in the vswitch namespace")
 
     async def close(self) -> None:
         return None

@@ -123,5 +123,19 @@ class VppParts:
     def observe(self, observer: RequestObserver) -> None:
         self.vpp.observer = observer
 
+    def describe(self) -> dict[str, Any]:
+        info = self.vpp.info
+        return {
+            "name": "vpp",
+            "connected": self.vpp.connected,
+            "socket": self.vpp.socket_path,
+            "version": info.version if info else "",
+            "pid": info.pid if info else 0,
+        }
+
+    async def cli(self, command: str) -> str:
+        reply = await self.vpp.call("cli_inband", cmd=command)
+        return str(reply.reply)
+
     async def close(self) -> None:
         await self.vpp.close()

@@ -74,6 +74,6 @@ def node_row(node: NodeInfo) -> dict[str, object]:
     return {
         "id": node.id,
         "name": node.name,
-        "node_ips": list(node.ip_addresses),
-        "management_ips": list(node.management_ips),
+        "nodeIPs": list(node.ip_addresses),
+        "managementIPs": list(node.management_ips),
     }

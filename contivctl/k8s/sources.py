@@ -68,8 +68,11 @@ class KubernetesSources:
         """``await hook(name)`` when a Node object is deleted (before NodeRemoved is posted)."""
         self._removal_hooks.append(hook)
 
+    def reflectors(self) -> tuple[Reflector, ...]:
+        return (self.nodes, self.pod_reflector, self.node_configs)
+
     def start(self) -> None:
-        for r in (self.nodes, self.pod_reflector, self.node_configs):
+        for r in self.reflectors():
             self._tasks.append(asyncio.create_task(r.run(), name=r.name))
 
     async def close(self) -> None:

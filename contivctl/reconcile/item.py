@@ -88,9 +88,9 @@ class ItemStatus:
         return {
             "state": self.state.value,
             "error": self.error,
-            "waiting_for": list(self.waiting_for),
+            "waitingFor": list(self.waiting_for),
             "attempts": self.attempts,
-            "retry_at": self.retry_at,
+            "retryAt": self.retry_at,
             "txn": self.txn,
         }
 

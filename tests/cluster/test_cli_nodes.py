@@ -61,8 +61,8 @@ def test_nodes_lists_every_record(etcd: EtcdServer) -> None:
     res = contivctl("nodes", "--etcd", etcd.endpoint, "-o", "json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == [
-        {"id": 1, "name": "k8s-master", "node_ips": ["192.168.16.1/24"], "management_ips": ["10.20.0.2"]},
-        {"id": 2, "name": "k8s-worker1", "node_ips": ["192.168.16.2/24"], "management_ips": []},
+        {"id": 1, "name": "k8s-master", "nodeIPs": ["192.168.16.1/24"], "managementIPs": ["10.20.0.2"]},
+        {"id": 2, "name": "k8s-worker1", "nodeIPs": ["192.168.16.2/24"], "managementIPs": []},
     ]
     table = contivctl("nodes", "--etcd", etcd.endpoint)
     assert table.returncode == 0, table.stderr

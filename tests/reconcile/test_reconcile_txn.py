@@ -221,11 +221,11 @@ async def test_history_is_bounded_plain_data(world: World) -> None:
     last = hist[-1].to_dict()
     json.dumps(last)
     assert last["states"]["a/4"]["state"] == "pending"
-    assert last["states"]["a/4"]["waiting_for"] == ["a/ghost"]
+    assert last["states"]["a/4"]["waitingFor"] == ["a/ghost"]
     rec = hist[-2].to_dict()
     assert rec["plan"] == [{"op": "create", "key": "a/3", "reason": "changed", "after": []}]
     assert rec["ops"][0]["outcome"] == "ok" and rec["ops"][0]["duration"] >= 0
-    configured = {"state": "configured", "waiting_for": [], "txn": 4}
+    configured = {"state": "configured", "waitingFor": [], "txn": 4}
     assert rec["states"] == {"a/3": {**last["states"]["a/4"], **configured}}
 
 
