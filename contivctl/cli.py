@@ -16,9 +16,9 @@ from typing import Any, TextIO
 
 import attrs
 
-from contivctl import __version__
+from contivctl import __version__, inspection
 from contivctl.agent.options import DATAPLANES, AgentOptions, default
-from contivctl.errors import AgentUnreachable, ConfigError, ConfigProblem, ContivError
+from contivctl.errors import ConfigError, ConfigProblem, ContivError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -193,59 +193,6 @@ def cmd_node_remove(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def cmd_txn(args: argparse.Namespace, out: TextIO) -> int:
-    """Show the agent's last transactions, read from its REST endpoint."""
-    import json
-    import urllib.error
-    import urllib.request
-
-    from contivctl.output import emit
-
-    url = f"http://{args.http}/contiv/v1/txn" + (f"?last={args.last}" if args.last else "")
-    try:
-        with urllib.request.urlopen(url, timeout=args.timeout) as resp:
-            records = json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise AgentUnreachable(f"cannot read {url}: {getattr(exc, 'reason', exc)}") from None
-    if args.output != "table":
-        emit(records, args.output, out)
-        return 0
-    rows = [
-        {
-            "seq": r["seq"],
-            "started": (r.get("startedAt") or "")[11:23],
-            "kind": r["kind"],
-            "trigger": r["trigger"],
-            "ops": len(r["ops"]),
-            "failed": sum(1 for o in r["ops"] if o["outcome"] != "ok"),
-            "ms": round(r["duration"] * 1000, 1),
-            "error": r["error"] or "",
-        }
-        for r in records
-    ]
-    emit(rows, "table", out)
-    return 0
-
-
-def _add_txn_command(sub: Any) -> None:
-    txn = sub.add_parser(
-        "txn",
-        help="show the agent's last transactions",
-        description="What the agent's reconciler did lately: each transaction's trigger, operations and "
-        "errors. The first place to look when a pod is not wired (-o json shows every operation).",
-    )
-    txn.add_argument(
-        "--http",
-        default=_env("CONTIV_HTTP", default=default("http")),
-        metavar="ADDR",
-        help="the agent's REST endpoint (CONTIV_HTTP)",
-    )
-    txn.add_argument("--last", type=_count, default=0, metavar="N", help="only the last N transactions (1 or more)")
-    txn.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for the agent")
-    _add_output(txn, "table")
-    txn.set_defaults(handler=cmd_txn)
-
-
 def _add_cluster_commands(sub: Any) -> None:
     nodes = sub.add_parser(
         "nodes",
@@ -374,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--node", metavar="NAME", help="apply this node's NodeConfig entry (static IP, DHCP)")
     _add_output(plan, "json")
     plan.set_defaults(handler=cmd_ipam_plan)
+    inspection.add_ipam_commands(ipam_sub)
 
     agent = sub.add_parser(
         "agent",
@@ -473,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)
     _add_cluster_commands(sub)
-    _add_txn_command(sub)
+    inspection.add_commands(sub, _count)
     _add_demo_command(sub)
     return parser
 

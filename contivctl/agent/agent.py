@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
 from contivctl.agent.kernel import KernelParts
+from contivctl.agent.logs import RecentLogs
 from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
@@ -113,6 +114,8 @@ class Agent:
         self.kubernetes: KubernetesSources | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
+        #: the last log lines, for contivctl bugtool (REST: /contiv/v1/logs)
+        self.recent_logs = RecentLogs()
         #: what the agent did and holds, for Prometheus (REST: /metrics)
         self.metrics = AgentMetrics(version=__version__, dataplane=self.parts.renderers.name)
         self.parts.observe(self.metrics)
@@ -154,6 +157,7 @@ class Agent:
         return STATUS_READY, "ready"
 
     async def start(self) -> None:
+        logging.getLogger().addHandler(self.recent_logs)
         self.loop_lag.start()
         self.store = await LocalStore.open(self.opts.store)
         host, _, port = self.opts.http.rpartition(":")
@@ -172,6 +176,7 @@ class Agent:
                 "ipam/allocations": reports.ipam,
                 "ipam/check": reports.ipam_check,
                 "items": reports.items,
+                "logs": reports.logs,
             },
             actions={"vpp/cli": reports.vpp_cli},
         )
@@ -253,6 +258,7 @@ class Agent:
         if self.store is not None:
             await self.store.close()
         await self.loop_lag.stop()
+        logging.getLogger().removeHandler(self.recent_logs)
 
 
 async def run_agent(opts: AgentOptions) -> int:

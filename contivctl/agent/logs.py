@@ -8,6 +8,7 @@ wall-clock UTC with milliseconds.
 
 from __future__ import annotations
 
+import collections
 import logging
 import sys
 from typing import Literal
@@ -33,3 +34,18 @@ def configure(level: str, fmt: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))
+
+
+class RecentLogs(logging.Handler):
+    """The agent's last log lines, kept in memory for ``contivctl bugtool`` (whatever the log format)."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: collections.deque[str] = collections.deque(maxlen=capacity)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a log record that cannot be formatted must not break the agent
+            self.handleError(record)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from contivctl.errors import ContivError
+from contivctl.reconcile import ItemState
 from contivctl.render import naming
 
 if TYPE_CHECKING:
@@ -98,8 +99,8 @@ class Reports:
         counts = reconciler.count_states()
         out["pods"] = len(controller.pods)
         out["nodes"] = len(view.nodes)
-        out["items"] = {state.value.lower(): n for state, n in sorted(counts.items(), key=lambda kv: kv[0].value)}
-        out["itemsFailed"] = sum(n for state, n in counts.items() if state.value in ("FAILED", "RETRYING"))
+        out["items"] = {state.value: n for state, n in sorted(counts.items(), key=lambda kv: kv[0].value)}
+        out["itemsFailed"] = counts[ItemState.FAILED] + counts[ItemState.RETRYING]
         if records:
             last = records[-1]
             out["lastTransaction"] = {
@@ -123,7 +124,7 @@ class Reports:
         for att in sorted(controller.pods, key=lambda a: (a.pod.namespace, a.pod.name, a.ifname)):
             keys = controller.pods.items.get(att.key, {})
             states = [reconciler.state(k) for k in keys]
-            bad = [s for s in states if s is not None and s.state.value != "CONFIGURED"]
+            bad = [s for s in states if s is not None and s.state is not ItemState.CONFIGURED]
             cid = att.container_id
             interfaces = [att.ifname, naming.vpp_pod_if_name(cid, att.ifname)]
             interfaces.append(naming.host_veth_name(cid, att.ifname) if net.mode == "veth" else "tap")
@@ -137,7 +138,7 @@ class Reports:
                     "netns": att.netns,
                     "interfaces": interfaces,
                     "mode": "tcp-stack" if att.tcp_stack else net.mode,
-                    "state": "wired" if not bad else "degraded: " + ", ".join(sorted({s.state.value for s in bad})),
+                    "state": "wired" if not bad else "not wired: " + ", ".join(sorted({s.state.value for s in bad})),
                 }
             )
         return rows
@@ -208,10 +209,13 @@ class Reports:
     def _diff(reconciler: Any, kind: str) -> list[dict[str, Any]]:
         out = []
         for key, status in sorted(reconciler.states().items()):
-            if not key.startswith(kind) or status.state.value == "CONFIGURED":
+            if not key.startswith(kind) or status.state is ItemState.CONFIGURED:
                 continue
             out.append({"key": key, **plain(status.to_dict())})
         return out
+
+    async def logs(self, query: Mapping[str, str]) -> dict[str, Any]:
+        return {"lines": list(self._agent.recent_logs.lines)}
 
     # -- VPP ----------------------------------------------------------------------------
 
