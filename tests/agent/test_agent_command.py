@@ -141,7 +141,7 @@ def test_the_agent_serves_ipam_health_and_readiness(sockdir: Path, tmp_path: Pat
 
 def test_the_agent_refuses_a_bad_config_with_one_line_per_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("MTUSize: big\nTAPInterfaceVersion: 7\n")
+    bad.write_text("MTUSize: big\nTAPInterfaceVersion: 7\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n")
     res = subprocess.run(
         [
             sys.executable,
