@@ -54,7 +54,9 @@ def dataplane_parts(opts: AgentOptions, packet_trace: bool) -> DataplaneParts:
 class Agent:
     def __init__(self, opts: AgentOptions) -> None:
         self.opts = opts
-        self.config = load_config(opts.config)
+        self.config = load_config(opts.config, node=opts.node_name)
+        for warning in self.config.warnings:
+            log.warning("%s: %s", opts.config, warning)
         #: the address plan as the start computes it (the node view's, once there is one)
         self.plan: NodeAddressPlan = node_setup(self.config, opts.node_name, opts.node_id).plan
         self.parts = dataplane_parts(opts, self.config.enable_packet_trace)
@@ -143,11 +145,17 @@ class Agent:
         from contivctl.k8s.client import api_client
         from contivctl.k8s.sources import KubernetesSources
 
-        sources = KubernetesSources(await api_client(self.k8s_access), self.opts.node_name, node.controller.post)
+        crd = not self.config.crd_node_configuration_disabled
+        sources = KubernetesSources(
+            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, node_configs=crd
+        )
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)
         sources.start()
         self.kubernetes = sources
+        if not crd:
+            log.info("CRDNodeConfigurationDisabled: NodeConfig resources are not read; the node entry is the file's")
+            return
         try:
             await asyncio.wait_for(sources.node_configs.synced.wait(), self.opts.k8s_sync_timeout)
         except TimeoutError:
@@ -155,10 +163,10 @@ class Agent:
                 "NodeConfig not read within %.0fs; starting with the file's node entry", self.opts.k8s_sync_timeout
             )
             return
-        crd = sources.node_config()
-        if crd is not None:  # before the controller runs: the startup resync applies it
+        spec = sources.node_config()
+        if spec is not None:  # before the controller runs: the startup resync applies it
             view = node.view
-            view.set_inputs(view.inputs.reconfigured(crd, None))
+            view.set_inputs(view.inputs.reconfigured(spec, None))
 
     async def stop(self) -> None:
         if self.kubernetes is not None:
