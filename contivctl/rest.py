@@ -16,12 +16,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from contivctl.config.model import IPAMConfig
+from contivctl.errors import ContivError
 from contivctl.ipam import NodeAddressPlan, ipam_config_json
 from contivctl.reconcile.history import TxnRecord
 
@@ -57,7 +59,11 @@ class RestServer:
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as exc:  # a port in use is the user's to fix: one line, no traceback
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ContivError(f"cannot serve REST on {host}:{port}: {reason}") from None
 
     async def stop(self) -> None:
         if self._runner is not None:
