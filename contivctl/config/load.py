@@ -135,6 +135,8 @@ def load_config(path: str | Path, *, node: str | None = None) -> Config:
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        # before construction: building the values flattens YAML merge keys into the nodes
+        twice = [] if root is None else list(duplicate_keys(root))
         data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         where = ""
@@ -145,7 +147,6 @@ def load_config(path: str | Path, *, node: str | None = None) -> Config:
         raise ConfigError([ConfigProblem(str(p), f"not valid YAML{where}: {reason}")]) from None
     finally:
         loader.dispose()
-    twice = [] if root is None else list(duplicate_keys(root))
     try:
         cfg = parse_config(data, node=node)
     except ConfigError as exc:

@@ -331,7 +331,7 @@ def _ipam_warnings(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
         yield ConfigProblem(
             ctx.where("ipam", "node_interconnect_cidr"),
             f"is not set and {dhcp} is false: only the nodes whose entry gives them an IP "
-            f"({', '.join(named)}) have a node IP; the agent refuses to start on any other node",
+            f"({', '.join(map(repr, named))}) have a node IP; the agent refuses to start on any other node",
         )
 
 
