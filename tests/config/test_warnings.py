@@ -31,8 +31,7 @@ def test_tap_version_1_is_read_and_warned_about() -> None:
     cfg = parse_config({"TAPInterfaceVersion": 1, "IPAMConfig": NODE_RANGE})
     assert cfg.tap_interface_version == 1
     assert warnings_of(cfg) == [
-        "TAPInterfaceVersion: 1 is ignored: VPP 26.06 has no TAP v1, TAP interfaces are always virtio TAPs "
-        "(version 2)"
+        "TAPInterfaceVersion: 1 is ignored: VPP 26.06 has no TAP v1, TAP interfaces are always virtio TAPs (version 2)"
     ]
     assert parse_config({"TAPInterfaceVersion": 2, "IPAMConfig": NODE_RANGE}).warnings == ()
 
