@@ -244,7 +244,7 @@ def _origin(ctx: _Context, name: str) -> str:
 
 
 def _node_ip_sources(cfg: Config) -> list[str]:
-    """The file's node entries that give their node its IP themselves (static or DHCP)."""
+    """Names of the nodes whose entry makes NodeInterconnectCIDR unnecessary for them (static IP or DHCP)."""
     return [
         n.node_name for n in cfg.node_config if n.main_vpp_interface.ip is not None or n.main_vpp_interface.use_dhcp
     ]
@@ -314,11 +314,12 @@ def _ipam_warnings(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
         and pod_if.version == pods.version
         and pod_if.prefixlen > ipam.pod_network_prefix_len
     ):
-        used = type(pod_if)((int(pod_if.network_address), ipam.pod_network_prefix_len), strict=False)
+        # the host part of a pod address is added to the range's start, unmasked (subnets.pod_if_address)
+        last = pod_if.network_address + (1 << (pod_if.max_prefixlen - ipam.pod_network_prefix_len)) - 1
         yield ConfigProblem(
             ctx.where("ipam", "pod_if_ip_cidr"),
             f"{pod_if} is smaller than one node's pod subnet (/{ipam.pod_network_prefix_len}): "
-            f"as in the original, the VPP-side pod interface addresses run past it, over {used}",
+            f"as in the original, the VPP-side pod interface addresses run past it, up to {last}",
         )
     if (
         node is None

@@ -23,7 +23,7 @@ def test_a_pod_if_range_smaller_than_a_node_subnet_loads_as_the_original_did() -
     assert str(cfg.ipam.pod_if_ip_cidr) == "10.2.1.0/26"
     assert warnings_of(cfg) == [
         "IPAMConfig.PodIfIPCIDR: 10.2.1.0/26 is smaller than one node's pod subnet (/24): as in the original, "
-        "the VPP-side pod interface addresses run past it, over 10.2.1.0/24"
+        "the VPP-side pod interface addresses run past it, up to 10.2.1.255"
     ]
 
 
