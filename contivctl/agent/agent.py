@@ -145,15 +145,15 @@ class Agent:
         from contivctl.k8s.client import api_client
         from contivctl.k8s.sources import KubernetesSources
 
-        crd = not self.config.crd_node_configuration_disabled
+        watch_crd = not self.config.crd_node_configuration_disabled
         sources = KubernetesSources(
-            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, node_configs=crd
+            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, node_configs=watch_crd
         )
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)
         sources.start()
         self.kubernetes = sources
-        if not crd:
+        if not watch_crd:
             log.info("CRDNodeConfigurationDisabled: NodeConfig resources are not read; the node entry is the file's")
             return
         try:
@@ -163,10 +163,10 @@ class Agent:
                 "NodeConfig not read within %.0fs; starting with the file's node entry", self.opts.k8s_sync_timeout
             )
             return
-        spec = sources.node_config()
-        if spec is not None:  # before the controller runs: the startup resync applies it
+        crd = sources.node_config()
+        if crd is not None:  # before the controller runs: the startup resync applies it
             view = node.view
-            view.set_inputs(view.inputs.reconfigured(spec, None))
+            view.set_inputs(view.inputs.reconfigured(crd, None))
 
     async def stop(self) -> None:
         if self.kubernetes is not None:
