@@ -65,6 +65,7 @@ IPAMConfig:
   VPPHostNetworkPrefixLen: 26
   NodeInterconnectCIDR: 192.168.0.0/16
   VxlanCIDR: 100.64.0.0/16
+  ServiceCIDR: 100.96.0.0/12  # the default 10.96.0.0/12 lies inside the pod range: ranges must not overlap
 """
 CLONE_NEWNET = 0x40000000
 PORT = 39181

@@ -1,9 +1,10 @@
 """``contivctl``: the agent and the commands to inspect and check it.
 
 Every read command takes ``-o json|yaml|table``. Exit codes: 0 success,
-1 an operation failed (e.g. a node ID that fits no subnet), 2 bad usage or
-an invalid config (one line per problem). Errors never reach the user as a
-traceback.
+1 an operation failed (e.g. a node ID that fits no subnet, a port in use),
+2 bad usage or an invalid config (one line per problem). Errors never reach
+the user as a traceback. Warnings (a config that loads but does not do all
+it says) go to stderr, one line each, and change no exit code.
 """
 
 from __future__ import annotations
@@ -48,12 +49,38 @@ def _count(text: str) -> int:
     return n
 
 
+def _check_node_id(node_id: int, option: str = "--node-id") -> None:
+    """Node IDs start at 1: 0 or less is a usage error, not a failed computation."""
+    if node_id < 1:
+        raise ConfigError([ConfigProblem(option, f"{node_id} is not a node ID: node IDs start at 1")])
+
+
+def _warn(problems: Sequence[ConfigProblem]) -> None:
+    for problem in problems:
+        print(f"contivctl: warning: {problem}", file=sys.stderr)
+
+
+def _node_warnings(cfg: Any, node: str | None) -> list[ConfigProblem]:
+    """``--node`` naming no entry is most likely a typo: the output is then the global config's."""
+    if not node or cfg.node_entry(node) is not None:
+        return []
+    names = ", ".join(repr(n.node_name) for n in cfg.node_config) or "none"
+    return [
+        ConfigProblem(
+            "--node",
+            f"{node!r} matches no node entry (entries: {names}); the global config applies "
+            "(a NodeConfig resource, if there is one, is not read here)",
+        )
+    ]
+
+
 def cmd_config_check(args: argparse.Namespace, out: TextIO) -> int:
     from contivctl.config import effective_config, load_config
     from contivctl.config.dump import to_data
     from contivctl.output import emit
 
-    cfg = load_config(args.file)
+    cfg = load_config(args.file, node=args.node)
+    _warn([*cfg.warnings, *_node_warnings(cfg, args.node)])
     if args.node:
         eff = effective_config(cfg, args.node)
         cfg = attrs.evolve(
@@ -71,7 +98,9 @@ def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
     from contivctl.ipam import node_setup
     from contivctl.output import emit
 
-    cfg = load_config(args.config)
+    _check_node_id(args.node_id)
+    cfg = load_config(args.config, node=args.node or "")
+    _warn([*cfg.warnings, *_node_warnings(cfg, args.node)])
     plan = node_setup(cfg, args.node or "", args.node_id).plan
     emit(plan.to_json(cfg.ipam), args.output, out)
     return 0
@@ -89,6 +118,9 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
     if not args.node_name:
         raise ConfigError([ConfigProblem("--node-name", "is required (or set NODE_NAME or MICROSERVICE_LABEL)")])
+    if args.node_id is not None:
+        _check_node_id(args.node_id)
+    _check_http(args.http)
     if args.vswitch_netns and args.dataplane != "kernel":
         raise ConfigError([ConfigProblem("--vswitch-netns", "is only for --dataplane kernel")])
     etcd = _etcd_config(args, required=False)
@@ -112,6 +144,12 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
     )
     return asyncio.run(run_agent(opts))
+
+
+def _check_http(addr: str) -> None:
+    _, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError([ConfigProblem("--http", f"{addr!r} is not host:port (e.g. 127.0.0.1:9999)")])
 
 
 def _env(*names: str, default: str = "") -> str:

@@ -10,6 +10,7 @@ showing a traceback::
     │   ├── NodeIDOutOfRange the node ID does not fit the configured subnets
     │   └── PoolExhausted    every pod address of this node is in use
     ├── AgentUnreachable     a command could not reach the agent's REST endpoint
+    ├── ReportError          the agent cannot give a report as asked (a bad query value)
     ├── StoreError           the local store or etcd failed an operation
     ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
     ├── PodWiringError       a pod could not be wired; everything the attempt made was undone
@@ -217,6 +218,10 @@ class NetlinkFailed(LinuxError):
 
 class LinkNotFound(LinuxError):
     """The interface an operation needs is not there (yet, or any more)."""
+
+
+class ReportError(ContivError):
+    """A report of the agent cannot be given as asked (a bad query value): the message says why."""
 
 
 class AgentUnreachable(ContivError):

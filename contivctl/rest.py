@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -77,7 +78,11 @@ class RestServer:
     async def start(self, host: str, port: int) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as exc:  # a port in use is the user's to fix: one line, no traceback
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ContivError(f"cannot serve REST on {host}:{port}: {reason}") from None
 
     async def stop(self) -> None:
         if self._runner is not None:

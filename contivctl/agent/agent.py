@@ -99,7 +99,9 @@ def dataplane_parts(opts: AgentOptions, packet_trace: bool) -> DataplaneParts:
 class Agent:
     def __init__(self, opts: AgentOptions) -> None:
         self.opts = opts
-        self.config = load_config(opts.config)
+        self.config = load_config(opts.config, node=opts.node_name)
+        for warning in self.config.warnings:
+            log.warning("%s: %s", opts.config, warning)
         #: the address plan as the start computes it (the node view's, once there is one)
         self.plan: NodeAddressPlan = node_setup(self.config, opts.node_name, opts.node_id).plan
         self.parts = dataplane_parts(opts, self.config.enable_packet_trace)
@@ -225,11 +227,17 @@ class Agent:
         from contivctl.k8s.client import api_client
         from contivctl.k8s.sources import KubernetesSources
 
-        sources = KubernetesSources(await api_client(self.k8s_access), self.opts.node_name, node.controller.post)
+        watch_crd = not self.config.crd_node_configuration_disabled
+        sources = KubernetesSources(
+            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, node_configs=watch_crd
+        )
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)
         sources.start()
         self.kubernetes = sources
+        if not watch_crd:
+            log.info("CRDNodeConfigurationDisabled: NodeConfig resources are not read; the node entry is the file's")
+            return
         try:
             await asyncio.wait_for(sources.node_configs.synced.wait(), self.opts.k8s_sync_timeout)
         except TimeoutError:

@@ -12,16 +12,34 @@ import enum
 import ipaddress
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from contivctl.errors import ContivError
+from contivctl.errors import ReportError
 from contivctl.reconcile import ItemState
 from contivctl.render import naming
 
 if TYPE_CHECKING:
-    from contivctl.agent.agent import Agent
+    from contivctl.agent.logs import RecentLogs
+    from contivctl.agent.node import Node
+    from contivctl.agent.options import AgentOptions
+    from contivctl.agent.parts import DataplaneParts
+
+
+class AgentView(Protocol):
+    """What the reports read of the agent (the agent itself, in production)."""
+
+    opts: AgentOptions
+    node: Node | None
+    parts: DataplaneParts
+    recent_logs: RecentLogs
+
+    def readiness(self) -> tuple[bool, str]: ...
+
+    def cluster_report(self) -> dict[str, object]: ...
+
+    def kubernetes_report(self) -> dict[str, object]: ...
 
 _CAMEL = re.compile(r"_([a-z0-9])")
 _ADDRESSES = (
@@ -32,10 +50,6 @@ _ADDRESSES = (
     ipaddress.IPv4Interface,
     ipaddress.IPv6Interface,
 )
-
-
-class ReportError(ContivError):
-    """A report cannot be given as asked (a bad query value): the message says why."""
 
 
 def camel(name: str) -> str:
@@ -60,7 +74,7 @@ def plain(value: Any) -> Any:
 
 
 class Reports:
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: AgentView) -> None:
         self._agent = agent
 
     def _node(self) -> Any:

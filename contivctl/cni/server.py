@@ -205,14 +205,20 @@ class CNIServer:
         self._inode: int | None = None
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
         self._remove_stale()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             # On Linux the socket file takes the socket inode's mode at bind:
             # set it first, so the socket is never reachable by others.
             os.fchmod(sock.fileno(), 0o600)
-            sock.bind(str(self.path))
+            try:
+                sock.bind(str(self.path))
+            except OSError as exc:  # the user's to fix (a path too long, a read-only directory): one line
+                raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
             os.chmod(self.path, 0o600)
             sock.setblocking(False)
             server = Server([self._service])

@@ -5,11 +5,15 @@ names) and the later ``contiv.conf`` (JSON tags). Keys match
 case-insensitively in both, as they did in the original. The form only
 decides the defaults of the few keys whose default changed between the
 original's versions, so that an unchanged v2.0 file behaves as it did.
+
+A key written twice is a problem whichever way it is spelled: YAML itself
+would silently keep the last one, so the file is composed into nodes first
+and every mapping is checked before the values are built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ import yaml
 from contivctl.config.contivcidr import apply_contiv_cidr
 from contivctl.config.model import Config, Dialect
 from contivctl.config.schema import Loader
-from contivctl.config.validate import key_path, validate
+from contivctl.config.validate import advise, key_path, validate
 from contivctl.errors import ConfigError, ConfigProblem
 
 #: Defaults of the v2.0 Go code where the later versions changed them.
@@ -29,6 +33,8 @@ LEGACY_DEFAULTS: Mapping[str, Any] = {
     "nat_external_traffic": False,
     "tcp_stack_disabled": False,
     "cleanup_idle_nat_sessions": False,
+    # v2.0 read a node's NodeConfig resource whatever this key said (only its chart read the key)
+    "crd_node_configuration_disabled": False,
 }
 #: Keys that exist only in the v2.0 form; any of them marks a v2.0 file.
 _V2_ONLY_KEYS = {"podnetworkprefixlen", "vpphostnetworkprefixlen", "podifipcidr"}
@@ -51,8 +57,13 @@ def detect_dialect(data: Mapping[str, Any]) -> Dialect:
     return "contiv.conf"
 
 
-def parse_config(data: Any, dialect: Dialect | None = None) -> Config:
-    """Build the effective Config from parsed YAML; raise ConfigError listing every problem."""
+def parse_config(data: Any, dialect: Dialect | None = None, *, node: str | None = None) -> Config:
+    """Build the effective Config from parsed YAML; raise ConfigError listing every problem.
+
+    ``node`` is the name of the node the config is loaded for (the agent's,
+    or ``--node``; "" for a node without an entry): what only that node
+    needs, such as a way to get its node IP, is then judged for it.
+    """
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
@@ -70,10 +81,10 @@ def parse_config(data: Any, dialect: Dialect | None = None) -> Config:
         cfg = attrs.evolve(cfg, ipam=apply_contiv_cidr(cfg.ipam))
     except ValueError as exc:
         problems.append(ConfigProblem(key_path(form, Config, "ipam", "contiv_cidr"), str(exc)))
-    problems += validate(cfg, loader.failed, loader.spelled)
+    problems += validate(cfg, loader.failed, loader.spelled, node=node)
     if problems:
         raise ConfigError(problems)
-    return cfg
+    return attrs.evolve(cfg, warnings=tuple(advise(cfg, loader.failed, loader.spelled, node=node)))
 
 
 def _normalise(cfg: Config, given: set[str]) -> tuple[Config, list[ConfigProblem]]:
@@ -111,15 +122,22 @@ def _normalise(cfg: Config, given: set[str]) -> tuple[Config, list[ConfigProblem
     return attrs.evolve(cfg, **changes), problems
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and check a config file; every failure is a ConfigError naming the file."""
+def load_config(path: str | Path, *, node: str | None = None) -> Config:
+    """Read and check a config file; every failure is a ConfigError naming the file.
+
+    ``node`` as for :func:`parse_config`.
+    """
     p = Path(path)
     try:
         text = p.read_text()
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(p), f"cannot read: {exc.strerror or exc}")]) from None
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        # before construction: building the values flattens YAML merge keys into the nodes
+        twice = [] if root is None else list(duplicate_keys(root))
+        data = None if root is None else loader.construct_document(root)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -127,4 +145,35 @@ def load_config(path: str | Path) -> Config:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([ConfigProblem(str(p), f"not valid YAML{where}: {reason}")]) from None
-    return parse_config(data)
+    finally:
+        loader.dispose()
+    try:
+        cfg = parse_config(data, node=node)
+    except ConfigError as exc:
+        raise ConfigError([*twice, *exc.problems]) from None
+    if twice:
+        raise ConfigError(twice)
+    return cfg
+
+
+def duplicate_keys(node: yaml.Node, path: str = "") -> Iterator[ConfigProblem]:
+    """Keys written twice with the same spelling, anywhere in the document.
+
+    Different spellings of one key (``MTUSize`` and ``mtusize``) are the
+    loader's to find: only it knows they are the same key.
+    """
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key, line = key_node.value, key_node.start_mark.line + 1
+            where = f"{path}.{key}" if path else key
+            if key in seen:
+                yield ConfigProblem(where, f"given twice (at lines {seen[key]} and {line}); write it once")
+            else:
+                seen[key] = line
+            yield from duplicate_keys(value_node, where)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from duplicate_keys(item, f"{path}[{i}]")

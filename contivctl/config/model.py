@@ -16,6 +16,7 @@ import attrs
 
 from contivctl.config import convert as c
 from contivctl.config.schema import section, section_list, setting
+from contivctl.errors import ConfigProblem
 from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 
 MINUTE = timedelta(minutes=1)
@@ -119,6 +120,9 @@ class Config:
     #: Which file form the config was read from; it decides the defaults of
     #: the few keys whose default changed between the original's versions.
     dialect: Dialect = attrs.field(default="contiv.conf")
+    #: What loads but does not do what it says (docs/configuration.md, "Warnings"):
+    #: ``config check`` prints these, the agent logs them at start.
+    warnings: tuple[ConfigProblem, ...] = attrs.field(default=(), eq=False)
 
     def node_entry(self, node_name: str) -> NodeConfig | None:
         """The file's ``NodeConfig`` entry for ``node_name``, if any."""

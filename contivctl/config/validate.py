@@ -2,7 +2,14 @@
 
 Types and ranges of single values are checked while loading; what is here
 needs several values at once (a per-node prefix against its cluster range, a
-VRF against another) or knowledge of what VPP accepts.
+VRF against another, one range against the others) or knowledge of what VPP
+accepts.
+
+The same rules serve ``contivctl config check`` and the agent: whatever the
+agent needs to compute a node's address plan is checked here, at load, so a
+file that passes the check cannot be refused by the agent later. Warnings
+(``advise``) are for what the original accepted and we keep accepting, but
+which does not do what its value says.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import attrs
 
 from contivctl.config.contivcidr import MIN_HOST_BITS
 from contivctl.config.model import Config, IPAMConfig
+from contivctl.config.node import effective_config
 from contivctl.config.schema import display_key
 from contivctl.errors import ConfigProblem
 from contivctl.iptypes import IPNetwork
@@ -26,6 +34,23 @@ MAX_RING_SIZE = 32768
 MIN_POD_HOST_BITS = 3
 #: The VPP-host link needs the VPP end (+1) and the host end (+2).
 MIN_VPP_HOST_BITS = 2
+#: The cluster ranges that must not share an address, in the order they are named in messages.
+DISJOINT_RANGES = (
+    "pod_subnet_cidr",
+    "vpp_host_subnet_cidr",
+    "service_cidr",
+    "node_interconnect_cidr",
+    "vxlan_cidr",
+    "pod_if_ip_cidr",
+)
+#: The ranges ContivCIDR carves (NodeInterconnectCIDR only when the user gave none).
+_FROM_CONTIV_CIDR = {
+    "pod_subnet_cidr",
+    "vpp_host_subnet_cidr",
+    "node_interconnect_cidr",
+    "vxlan_cidr",
+    "pod_if_ip_cidr",
+}
 
 
 def key_path(dialect: str, cls: type[Any], *names: str) -> str:
@@ -68,11 +93,32 @@ class _Context:
 
 
 def validate(
-    cfg: Config, failed: Collection[str] = (), spelled: Mapping[str, str] | None = None
+    cfg: Config,
+    failed: Collection[str] = (),
+    spelled: Mapping[str, str] | None = None,
+    *,
+    node: str | None = None,
 ) -> list[ConfigProblem]:
-    """Cross-field problems of ``cfg``; ``failed`` and ``spelled`` come from the loader."""
+    """Cross-field problems of ``cfg``; ``failed`` and ``spelled`` come from the loader.
+
+    With ``node`` (the agent's node name; "" for a node without an entry)
+    the node-specific rules are judged for that node instead of for the
+    file as a whole.
+    """
     ctx = _Context(cfg, frozenset(failed), spelled or {})
-    return [*_global_problems(ctx), *_ipam_problems(ctx), *_node_problems(ctx)]
+    return [*_global_problems(ctx), *_ipam_problems(ctx), *_node_ip_problems(ctx, node), *_node_problems(ctx)]
+
+
+def advise(
+    cfg: Config,
+    failed: Collection[str] = (),
+    spelled: Mapping[str, str] | None = None,
+    *,
+    node: str | None = None,
+) -> list[ConfigProblem]:
+    """What loads but does not do what it says; ``config check`` prints it, the agent logs it."""
+    ctx = _Context(cfg, frozenset(failed), spelled or {})
+    return [*_global_warnings(ctx), *_ipam_warnings(ctx, node)]
 
 
 def _global_problems(ctx: _Context) -> Iterator[ConfigProblem]:
@@ -149,6 +195,7 @@ def _ipam_problems(ctx: _Context) -> Iterator[ConfigProblem]:
         yield ConfigProblem(path("vxlan_cidr"), "is required (or set ContivCIDR)")
     if ok("ipam.pod_if_ip_cidr", "ipam.pod_subnet_cidr", "ipam.pod_network_prefix_len"):
         yield from _pod_if_problems(ipam, path("pod_if_ip_cidr"))
+    yield from _overlap_problems(ctx)
     families = {
         name: net.version
         for name in ("pod_subnet_cidr", "vpp_host_subnet_cidr", "node_interconnect_cidr", "vxlan_cidr")
@@ -169,11 +216,123 @@ def _pod_if_problems(ipam: IPAMConfig, path: str) -> Iterator[ConfigProblem]:
         return
     if pod_if.version != pods.version:
         yield ConfigProblem(path, f"{pod_if} is not of the same IP version as the pod subnet {pods}")
-    elif pod_if.prefixlen > ipam.pod_network_prefix_len:
+
+
+def _overlap_problems(ctx: _Context) -> Iterator[ConfigProblem]:
+    """Two ranges sharing addresses: a pod could get the VPP-host address, a service IP a pod's."""
+    ipam = ctx.cfg.ipam
+    ranges = [
+        (name, net) for name in DISJOINT_RANGES if ctx.ok(f"ipam.{name}") and (net := getattr(ipam, name)) is not None
+    ]
+    for i, (name, net) in enumerate(ranges):
+        for other_name, other in ranges[:i]:
+            if net.version == other.version and net.overlaps(other):
+                yield ConfigProblem(
+                    ctx.where("ipam", name),
+                    f"{net}{_origin(ctx, name)} overlaps {ctx.where('ipam', other_name)} "
+                    f"{other}{_origin(ctx, other_name)}; the ranges must not share addresses",
+                )
+
+
+def _origin(ctx: _Context, name: str) -> str:
+    """Where a range's value came from, when the user did not write it."""
+    given = f"ipam.{name}" in ctx.spelled
+    kept = given and name == "node_interconnect_cidr"  # the one range ContivCIDR keeps as the user gave it
+    if ctx.cfg.ipam.contiv_cidr is not None and name in _FROM_CONTIV_CIDR and not kept:
+        return f" (from {ctx.where('ipam', 'contiv_cidr')})"
+    return "" if given else " (the default)"
+
+
+def _node_ip_sources(cfg: Config) -> list[str]:
+    """Names of the nodes whose entry makes NodeInterconnectCIDR unnecessary for them (static IP or DHCP)."""
+    return [
+        n.node_name for n in cfg.node_config if n.main_vpp_interface.ip is not None or n.main_vpp_interface.use_dhcp
+    ]
+
+
+def _node_ip_problems(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
+    """Without NodeInterconnectCIDR or DHCP a node has no IP: the agent could not compute its plan."""
+    cfg = ctx.cfg
+    ipam = cfg.ipam
+    if not ctx.ok("ipam", "ipam.node_interconnect_cidr", "ipam.node_interconnect_dhcp", "node_config"):
+        return
+    if ipam.node_interconnect_cidr is not None or ipam.node_interconnect_dhcp or ipam.contiv_cidr is not None:
+        return  # (a ContivCIDR that carves no range has a problem of its own)
+    dhcp = key_path(cfg.dialect, Config, "ipam", "node_interconnect_dhcp")
+    main_ip = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "ip").split(".", 1)[1]
+    main_dhcp = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "use_dhcp").split(".", 1)[1]
+    where = ctx.where("ipam", "node_interconnect_cidr")
+    if node is None:
+        if not _node_ip_sources(cfg):
+            yield ConfigProblem(
+                where,
+                f"is required unless {dhcp} is true or a node entry sets {main_ip} or {main_dhcp}: "
+                "no node would get a node IP",
+            )
+        return
+    eff = effective_config(cfg, node)
+    if eff.main_interface.ip is not None or eff.use_dhcp:
+        return
+    if not node:
+        why = "no node entry applies (no node name given)"
+    elif eff.source == "file":
+        why = f"the entry of node {node!r} sets neither {main_ip} nor {main_dhcp}"
+    else:
+        why = f"node {node!r} has no entry in {ctx.where('node_config')}"
+    yield ConfigProblem(where, f"is required: {dhcp} is false and {why}, so the node would have no node IP")
+
+
+def _global_warnings(ctx: _Context) -> Iterator[ConfigProblem]:
+    cfg = ctx.cfg
+    if ctx.ok("tap_interface_version") and cfg.tap_interface_version == 1:
         yield ConfigProblem(
-            path,
-            f"{pod_if} is smaller than one node's pod subnet (/{ipam.pod_network_prefix_len}); "
-            "pod interface addresses would fall outside it",
+            ctx.where("tap_interface_version"),
+            "1 is ignored: VPP 26.06 has no TAP v1, TAP interfaces are always virtio TAPs (version 2)",
+        )
+    if (
+        cfg.dialect == "contiv.yaml"
+        and cfg.crd_node_configuration_disabled
+        and "crd_node_configuration_disabled" in ctx.spelled
+    ):
+        yield ConfigProblem(
+            ctx.where("crd_node_configuration_disabled"),
+            "true: NodeConfig resources are not read, node entries come from this file only "
+            "(the v2.0 agent read them whatever this key said; set it to false to keep using them)",
+        )
+
+
+def _ipam_warnings(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
+    cfg = ctx.cfg
+    ipam = cfg.ipam
+    if not ctx.ok("ipam", "ipam.contiv_cidr"):
+        return
+    pod_if, pods = ipam.pod_if_ip_cidr, ipam.pod_subnet_cidr
+    if (
+        ctx.ok("ipam.pod_if_ip_cidr", "ipam.pod_subnet_cidr", "ipam.pod_network_prefix_len")
+        and pod_if is not None
+        and pods is not None
+        and pod_if.version == pods.version
+        and pod_if.prefixlen > ipam.pod_network_prefix_len
+    ):
+        # the host part of a pod address is added to the range's start, unmasked (subnets.pod_if_address)
+        last = pod_if.network_address + (1 << (pod_if.max_prefixlen - ipam.pod_network_prefix_len)) - 1
+        yield ConfigProblem(
+            ctx.where("ipam", "pod_if_ip_cidr"),
+            f"{pod_if} is smaller than one node's pod subnet (/{ipam.pod_network_prefix_len}): "
+            f"as in the original, the VPP-side pod interface addresses run past it, up to {last}",
+        )
+    if (
+        node is None
+        and ctx.ok("ipam.node_interconnect_cidr", "ipam.node_interconnect_dhcp", "node_config")
+        and ipam.node_interconnect_cidr is None
+        and not ipam.node_interconnect_dhcp
+        and (named := _node_ip_sources(cfg))
+    ):
+        dhcp = key_path(cfg.dialect, Config, "ipam", "node_interconnect_dhcp")
+        yield ConfigProblem(
+            ctx.where("ipam", "node_interconnect_cidr"),
+            f"is not set and {dhcp} is false: only the nodes whose entry gives them an IP "
+            f"({', '.join(map(repr, named))}) have a node IP; the agent refuses to start on any other node",
         )
 
 

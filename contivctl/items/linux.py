@@ -91,6 +91,8 @@ class TapPodSide:
     mtu: int = 0
     mac: str | None = None
     up: bool = True
+    #: False: rx/tx checksum offload off on the device (TCPChecksumOffloadDisabled)
+    checksum_offload: bool = True
 
     @property
     def key(self) -> str:
@@ -176,6 +178,8 @@ class AdoptedLink:
     maker: str
     mtu: int = 0
     up: bool = True
+    #: False: rx/tx checksum offload off on the device (TCPChecksumOffloadDisabled)
+    checksum_offload: bool = True
 
     @property
     def key(self) -> str:

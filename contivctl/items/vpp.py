@@ -140,6 +140,7 @@ class Tap:
     host_mtu: int | None = None
     #: network namespace of the Linux end: a name under /var/run/netns or an absolute path
     host_netns: str = ""
+    #: 0 leaves the size to VPP (its default, 256)
     rx_ring_size: int = 256
     tx_ring_size: int = 256
 

@@ -12,7 +12,9 @@ controller.
   pods exist.
 - NodeConfig resources named after this node (any namespace) →
   ``NodeConfigChanged`` with the spec, or with None once deleted: the CRD
-  replaces the file's node entry whole.
+  replaces the file's node entry whole. Not watched at all with
+  ``node_configs=False`` (CRDNodeConfigurationDisabled: the file's entry is
+  the only one).
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ log = logging.getLogger(__name__)
 
 
 class KubernetesSources:
-    def __init__(self, api: client.ApiClient, node_name: str, post: Post) -> None:
+    def __init__(self, api: client.ApiClient, node_name: str, post: Post, *, node_configs: bool = True) -> None:
         self._api = api
+        self._watch_node_configs = node_configs
         self._post = post
         self.node_name = node_name
         self.pods: dict[str, PodInfo] = {}
@@ -69,7 +72,9 @@ class KubernetesSources:
         self._removal_hooks.append(hook)
 
     def reflectors(self) -> tuple[Reflector, ...]:
-        return (self.nodes, self.pod_reflector, self.node_configs)
+        """The reflectors this agent runs (NodeConfig's only while the CRD configures nodes)."""
+        watched = (self.nodes, self.pod_reflector, self.node_configs)
+        return watched if self._watch_node_configs else watched[:2]
 
     def start(self) -> None:
         for r in self.reflectors():

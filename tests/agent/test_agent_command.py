@@ -141,7 +141,7 @@ def test_the_agent_serves_ipam_health_and_readiness(sockdir: Path, tmp_path: Pat
 
 def test_the_agent_refuses_a_bad_config_with_one_line_per_problem(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("MTUSize: big\nTAPInterfaceVersion: 7\n")
+    bad.write_text("MTUSize: big\nTAPInterfaceVersion: 7\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n")
     res = subprocess.run(
         [
             sys.executable,
@@ -219,7 +219,7 @@ def test_txn_without_an_agent_is_a_one_line_error() -> None:
         timeout=30,
     )
     assert res.returncode == 1
-    assert len(res.stderr.strip().splitlines()) == 1 and "cannot read" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "cannot reach the agent" in res.stderr
 
 
 def test_a_bad_last_is_a_usage_error() -> None:

@@ -24,7 +24,7 @@ async def test_packet_trace_is_enabled_at_connect_and_after_a_vpp_restart(
     emu: Emulator, sockdir: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "contiv.yaml"
-    config.write_text(EXAMPLE.read_text() + "EnablePacketTrace: true\n")
+    config.write_text(EXAMPLE.read_text().replace("EnablePacketTrace: false", "EnablePacketTrace: true"))
     agent = Agent(
         AgentOptions(
             config=config,

@@ -58,8 +58,8 @@ def problems(data: Any) -> list[str]:
         ({"useSRv6ForServices": True}, "useSRv6ForServices: true is not supported"),
         ({"IPAMConfig": {"ContivCIDR": "10.128.0.0/16"}}, "IPAMConfig.ContivCIDR: 10.128.0.0/16 is too small"),
         (
-            {"IPAMConfig": {"PodIfIPCIDR": "10.2.1.0/26"}},
-            "IPAMConfig.PodIfIPCIDR: 10.2.1.0/26 is smaller than one node's pod subnet",
+            {"IPAMConfig": {"PodIfIPCIDR": "fd00::/64"}},
+            "IPAMConfig.PodIfIPCIDR: fd00::/64 is not of the same IP version as the pod subnet",
         ),
         (
             {"IPAMConfig": {"VxlanCIDR": "fd00::/64"}},
@@ -96,12 +96,18 @@ def test_all_problems_are_reported_not_just_the_first() -> None:
             "UseTAPInterface": True,
             "TAPInterfaceVersion": 3,
             "MTUSize": "big",
-            "IPAMConfig": {"PodSubnetCIDR": "banana", "VPPHostNetworkPrefixLen": 8},
+            "IPAMConfig": {
+                "PodSubnetCIDR": "banana",
+                "VPPHostNetworkPrefixLen": 8,
+                "NodeInterconnectCIDR": "192.168.16.0/24",
+            },
         }
     )
     assert len(found) == 5, found
 
 
 def test_a_rejected_value_is_not_judged_again_through_its_default() -> None:
-    found = problems({"IPAMConfig": {"PodSubnetCIDR": "nope/16", "PodNetworkPrefixLen": 16}})
+    found = problems(
+        {"IPAMConfig": {"PodSubnetCIDR": "nope/16", "PodNetworkPrefixLen": 16, "NodeInterconnectDHCP": True}}
+    )
     assert len(found) == 1 and "PodSubnetCIDR" in found[0]

@@ -16,6 +16,8 @@ from contivctl.config.model import Config
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "contiv.yaml"
 net = ipaddress.ip_network
+#: Without a node range (or DHCP) no node has a node IP: every loadable config needs one.
+NODE_RANGE = {"NodeInterconnectCIDR": "192.168.16.0/24"}
 
 
 def test_the_original_deployment_file_loads_unchanged() -> None:
@@ -45,7 +47,13 @@ def test_the_original_deployment_file_loads_unchanged() -> None:
 
 
 def test_keys_match_case_insensitively() -> None:
-    cfg = parse_config({"usetapinterfaces": True, "mtusize": 9000, "ipamconfig": {"PODSUBNETCIDR": "10.5.0.0/16"}})
+    cfg = parse_config(
+        {
+            "usetapinterfaces": True,
+            "mtusize": 9000,
+            "ipamconfig": {"PODSUBNETCIDR": "10.5.0.0/16", "nodeinterconnectcidr": "192.168.16.0/24"},
+        }
+    )
     assert cfg.use_tap_interfaces is True
     assert cfg.mtu_size == 9000
     assert cfg.ipam.pod_subnet_cidr == net("10.5.0.0/16")
@@ -113,7 +121,7 @@ def test_defaults_follow_the_form_the_file_is_written_in() -> None:
 
 
 def test_v2_only_ipam_keys_mark_a_v2_file_even_in_camel_case() -> None:
-    cfg = parse_config({"ipamConfig": {"podNetworkPrefixLen": 25}})
+    cfg = parse_config({"ipamConfig": {"podNetworkPrefixLen": 25, "nodeInterconnectCIDR": "192.168.16.0/24"}})
     assert cfg.dialect == "contiv.yaml"
     assert cfg.ipam.pod_network_prefix_len == 25
 
@@ -127,6 +135,7 @@ def test_zero_means_default_as_in_the_original() -> None:
             "TCPNATSessionTimeout": 0,
             "OtherNATSessionTimeout": 0,
             "STNSocketFile": "",
+            "IPAMConfig": NODE_RANGE,
         }
     )
     assert cfg.tap_interface_version == 2
@@ -149,7 +158,7 @@ def test_zero_means_default_as_in_the_original() -> None:
     ],
 )
 def test_durations_take_units_and_bare_minutes(raw: Any, expected: timedelta) -> None:
-    assert parse_config({"TCPNATSessionTimeout": raw}).tcp_nat_session_timeout == expected
+    assert parse_config({"TCPNATSessionTimeout": raw, "IPAMConfig": NODE_RANGE}).tcp_nat_session_timeout == expected
 
 
 def test_contiv_cidr_carves_every_range_v2_rule() -> None:

@@ -14,7 +14,7 @@ from contivctl.config.model import InterfaceConfig, NodeConfig
 from contivctl.ipam import node_plan
 from contivctl.items import linux as lx
 from contivctl.items import vpp
-from contivctl.model import NodeInfo
+from contivctl.model import Attachment, NodeInfo, PodRef
 from contivctl.render import naming
 from contivctl.render.inputs import VswitchInputs
 from contivctl.render.remote import OverlayPlan, overlay_plan
@@ -22,6 +22,7 @@ from contivctl.render.vpp.base import render_vswitch_base
 from contivctl.render.vpp.nat import render_nat
 from contivctl.render.vpp.nics import default_interface, main_nic
 from contivctl.render.vpp.nodes import render_node, render_nodes
+from contivctl.render.vpp.pod import pod_network, render_pod
 
 NODES = {
     2: NodeInfo(2, "b", ("192.168.16.2/24",), ("10.20.0.2", "192.168.16.2")),
@@ -184,3 +185,28 @@ def test_nat_external_traffic() -> None:
         NatExternalTraffic=True, UseL2Interconnect=True, NodeConfig=[{"NodeName": "a", "Gateway": "192.168.16.254"}]
     )
     assert render_nat(l2) == {}
+
+
+@pytest.mark.parametrize(("rx", "tx"), [(0, 0), (1024, 0), (256, 4096)])
+def test_tap_ring_sizes_reach_vpp_as_given_and_0_is_vpps_default(rx: int, tx: int) -> None:
+    cfg = {"UseTAPInterfaces": True, "TAPv2RxRingSize": rx, "TAPv2TxRingSize": tx}
+    host = render_vswitch_base(inputs(**cfg))["vpp/interface/tap-vpp2"].link
+    assert isinstance(host, vpp.Tap) and (host.rx_ring_size, host.tx_ring_size) == (rx, tx)
+    (pod,) = [i.link for i in pod_items(**cfg).values() if isinstance(i, vpp.Interface)]
+    assert isinstance(pod, vpp.Tap) and (pod.rx_ring_size, pod.tx_ring_size) == (rx, tx)
+
+
+def pod_items(**cfg: object) -> dict[str, object]:
+    att = Attachment("c0ffee", "eth0", "/var/run/netns/p1", PodRef("default", "web"), ipaddress.ip_address("10.1.1.5"))
+    return dict(render_pod(att, pod_network(inputs(**cfg))))
+
+
+@pytest.mark.parametrize("disabled", [True, False])
+def test_checksum_offload_follows_the_config_in_tap_mode_too(disabled: bool) -> None:
+    cfg = {"UseTAPInterfaces": True, "TCPChecksumOffloadDisabled": disabled}
+    host = render_vswitch_base(inputs(**cfg))["linux/link/host/vpp1"]
+    assert isinstance(host, lx.AdoptedLink) and host.checksum_offload is not disabled
+    (pod,) = [i for i in pod_items(**cfg).values() if isinstance(i, lx.TapPodSide)]
+    assert pod.checksum_offload is not disabled
+    veth = render_vswitch_base(inputs(UseTAPInterfaces=False, TCPChecksumOffloadDisabled=disabled))
+    assert veth["linux/veth/host/vpp2"].checksum_offload is not disabled  # as before, in VETH mode

@@ -14,6 +14,7 @@ from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
 from contivctl.dataplane.linux.common import alias_for, is_retriable, run_unless_gone
+from contivctl.dataplane.linux.netns import in_netns, set_checksum_offload_here
 from contivctl.errors import LinkNotFound
 from contivctl.items.linux import AdoptedLink, ns_label
 from contivctl.reconcile.descriptor import Context
@@ -43,6 +44,8 @@ class AdoptedLinkDescriptor(SnapshotDescriptor[AdoptedLink]):
                 nlmsg.set_link(index, alias=alias, group=group, mtu=value.mtu, up=value.up),
                 f"configure {value.name} in {ns_label(value.netns)}",
             )
+            if not value.checksum_offload:
+                in_netns(value.netns, lambda: set_checksum_offload_here(value.name, False))
             return index
 
         return await channel.run(job)

@@ -16,7 +16,7 @@ from contivctl.dataplane.linux import channel, nlmsg
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
 from contivctl.dataplane.linux.common import alias_for, run_unless_gone
-from contivctl.dataplane.linux.netns import netns_fd
+from contivctl.dataplane.linux.netns import in_netns, netns_fd, set_checksum_offload_here
 from contivctl.errors import LinuxError, NetlinkFailed
 from contivctl.items.linux import HOST_NS, TapPodSide, ns_label
 from contivctl.reconcile.descriptor import Context
@@ -108,6 +108,8 @@ def _configure(channels: Channels, key: str, value: TapPodSide, current_name: st
         ),
         f"configure {value.ifname} in {ns_label(value.netns)}",
     )
+    if not value.checksum_offload:
+        in_netns(value.netns, lambda: set_checksum_offload_here(value.ifname, False))
     return index
 
 

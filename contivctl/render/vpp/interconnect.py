@@ -42,11 +42,15 @@ def render_interconnect(inputs: VswitchInputs) -> Items:
             host_mac=host_mac,
             host_mtu=mtu,
             host_netns=inputs.host_netns,
-            rx_ring_size=cfg.tap_v2_rx_ring_size or 256,
-            tx_ring_size=cfg.tap_v2_tx_ring_size or 256,
+            rx_ring_size=cfg.tap_v2_rx_ring_size,
+            tx_ring_size=cfg.tap_v2_tx_ring_size,
         )
         host_link: lx.AdoptedLink | lx.Veth = lx.AdoptedLink(
-            netns=inputs.host_netns, name=inputs.host_if, maker=vpp.interface_key(vpp_if), mtu=mtu or 0
+            netns=inputs.host_netns,
+            name=inputs.host_if,
+            maker=vpp.interface_key(vpp_if),
+            mtu=mtu or 0,
+            checksum_offload=not cfg.tcp_checksum_offload_disabled,
         )
     else:
         host_link = lx.Veth(

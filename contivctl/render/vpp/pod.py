@@ -47,6 +47,7 @@ def render_pod(att: Attachment, net: PodNetwork) -> Items:
             vpp_tap=vpp.interface_key(vpp_if),
             mtu=net.mtu,
             mac=pod_mac,
+            checksum_offload=net.checksum_offload,
         )
         link_key = tap_side.key
         items.append(tap_side)
@@ -88,8 +89,8 @@ def pod_network(inputs: VswitchInputs) -> PodNetwork:
         gateway=plan.pod_gateway,
         pod_vrf=cfg.pod_vrf_id,
         mtu=cfg.mtu_size,
-        rx_ring_size=cfg.tap_v2_rx_ring_size or 256,
-        tx_ring_size=cfg.tap_v2_tx_ring_size or 256,
+        rx_ring_size=cfg.tap_v2_rx_ring_size,
+        tx_ring_size=cfg.tap_v2_tx_ring_size,
         checksum_offload=not cfg.tcp_checksum_offload_disabled,
         rx_mode=rx_mode(cfg),
         tcp_stack=not cfg.tcp_stack_disabled,
