@@ -33,9 +33,10 @@ IMAGE = "localhost/contiv-test/pause:1"
 def build_pause(out: Path) -> Path:
     """The pause executable, static (CGO_ENABLED=0): the image has nothing else, no libc."""
     source = Path(__file__).resolve().parent / "pause" / "main.go"
-    env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    env = {**os.environ, "CGO_ENABLED": "0"}
     subprocess.run(
-        ["go", "build", "-trimpath", "-ldflags=-s -w", "-o", str(out), str(source)],
+        [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(out), str(source)],
         check=True,
         capture_output=True,
         env=env,
