@@ -254,6 +254,24 @@ def _add_cluster_commands(sub: Any) -> None:
     remove.set_defaults(handler=cmd_node_remove)
 
 
+# -- install-cni -------------------------------------------------------------------------
+
+
+def _add_install_cni_command(sub: Any) -> None:
+    from contivctl import install_cni
+
+    p = sub.add_parser(
+        "install-cni",
+        help="install contiv-cni and its network configuration on this node, or remove them",
+        description="Install the contiv-cni executable, the chained plugins the node lacks (loopback, portmap) "
+        "and the network configuration list, each file atomically; other plugins' configurations are left "
+        "alone (--exclusive sets them aside). --uninstall removes only what the record says was installed. "
+        "See docs/install.md.",
+    )
+    install_cni.add_arguments(p)
+    p.set_defaults(handler=install_cni.run)
+
+
 # -- demo --------------------------------------------------------------------------------
 
 
@@ -461,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_commands(sub)
     inspection.add_commands(sub, _count)
     _add_demo_command(sub)
+    _add_install_cni_command(sub)
     return parser
 
 

@@ -10,8 +10,10 @@ controller.
   then ``NodeRemoved``.
 - Pods with ``spec.nodeName`` = this node → ``pods``: labels, UIDs, which
   pods exist.
-- NodeConfig resources named after this node (any namespace) →
-  ``NodeConfigChanged`` with the spec, or with None once deleted: the CRD
+- The NodeConfig resource named after this node (the CRD is cluster-scoped,
+  so only who may write cluster-wide objects of its group can re-address a
+  node; the cluster-wide list reads it as it read the namespaced original)
+  → ``NodeConfigChanged`` with the spec, or with None once deleted: the CRD
   replaces the file's node entry whole. Not watched at all with
   ``node_configs=False`` (CRDNodeConfigurationDisabled: the file's entry is
   the only one).

@@ -28,7 +28,7 @@ def test_crd_names_and_schema() -> None:
     assert crd["metadata"]["name"] == f"{objects.NODECONFIG_PLURAL}.{objects.NODECONFIG_GROUP}"
     assert (spec["group"], spec["scope"], spec["names"]["kind"]) == (
         objects.NODECONFIG_GROUP,
-        "Namespaced",
+        "Cluster",
         "NodeConfig",
     )
     (version,) = spec["versions"]
