@@ -77,16 +77,28 @@ class EtcdCluster:
     async def join(self, controller: Controller) -> None:
         view = controller.node_view
         node_ip = view.node_ip
-        me = NodeInfo(self.opts.node_id, self.opts.node_name, () if node_ip is None else (str(node_ip),))
+        me = NodeInfo(
+            self.opts.node_id,
+            self.opts.node_name,
+            () if node_ip is None else (str(node_ip),),
+            management_ips(view),
+        )
         self.membership = Membership(EtcdStore(self.etcd), me, controller.post)
         self.membership.seed(self._known)
         await self.membership.start()
         view.add_node_ip_listener(self._node_ip_changed)
+        view.add_management_ips_listener(self._management_ips_changed)
 
     def _node_ip_changed(self, ip: IPInterface | None) -> None:
         """A new node IP (a DHCP lease, a NodeConfig change) goes into this node's etcd record."""
         addresses = () if ip is None else (str(ip),)
         self._publishing = asyncio.get_running_loop().create_task(self.publish_node_ips(addresses))
+
+    def _management_ips_changed(self, ips: tuple[str, ...]) -> None:
+        """Kubernetes reports other management IPs for this node: they go into its etcd record."""
+        if self.membership is not None:
+            current = self.membership.me.ip_addresses
+            self._publishing = asyncio.get_running_loop().create_task(self.publish_node_ips(current, ips))
 
     async def publish_node_ips(
         self, ip_addresses: tuple[str, ...], management_ips: tuple[str, ...] | None = None
@@ -111,6 +123,16 @@ class EtcdCluster:
             membership, self.membership = self.membership, None
             await membership.stop()
             await membership.store.close()
+
+
+def management_ips(view: NodeView) -> tuple[str, ...]:
+    """This node's management IPs for its record: Kubernetes' InternalIP/ExternalIP, else the host's own.
+
+    Contiv-VPP v2.0 agents wire a peer only once its record has both a node IP
+    and a management IP: a record without one would leave this node cut off
+    from them in a cluster migrated node by node.
+    """
+    return view.own_management_ips or tuple(str(ip) for ip in view.inputs.host_ips)
 
 
 async def claim_node_id_of(opts: AgentOptions) -> AgentOptions:

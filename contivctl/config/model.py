@@ -110,6 +110,8 @@ class Config:
     service_local_endpoint_weight: int = setting(1, "ServiceLocalEndpointWeight", conv=c.uint(8))
     disable_nat_virtual_reassembly: bool = setting(False, "DisableNATVirtualReassembly", conv=c.boolean)
     enable_packet_trace: bool = setting(False, "EnablePacketTrace", conv=c.boolean)
+    #: contivctl's own key: the VXLAN BVI MACs of Contiv-VPP v2.0, for a cluster migrated node by node
+    legacy_bvi_macs: bool = setting(False, "LegacyBVIMACs", conv=c.boolean)
     route_service_cidr_to_vpp: bool = setting(False, "RouteServiceCIDRToVPP", conv=c.boolean)
     crd_node_configuration_disabled: bool = setting(True, "CRDNodeConfigurationDisabled", conv=c.boolean)
     use_srv6_for_services: bool = setting(False, "useSRv6ForServices", conv=c.boolean)

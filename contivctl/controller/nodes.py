@@ -26,6 +26,7 @@ from contivctl.render.renderers import Renderers
 log = logging.getLogger(__name__)
 
 NodeIPListener = Callable[[IPInterface | None], None]
+ManagementIPsListener = Callable[[tuple[str, ...]], None]
 
 
 def item_changes(old: Mapping[str, Item], new: Mapping[str, Item]) -> Changes:
@@ -51,6 +52,7 @@ class NodeView:
         self.base_items: Items = renderers.base(inputs)
         self.node_items: dict[int, Items] = {}
         self._listeners: list[NodeIPListener] = []
+        self._mgmt_listeners: list[ManagementIPsListener] = []
 
     # -- reading ---------------------------------------------------------------
 
@@ -99,11 +101,28 @@ class NodeView:
         self.nodes.pop(node_id, None)
         return item_changes(self.node_items.pop(node_id, {}), {})
 
+    def add_management_ips_listener(self, fn: ManagementIPsListener) -> None:
+        """``fn(ips)`` on every change of this node's own management IPs (as Kubernetes reports them)."""
+        self._mgmt_listeners.append(fn)
+
+    @property
+    def own_management_ips(self) -> tuple[str, ...]:
+        return self.management_ips.get(self.inputs.eff.node_name, ())
+
     def set_management_ips(self, name: str, ips: tuple[str, ...]) -> Changes:
+        old = self.management_ips.get(name, ())
         if ips:
             self.management_ips[name] = ips
         else:
             self.management_ips.pop(name, None)
+        if name == self.inputs.eff.node_name:
+            if ips != old:
+                for fn in list(self._mgmt_listeners):
+                    try:
+                        fn(ips)
+                    except Exception:  # one broken subscriber must not stop the controller
+                        log.exception("management IP listener failed")
+            return {}
         node = self.node_by_name(name)
         return {} if node is None else self._rerender_node(node.id)
 

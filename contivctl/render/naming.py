@@ -99,8 +99,16 @@ def _node_mac(role: int, node_id: int) -> str:
     return ":".join(f"{o:02x}" for o in octets)
 
 
-def bvi_mac(node_id: int) -> str:
-    """MAC of a node's overlay end (VPP's BVI, the kernel's VXLAN device); peers install it statically."""
+def bvi_mac(node_id: int, legacy: bool = False) -> str:
+    """MAC of a node's overlay end (VPP's BVI, the kernel's VXLAN device); peers install it statically.
+
+    ``legacy``: Contiv-VPP v2.0's rule, ``1a:2b:3c:4d:5e:<id>`` below ID 256
+    (the later rule above), so that v2.0 nodes and this one compute the same
+    MACs for each other while a cluster is migrated node by node
+    (docs/migration.md). Unicast and locally administered either way.
+    """
+    if legacy and 0 <= node_id < 256:
+        return f"1a:2b:3c:4d:5e:{node_id:02x}"
     return _node_mac(_BVI, node_id)
 
 

@@ -17,6 +17,7 @@ from contivctl.errors import IPAMError
 from contivctl.ipam import subnets
 from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.model import NodeInfo
+from contivctl.render import naming
 from contivctl.render.inputs import VswitchInputs, l2_mode
 
 
@@ -35,6 +36,12 @@ class OverlayPlan:
     stn: bool = False
     #: addresses skipped when computing node IPs from NodeInterconnectCIDR (file gateways)
     excluded: tuple[IPAddress, ...] = ()
+    #: BVI MACs by Contiv-VPP v2.0's rule (LegacyBVIMACs)
+    legacy_bvi_macs: bool = False
+
+    def bvi_mac(self, node_id: int) -> str:
+        """The BVI MAC of node ``node_id`` as this cluster computes it."""
+        return naming.bvi_mac(node_id, self.legacy_bvi_macs)
 
 
 @attrs.frozen
@@ -99,4 +106,5 @@ def overlay_plan(inputs: VswitchInputs) -> OverlayPlan:
         l2=l2_mode(cfg),
         stn=inputs.eff.stn_mode,
         excluded=node_ip_exclusions(cfg),
+        legacy_bvi_macs=cfg.legacy_bvi_macs,
     )

@@ -36,7 +36,7 @@ def render_kernel_base(inputs: VswitchInputs) -> Items:
             vni=naming.VXLAN_VNI,
             local=plan.node_ip.ip,
             port=naming.VXLAN_PORT,
-            mac=naming.bvi_mac(plan.node_id),
+            mac=naming.bvi_mac(plan.node_id, cfg.legacy_bvi_macs),
             mtu=cfg.mtu_size,
         )
         items += [vxlan, lx.Address(netns=netns, ifname=VXLAN_DEV, address=plan.vxlan_ip, link=vxlan.key)]

@@ -16,7 +16,6 @@ from contivctl.items import Items, keyed
 from contivctl.items import kernel as kx
 from contivctl.items import linux as lx
 from contivctl.model import NodeInfo
-from contivctl.render import naming
 from contivctl.render.inputs import VswitchInputs
 from contivctl.render.kernel.names import VXLAN_DEV, vxlan_dev_key
 from contivctl.render.remote import overlay_plan, remote_node
@@ -36,7 +35,7 @@ def render_kernel_node(inputs: VswitchInputs, node: NodeInfo) -> Items:
     if plan.node_ip is None or plan.node_ip == remote.node_ip:
         return {}  # a tunnel needs both ends' addresses, and distinct ones
     dev = vxlan_dev_key(netns)
-    mac = naming.bvi_mac(remote.id)
+    mac = plan.bvi_mac(remote.id)
     own_vxlan = lx.Address(netns=netns, ifname=VXLAN_DEV, address=inputs.plan.vxlan_ip, link=dev)
     return keyed(
         lx.Neighbour(netns=netns, ifname=VXLAN_DEV, ip=remote.vxlan_ip, mac=mac, link=dev),

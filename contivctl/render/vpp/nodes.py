@@ -29,7 +29,7 @@ def render_overlay_base(plan: OverlayPlan) -> Items:
     if plan.l2:
         return {}
     items: list[Item] = [
-        vpp.Interface(name=nn.VXLAN_BVI, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=naming.bvi_mac(plan.node_id)),
+        vpp.Interface(name=nn.VXLAN_BVI, link=vpp.Loopback(), vrf=plan.pod_vrf, mac=plan.bvi_mac(plan.node_id)),
         vpp.Address(interface=nn.VXLAN_BVI, address=plan.vxlan_ip),
         vpp.BridgeDomain(name=nn.VXLAN_BD, bd_id=nn.VXLAN_BD_ID, flood=False, uu_flood=False, learn=False),
         vpp.BridgeDomainMember(bd=nn.VXLAN_BD, interface=nn.VXLAN_BVI, bvi=True, shg=nn.VXLAN_SPLIT_HORIZON),
@@ -54,7 +54,7 @@ def render_node(plan: OverlayPlan, node: NodeInfo) -> Items:
 def _render_vxlan(plan: OverlayPlan, r: RemoteNode) -> Items:
     assert plan.node_ip is not None
     tunnel = nn.vxlan_tunnel_name(r.id)
-    mac = naming.bvi_mac(r.id)
+    mac = plan.bvi_mac(r.id)
     nh = r.vxlan_ip
     items: list[Item] = [
         vpp.Interface(
