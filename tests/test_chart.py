@@ -34,6 +34,7 @@ VALUE_SETS: dict[str, list[str]] = {
     "etcd-deployed-tls": ["etcd.deploy=true", "etcd.tls.enabled=true", "etcd.persistence.type=pvc"],
     "etcd-external-tls": ["etcd.endpoints={https://10.0.0.1:2379,https://10.0.0.2:2379}", "etcd.tls.enabled=true"],
     "exclusive": ["cni.exclusive=true", "cni.uninstall=true", "cni.priority=5", "dataplane=kernel"],
+    "scraped": ["agent.httpHost=0.0.0.0", "agent.prometheusAnnotations=true", "agent.logFormat=json"],
 }
 
 
@@ -250,6 +251,20 @@ def test_rest_and_probes_stay_on_127_0_0_1() -> None:
     ):
         assert agent[probe]["httpGet"] == {"host": "127.0.0.1", "path": path, "port": 9999}
     assert "ports" not in agent
+
+
+def test_metrics_annotations_and_json_logs_only_when_asked() -> None:
+    def pod_template(*sets: str) -> dict[str, Any]:
+        (ds,) = [d for d in render(*sets) if d["kind"] == "DaemonSet" and "vswitch" in d["metadata"]["name"]]
+        return dict(ds["spec"]["template"])
+
+    plain = pod_template()
+    assert not any(k.startswith("prometheus.io/") for k in plain["metadata"]["annotations"])
+    assert env(container(render(), "agent"))["CONTIV_LOG_FORMAT"] == "text"
+    scraped = pod_template(*VALUE_SETS["scraped"])
+    assert scraped["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
+    assert scraped["metadata"]["annotations"]["prometheus.io/port"] == "9999"
+    assert env(container(render(*VALUE_SETS["scraped"]), "agent"))["CONTIV_LOG_FORMAT"] == "json"
 
 
 def test_a_config_change_rolls_the_daemonset() -> None:
