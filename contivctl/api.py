@@ -80,7 +80,7 @@ class ContivAPI:
         self._controller = controller
         self._config = config
         self._pod_network = pod_network_this_node
-        self._kubernetes = kubernetes
+        self.kubernetes = kubernetes
 
     def _attachment(self, pod_namespace: str, pod_name: str) -> Attachment | None:
         return self._controller.attachment_of(PodRef(pod_namespace, pod_name))
@@ -202,8 +202,8 @@ class ContivAPI:
 
     def get_k8s_pod(self, pod_namespace: str, pod_name: str) -> PodInfo | None:
         """Labels and UID of a pod on this node, as Kubernetes reports it (None: unknown or no Kubernetes)."""
-        return None if self._kubernetes is None else self._kubernetes.pod(pod_namespace, pod_name)
+        return None if self.kubernetes is None else self.kubernetes.pod(pod_namespace, pod_name)
 
     def pod_exists(self, pod_namespace: str, pod_name: str) -> bool | None:
         """Whether Kubernetes still has the pod; None when that is not known (no Kubernetes, not listed yet)."""
-        return None if self._kubernetes is None else self._kubernetes.pod_exists(pod_namespace, pod_name)
+        return None if self.kubernetes is None else self.kubernetes.pod_exists(pod_namespace, pod_name)

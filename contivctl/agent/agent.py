@@ -15,6 +15,7 @@ the kernel's) is chosen once, here, and everything else is the same.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import signal
 import time
@@ -114,6 +115,7 @@ class Agent:
         self.stopping = asyncio.Event()
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
         self.kubernetes: KubernetesSources | None = None
+        self._kubernetes_start: asyncio.Task[None] | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
         #: the last log lines, for contivctl bugtool (REST: /contiv/v1/logs)
@@ -193,7 +195,12 @@ class Agent:
         )
         self.metrics.readings = readings(node, self.loop_lag)
         controller = node.controller
-        await self._start_kubernetes(node)
+        # The startup resync needs this node's NodeConfig, if the CRD configures nodes: Kubernetes first.
+        # Otherwise nothing of Kubernetes is needed before it, and its client library (the heaviest
+        # import of all) is loaded after readiness, on a thread.
+        later = self.config.crd_node_configuration_disabled and self.k8s_access.enabled
+        if not later:
+            await self._start_kubernetes(node)
         self.api = ContivAPI(
             controller, self.config, node.view.inputs.plan.pod_subnet_this_node, kubernetes=self.kubernetes
         )
@@ -211,12 +218,24 @@ class Agent:
         await self.cluster.before_resync(controller)
         await controller.start()
         await self.cluster.join(controller)
+        if later:
+            self._kubernetes_start = asyncio.get_running_loop().create_task(
+                self._start_kubernetes_later(node), name="kubernetes start"
+            )
         log.info(
             "agent for node %s (ID %d) is ready (%s dataplane)",
             self.opts.node_name,
             self.opts.node_id,
             self.parts.renderers.name,
         )
+
+    async def _start_kubernetes_later(self, node: Node) -> None:
+        """Kubernetes after readiness: its modules imported on a thread, so the event loop goes on meanwhile."""
+        for module in ("contivctl.k8s.client", "contivctl.k8s.sources"):
+            await asyncio.to_thread(importlib.import_module, module)
+        await self._start_kubernetes(node)
+        if self.api is not None:
+            self.api.kubernetes = self.kubernetes
 
     async def _start_kubernetes(self, node: Node) -> None:
         """Start the reflectors; wait (bounded) for this node's NodeConfig so the first resync uses it."""
@@ -251,6 +270,10 @@ class Agent:
             view.set_inputs(view.inputs.reconfigured(crd, None))
 
     async def stop(self) -> None:
+        starting, self._kubernetes_start = self._kubernetes_start, None
+        if starting is not None:
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()

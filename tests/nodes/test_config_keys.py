@@ -130,3 +130,52 @@ async def test_the_agent_reads_no_node_config_resource_when_told_not_to(
     assert asked and set(asked) == {LISTED}  # listed, and maybe watched already
     ((what, crd),) = enabled.view.applied
     assert what == "reconfigured" and crd.main_vpp_interface.interface_name == "GigabitEthernet0/9/0"
+
+
+async def test_without_the_crd_kubernetes_starts_after_readiness(
+    kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, tmp_path: Path
+) -> None:
+    """Nothing of Kubernetes is needed before the startup resync then: its client comes after readiness."""
+    from tests.agent.support import API_DIR
+    from tests.agent.test_metrics import free_port
+
+    declare(kmock)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: mock\n"
+        f"clusters: [{{name: mock, cluster: {{server: '{str(kmock.url).rstrip('/')}'}}}}]\n"
+        "contexts: [{name: mock, context: {cluster: mock, user: nobody}}]\n"
+        "users: [{name: nobody, user: {}}]\n"
+    )
+    cfg = tmp_path / "contiv.yaml"
+    # TAP: the host end is the emulated VPP's, gone with it (a veth would stay in this namespace)
+    cfg.write_text(
+        "CRDNodeConfigurationDisabled: true\nUseTAPInterfaces: true\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n"
+    )
+    agent = Agent(
+        AgentOptions(
+            config=cfg,
+            node_name=NODE,
+            store=tmp_path / "agent.db",
+            vpp_socket=emu.socket_path,
+            vpp_api_dir=API_DIR,
+            cni_socket=str(sockdir / "cni.sock"),
+            http=f"127.0.0.1:{free_port()}",
+            kubeconfig=str(kubeconfig),
+        )
+    )
+    await agent.start()
+    try:
+        assert agent.readiness()[0] and agent.kubernetes is None  # ready first
+        await asyncio.wait_for(watching(kmock, "/api/v1/nodes"), 20)
+        assert agent.kubernetes is not None and agent.api is not None and agent.api.kubernetes is agent.kubernetes
+        await send(kmock, "POST", "/api/v1/nodes", node("node-b", "10.20.0.2"))
+
+        async def known() -> bool:
+            return agent.node is not None and "node-b" in agent.node.view.management_ips
+
+        from tests.agent.support import eventually
+
+        await eventually(known)
+    finally:
+        await agent.stop()
