@@ -150,7 +150,8 @@ async def test_without_the_crd_kubernetes_starts_after_readiness(
     cfg = tmp_path / "contiv.yaml"
     # TAP: the host end is the emulated VPP's, gone with it (a veth would stay in this namespace)
     cfg.write_text(
-        "CRDNodeConfigurationDisabled: true\nUseTAPInterfaces: true\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n"
+        "CRDNodeConfigurationDisabled: true\nUseTAPInterfaces: true\n"
+        "IPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n"
     )
     agent = Agent(
         AgentOptions(
