@@ -74,3 +74,28 @@ def contiv_cni() -> str:
         pytest.fail(str(exc))
     support.PLUGIN[:] = [path]
     return path
+
+
+def _host_links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
+    return {line.split(":", 2)[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_in_the_host_namespace() -> Iterator[None]:
+    """Tests make links only in namespaces of their own: one left in the machine's own breaks the next run.
+
+    (A pod's retired veth is deleted by the kernel a moment later, so a few
+    seconds are allowed before calling what is left a leak.)
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    before = _host_links()
+    yield
+    import time
+
+    deadline = time.monotonic() + 10
+    while (left := _host_links() - before) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not left, f"tests left links in the host namespace: {sorted(left)}"
