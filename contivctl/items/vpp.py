@@ -24,6 +24,7 @@ addresses and prefixes are written the way `ipaddress` prints them):
 | `vpp/nat44/static/<proto>/<ext ip>:<port>`   | `Nat44StaticMapping`  |
 | `vpp/nat44/identity/<vrf>/<proto>/<ip>:<port>`| `Nat44IdentityMapping`|
 | `vpp/stn/<ip>`                               | `StnRule`             |
+| `vpp/containerproxy/<if>/<ip>/<len>`         | `ContainerProxy`      |
 | `vpp/session/global`                         | `SessionLayer`        |
 | `vpp/appns/<id>`                             | `AppNamespace`        |
 | `vpp/dhcp/<if>`                              | `DhcpClient`          |
@@ -501,6 +502,21 @@ class StnRule:
         return [Dependency.on(interface_key(self.interface))]
 
 
+@attrs.frozen
+class ContainerProxy:
+    """VPP answers ARP for ``prefix`` on ``interface`` and owns it as a local address (a TCP-stack pod's IP)."""
+
+    interface: str
+    prefix: IPNetwork = attrs.field(converter=_net)
+
+    @property
+    def key(self) -> str:
+        return f"vpp/containerproxy/{self.interface}/{self.prefix}"
+
+    def deps(self) -> list[Dependency]:
+        return [Dependency.on(interface_key(self.interface))]
+
+
 SESSION_KEY = "vpp/session/global"
 
 
@@ -565,6 +581,7 @@ VppItem = (
     | Nat44StaticMapping
     | Nat44IdentityMapping
     | StnRule
+    | ContainerProxy
     | SessionLayer
     | AppNamespace
     | DhcpClient

@@ -91,7 +91,10 @@ async def test_add_wires_both_sides_and_delete_removes_them(
             assert loop in ifaces
             rules = await node.vpp.dump("stn_rules_dump")
             assert [(str(r.ip_address), r.sw_if_index) for r in rules] == [(ip, pod_if.sw_if_index)]
+            proxies = await node.vpp.dump("ip_container_proxy_dump")
+            assert [(str(p.prefix), p.sw_if_index) for p in proxies] == [(f"{ip}/32", pod_if.sw_if_index)]
         else:
+            assert await node.vpp.dump("ip_container_proxy_dump") == []
             assert f"{ip}/32" in routes
 
         await node.delete(cid)
@@ -104,6 +107,7 @@ async def test_add_wires_both_sides_and_delete_removes_them(
         assert f"{ip}/32" not in await vpp_routes(node.vpp, 1)
         assert all(n[1] != ip for n in await vpp_neighbours(node.vpp))
         assert await node.vpp.dump("stn_rules_dump") == []
+        assert await node.vpp.dump("ip_container_proxy_dump") == []
         assert len(node.controller.pods.allocator) == 0
 
 

@@ -75,6 +75,8 @@ def render_pod(att: Attachment, net: PodNetwork) -> Items:
             vpp.Address(interface=loop, address=host),
             vpp.AppNamespace(id=naming.app_namespace_id(cid, ifname), secret=APP_NS_SECRET, interface=loop),
             vpp.StnRule(ip=att.ip, interface=vpp_if),
+            # the original's "container IP": VPP owns the pod's address on its interface (answers its ARP)
+            vpp.ContainerProxy(interface=vpp_if, prefix=host_prefix(att.ip).network),
         ]
     else:
         items.append(vpp.Route(vrf=net.pod_vrf, dst=host.network, next_hop=att.ip, interface=vpp_if))

@@ -23,6 +23,7 @@ from contivctl.dataplane.vpp.descriptors.nat import (
 from contivctl.dataplane.vpp.descriptors.neighbor import NeighborConfigDescriptor, NeighborDescriptor
 from contivctl.dataplane.vpp.descriptors.services import (
     AppNamespaceDescriptor,
+    ContainerProxyDescriptor,
     DhcpClientDescriptor,
     SessionLayerDescriptor,
     StnRuleDescriptor,
@@ -45,6 +46,7 @@ ALL_KINDS = (
     Nat44StaticMappingDescriptor,
     Nat44IdentityMappingDescriptor,
     StnRuleDescriptor,
+    ContainerProxyDescriptor,
     SessionLayerDescriptor,
     AppNamespaceDescriptor,
     DhcpClientDescriptor,
@@ -67,6 +69,7 @@ __all__ = [
     "AppNamespaceDescriptor",
     "BridgeDomainDescriptor",
     "BridgeDomainMemberDescriptor",
+    "ContainerProxyDescriptor",
     "DhcpClientDescriptor",
     "InterfaceDescriptor",
     "L2FibDescriptor",

@@ -1,4 +1,4 @@
-"""STN rules, the session layer, application namespaces and DHCP clients.
+"""STN rules, container proxies, the session layer, application namespaces and DHCP clients.
 
 The session layer and app namespaces cannot be dumped through VPP's API:
 - whether the session layer is on is asked with a request that changes
@@ -31,7 +31,7 @@ from contivctl.dataplane.vpp.descriptors.base import (
     sw_if_index,
 )
 from contivctl.dataplane.vpp.retvals import Retval
-from contivctl.items.vpp import AppNamespace, DhcpClient, SessionLayer, StnRule
+from contivctl.items.vpp import AppNamespace, ContainerProxy, DhcpClient, SessionLayer, StnRule
 from contivctl.reconcile import Context, Metadata, Retrieved
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,33 @@ class StnRuleDescriptor(VppDescriptor[StnRule]):
         return out
 
     def owns(self, key: str, value: StnRule) -> bool:
+        return False
+
+
+class ContainerProxyDescriptor(VppDescriptor[ContainerProxy]):
+    prefix = "vpp/containerproxy/"
+
+    def _req(self, ctx: Context, v: ContainerProxy, is_add: bool) -> dict[str, Any]:
+        return {"pfx": v.prefix, "sw_if_index": sw_if_index(ctx, v.interface), "is_add": is_add}
+
+    async def create(self, ctx: Context, key: str, value: ContainerProxy) -> Metadata:
+        await self.vpp.call("ip_container_proxy_add_del", **self._req(ctx, value, True))
+        return None
+
+    async def delete(self, ctx: Context, key: str, value: ContainerProxy, metadata: Metadata) -> None:
+        await self.vpp.call("ip_container_proxy_add_del", **self._req(ctx, value, False))
+
+    async def retrieve(self, ctx: Context, expected: Mapping[str, ContainerProxy]) -> Iterable[Retrieved]:
+        names, proxies = await asyncio.gather(InterfaceNames.load(self.vpp), self.vpp.dump("ip_container_proxy_dump"))
+        out = []
+        for d in proxies:
+            n = names.get(int(d.sw_if_index))
+            if n is not None:
+                v = ContainerProxy(n.name, d.prefix)
+                out.append(Retrieved(v.key, v, owned=n.owned))
+        return out
+
+    def owns(self, key: str, value: ContainerProxy) -> bool:
         return False
 
 
