@@ -497,6 +497,10 @@ class Nat44LbLocal:
             raise ValueError(f"endpoint {self.ip}:{self.port}: probability {self.probability} is not 0-255")
 
 
+def _lb_locals(value: tuple[Nat44LbLocal, ...]) -> tuple[Nat44LbLocal, ...]:
+    return tuple(sorted(value, key=lambda lo: (lo.ip.version, int(lo.ip), lo.port, lo.vrf)))
+
+
 @attrs.frozen
 class Nat44LbStaticMapping:
     """A service frontend (external address, port, protocol) translated to one of its endpoints.
@@ -511,7 +515,7 @@ class Nat44LbStaticMapping:
     external_ip: IPAddress = attrs.field(converter=_ip)
     external_port: int = 0
     protocol: NatProtocol = NatProtocol.TCP
-    locals: tuple[Nat44LbLocal, ...] = ()
+    locals: tuple[Nat44LbLocal, ...] = attrs.field(default=(), converter=_lb_locals)
     twice_nat: bool = False
     self_twice_nat: bool = False
     #: translate only sessions started from outside (the frontend address is in no NAT pool)
@@ -629,4 +633,3 @@ VppItem = (
     | AppNamespace
     | DhcpClient
 )
-

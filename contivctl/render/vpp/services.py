@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from contivctl.iptypes import IPAddress
 from contivctl.items import Item, Items, keyed, vpp
 from contivctl.model import EndpointSlice, Service
 from contivctl.render.inputs import VswitchInputs
@@ -60,29 +59,24 @@ def render_service(ctx: ServiceContext, svc: Service, slices: Iterable[EndpointS
         internal = _locals(ctx, local if svc.internal_local else found)
         external = _locals(ctx, local if svc.external_local else found)
         twice = not svc.external_local
-        affinity = svc.affinity_timeout
-
-        def mapping(ip: IPAddress, at: int, locals_: tuple[vpp.Nat44LbLocal, ...], *, twice_nat: bool) -> None:
-            if locals_:
-                items.append(
-                    vpp.Nat44LbStaticMapping(
-                        external_ip=ip,
-                        external_port=at,
-                        protocol=proto,
-                        locals=locals_,
-                        twice_nat=twice_nat,
-                        self_twice_nat=not twice_nat,
-                        affinity=affinity if len(locals_) > 1 else 0,
-                    )
-                )
-
-        for ip in ipv4(svc.cluster_ips):
-            mapping(ip, port.port, internal, twice_nat=False)
-        for ip in ipv4(svc.external_ips):
-            mapping(ip, port.port, external, twice_nat=twice)
+        frontends = [(ip, port.port, internal, False) for ip in ipv4(svc.cluster_ips)]
+        frontends += [(ip, port.port, external, twice) for ip in ipv4(svc.external_ips)]
         if port.node_port:
-            for ip in ipv4(ctx.node_ips):
-                mapping(ip, port.node_port, external, twice_nat=twice)
+            frontends += [(ip, port.node_port, external, twice) for ip in ipv4(ctx.node_ips)]
+        for ip, at, locals_, twice_nat in frontends:
+            if not locals_:
+                continue
+            items.append(
+                vpp.Nat44LbStaticMapping(
+                    external_ip=ip,
+                    external_port=at,
+                    protocol=proto,
+                    locals=locals_,
+                    twice_nat=twice_nat,
+                    self_twice_nat=not twice_nat,
+                    affinity=svc.affinity_timeout if len(locals_) > 1 else 0,
+                )
+            )
     return keyed(*items)
 
 
