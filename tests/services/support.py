@@ -1,0 +1,163 @@
+"""Service tests' helpers: Service values, a small TCP server in a pod, clients that report who answered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from contivctl.agent.kernel import KernelParts
+from contivctl.agent.node import assemble
+from contivctl.config.model import Config
+from contivctl.controller import Controller, NodeView
+from contivctl.dataplane.linux.channel import release as release_netns
+from contivctl.events import AddPod, AddResult
+from contivctl.kv.local import LocalStore
+from contivctl.model import Endpoint, EndpointPort, EndpointSlice, PodRef, Service, ServicePort, ServiceRef
+from contivctl.reconcile import Reconciler
+from tests.kernel.support import Lab, NodeNs
+
+SERVER = Path(__file__).with_name("tcp_echo.py")
+
+
+def service(
+    name: str = "web",
+    cluster_ip: str = "10.96.0.10",
+    port: int = 80,
+    *,
+    node_port: int = 0,
+    namespace: str = "default",
+    **kw: Any,
+) -> Service:
+    return Service(
+        ref=ServiceRef(namespace, name),
+        cluster_ips=(ipaddress.ip_address(cluster_ip),),
+        ports=(ServicePort(name="http", protocol="TCP", port=port, target_port=8080, node_port=node_port),),
+        type="NodePort" if node_port else "ClusterIP",
+        **kw,
+    )
+
+
+def endpoints(
+    *eps: tuple[str, str], service_name: str = "web", slice_name: str = "", port: int = 8080, namespace: str = "default"
+) -> EndpointSlice:
+    """A slice of ``(ip, node name)`` endpoints serving the port named "http"."""
+    return EndpointSlice(
+        namespace=namespace,
+        name=slice_name or f"{service_name}-abc",
+        service=service_name,
+        ports=(EndpointPort("http", "TCP", port),),
+        endpoints=tuple(Endpoint(ipaddress.ip_address(ip), node) for ip, node in eps),
+    )
+
+
+class SvcLab(Lab):
+    """The kernel tests' lab, its namespaces named ``svc…`` so that they are told apart."""
+
+    def netns(self, prefix: str) -> str:
+        return super().netns("svc" + prefix.removeprefix("ctlk"))
+
+
+@attrs.define(eq=False)
+class SvcNode:
+    ns: NodeNs
+    store: LocalStore
+    reconciler: Reconciler
+    controller: Controller
+
+    @property
+    def view(self) -> NodeView:
+        return self.controller.node_view
+
+    async def add(self, cid: str, netns: str, name: str) -> AddResult:
+        result: AddResult = await self.controller.submit(
+            AddPod(container_id=cid, ifname="eth0", netns=netns, pod=PodRef("default", name))
+        )
+        return result
+
+    def ops_since(self, seq: int) -> list[tuple[str, str]]:
+        """(op, key) of every operation of the transactions after ``seq``."""
+        return [(o.op, o.key) for r in self.reconciler.history() if r.seq > seq for o in r.ops]
+
+    def last_seq(self) -> int:
+        history = self.reconciler.history()
+        return history[-1].seq if history else 0
+
+
+@contextlib.asynccontextmanager
+async def kernel_node(cfg: Config, ns: NodeNs, store_path: Path) -> AsyncIterator[SvcNode]:
+    store = await LocalStore.open(store_path)
+    parts = KernelParts(ns.path, scope=ns.node_name)
+    node = await assemble(parts, cfg, ns.node_name, ns.node_id, store, services=True)
+    await node.controller.start()
+    try:
+        yield SvcNode(ns, store, node.reconciler, node.controller)
+    finally:
+        await node.controller.stop()
+        await node.reconciler.aclose()
+        await store.close()
+        for path in [ns.path, *(a.netns for a in node.controller.pods)]:
+            await release_netns(path)
+
+
+def _netns_name(netns: str) -> str:
+    return netns.rsplit("/", 1)[-1]
+
+
+@contextlib.contextmanager
+def tcp_server(netns: str, name: str, port: int = 8080) -> Iterator[subprocess.Popen[str]]:
+    """A server in ``netns`` that answers every connection with ``name``; stopped afterwards."""
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", _netns_name(netns), sys.executable, str(SERVER), "serve", str(port), name],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "listening"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def connect_all(netns: str, targets: Sequence[tuple[str, int]], timeout: float = 2.0) -> list[str]:
+    """From ``netns``, one connection to each target: who answered, or ``error:<errno name>``."""
+    args = [f"{host}:{port}" for host, port in targets]
+    proc = await asyncio.create_subprocess_exec(
+        "ip",
+        "netns",
+        "exec",
+        _netns_name(netns),
+        sys.executable,
+        str(SERVER),
+        "connect",
+        str(timeout),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    answers: list[str] = json.loads(out)
+    return answers
+
+
+async def answered_by(netns: str, host: str, port: int, tries: int = 40, expect: int = 2) -> set[str]:
+    """Who answers connections to host:port from ``netns``, until ``expect`` distinct ones (or ``tries``)."""
+    seen: set[str] = set()
+    left = tries
+    while left > 0 and len(seen) < expect:
+        batch = min(left, 8)
+        seen.update(await connect_all(netns, [(host, port)] * batch))
+        left -= batch
+    return seen
