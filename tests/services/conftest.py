@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.services.support import SvcLab
+
+# the kmock fix the node tests install (kubernetes_asyncio's watch=True)
+importlib.import_module("tests.nodes.conftest")
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
