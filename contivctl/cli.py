@@ -101,6 +101,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         dataplane=args.dataplane,
         vswitch_netns=args.vswitch_netns,
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
+        services_file=Path(args.services_file) if args.services_file else None,
+        no_services=args.no_services,
     )
     return asyncio.run(run_agent(opts))
 
@@ -455,6 +457,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the cluster's members from a YAML file instead of etcd, followed while running "
         "(CONTIV_NODES_FILE; docs/cluster.md)",
+    )
+    agent.add_argument(
+        "--services-file",
+        default=_env("CONTIV_SERVICES_FILE"),
+        metavar="FILE",
+        help="Kubernetes Services and their endpoints from a YAML file, followed while running "
+        "(CONTIV_SERVICES_FILE; docs/services.md)",
+    )
+    agent.add_argument(
+        "--no-services",
+        action="store_true",
+        default=_env("CONTIV_NO_SERVICES").lower() in ("1", "true", "yes"),
+        help="forward no Services, also with Kubernetes: leave them to kube-proxy (CONTIV_NO_SERVICES=1)",
     )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)

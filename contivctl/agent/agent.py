@@ -26,6 +26,7 @@ from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
+from contivctl.agent.services import ServicesFromFile, services_from_kubernetes
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
@@ -69,6 +70,9 @@ class Agent:
         self.kubernetes: KubernetesSources | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
+        #: whether this agent forwards Services (docs/services.md): it learns of them from Kubernetes or a file
+        self.services = not opts.no_services and (opts.services_file is not None or self.k8s_access.enabled)
+        self.services_file = ServicesFromFile(opts.services_file) if opts.services_file is not None else None
 
     @property
     def node_removal_hooks(self) -> list[NodeRemovalHook]:
@@ -107,7 +111,9 @@ class Agent:
             loop_lag=self.loop_lag.to_data,
         )
         await self.rest.start(host or "127.0.0.1", int(port))
-        node = self.node = await assemble(self.parts, self.config, self.opts.node_name, self.opts.node_id, self.store)
+        node = self.node = await assemble(
+            self.parts, self.config, self.opts.node_name, self.opts.node_id, self.store, services=self.services
+        )
         controller = node.controller
         await self._start_kubernetes(node)
         self.api = ContivAPI(
@@ -125,8 +131,12 @@ class Agent:
         )
         await self.cni.start()
         await self.cluster.before_resync(controller)
+        if self.services_file is not None and self.services:
+            await self.services_file.before_resync(controller)
         await controller.start()
         await self.cluster.join(controller)
+        if self.services_file is not None and self.services:
+            await self.services_file.start()
         log.info(
             "agent for node %s (ID %d) is ready (%s dataplane)",
             self.opts.node_name,
@@ -143,7 +153,9 @@ class Agent:
         from contivctl.k8s.client import api_client
         from contivctl.k8s.sources import KubernetesSources
 
-        sources = KubernetesSources(await api_client(self.k8s_access), self.opts.node_name, node.controller.post)
+        sources = KubernetesSources(
+            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, services=self.services
+        )
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)
         sources.start()
@@ -159,8 +171,11 @@ class Agent:
         if crd is not None:  # before the controller runs: the startup resync applies it
             view = node.view
             view.set_inputs(view.inputs.reconfigured(crd, None))
+        await services_from_kubernetes(sources, node.controller, self.opts.k8s_sync_timeout)
 
     async def stop(self) -> None:
+        if self.services_file is not None:
+            await self.services_file.stop()
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()

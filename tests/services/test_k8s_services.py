@@ -132,7 +132,8 @@ async def test_headless_and_external_name_services_are_not_forwarded(kmock: kmoc
     async with sources(kmock, posted.post):
         await send(kmock, "POST", SERVICES, svc_object("headless", type="ClusterIP", clusterIP="None", clusterIPs=None))
         await send(kmock, "POST", SERVICES, {**svc_object("ext"), "spec": {"type": "ExternalName"}})
-        await send(kmock, "POST", SERVICES, svc_object("plain", type="ClusterIP", clusterIP="10.96.0.11", clusterIPs=None))
+        plain = svc_object("plain", type="ClusterIP", clusterIP="10.96.0.11", clusterIPs=None)
+        await send(kmock, "POST", SERVICES, plain)
         ev = await posted.next()
         assert isinstance(ev, ServiceUpdated)
         assert ev.service.ref.name == "plain"  # the two before posted nothing
