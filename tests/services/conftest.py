@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.nodes.support import HostSide, host_side
 from tests.services.support import SvcLab
 
 # the kmock fix the node tests install (kubernetes_asyncio's watch=True)
@@ -33,3 +34,9 @@ def store_dir() -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def side() -> Iterator[HostSide]:
+    with host_side() as s:
+        yield s

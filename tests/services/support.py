@@ -8,7 +8,7 @@ import ipaddress
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,20 @@ import attrs
 
 from contivctl.agent.kernel import KernelParts
 from contivctl.agent.node import assemble
+from contivctl.agent.vpp import HostStack, VppParts
 from contivctl.config.model import Config
 from contivctl.controller import Controller, NodeView
 from contivctl.dataplane.linux.channel import release as release_netns
+from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
 from contivctl.events import AddPod, AddResult
 from contivctl.kv.local import LocalStore
 from contivctl.model import Endpoint, EndpointPort, EndpointSlice, PodRef, Service, ServicePort, ServiceRef
 from contivctl.reconcile import Reconciler
+from contivctl.testing.vppemu import Emulator
+from tests.agent.support import API_DIR
 from tests.kernel.support import Lab, NodeNs
+from tests.nodes.support import NODE as VPP_NODE
+from tests.nodes.support import HostSide
 
 SERVER = Path(__file__).with_name("tcp_echo.py")
 
@@ -161,3 +167,52 @@ async def answered_by(netns: str, host: str, port: int, tries: int = 40, expect:
         seen.update(await connect_all(netns, [(host, port)] * batch))
         left -= batch
     return seen
+
+
+@attrs.define(eq=False)
+class VppSvcNode:
+    vpp: VPPConnection
+    store: LocalStore
+    reconciler: Reconciler
+    controller: Controller
+
+    @property
+    def view(self) -> NodeView:
+        return self.controller.node_view
+
+    def ops_since(self, seq: int) -> list[tuple[str, str]]:
+        return [(o.op, o.key) for r in self.reconciler.history() if r.seq > seq for o in r.ops]
+
+    def last_seq(self) -> int:
+        history = self.reconciler.history()
+        return history[-1].seq if history else 0
+
+
+@contextlib.asynccontextmanager
+async def vpp_node(
+    emu: Emulator,
+    store_path: Path,
+    cfg: Config,
+    side: HostSide,
+    *,
+    node_id: int = 5,
+    before_resync: Callable[[Controller], None] = lambda c: None,
+    teardown: bool = True,
+) -> AsyncIterator[VppSvcNode]:
+    """A VPP node forwarding Services on the emulator; ``teardown`` removes what it made afterwards."""
+    vpp = VPPConnection(emu.socket_path, api_dir=API_DIR, timeout=2.0, backoff=Backoff(initial=0.01, maximum=0.1))
+    host = HostStack(netns=side.path, host_if=side.host_if, vswitch_if=side.vswitch_if)
+    parts = VppParts(vpp, scope=str(store_path), state_dir=store_path.parent, host=host, wait=5)
+    store = await LocalStore.open(store_path)
+    built = await assemble(parts, cfg, VPP_NODE, node_id, store, services=True)
+    before_resync(built.controller)
+    await built.controller.start()
+    try:
+        yield VppSvcNode(vpp, store, built.reconciler, built.controller)
+    finally:
+        await built.controller.stop()
+        if teardown:
+            await built.reconciler.apply({k: None for k in built.controller.desired()}, trigger="test teardown")
+        await built.reconciler.aclose()
+        await vpp.close()
+        await store.close()
