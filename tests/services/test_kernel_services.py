@@ -116,3 +116,18 @@ async def test_cluster_ip_and_node_port_across_nodes(svc_lab: SvcLab, store_dir:
         for node in (c.a, c.b):
             assert not {ch for ch in nft_chains(node) if "/default/web/" in ch}
             assert node.controller.services.desired() == {}
+
+
+async def test_affinity_and_local_external_traffic(svc_lab: SvcLab, store_dir: Path) -> None:
+    async with cluster(svc_lab, store_dir) as c:
+        svc = service(node_port=NODE_PORT, external_local=True, affinity_timeout=60)
+        slice_ = endpoints((c.ip_a, c.a.ns.node_name), (c.ip_b, c.b.ns.node_name))
+        await both(c, lambda: ServiceUpdated(service=svc))
+        await both(c, lambda: EndpointsUpdated(slice=slice_))
+        with servers(c):
+            # ClientIP affinity: a client keeps the endpoint it got
+            for netns in (c.client_a, c.client_b):
+                assert len(set(await connect_all(netns, [(CLUSTER_IP, PORT)] * 8))) == 1
+            # externalTrafficPolicy Local: a node port sends to that node's endpoints only
+            assert set(await connect_all(c.b.ns.path, [(c.a.ns.ip, NODE_PORT)] * 6)) == {"server-a"}
+            assert set(await connect_all(c.a.ns.path, [(c.b.ns.ip, NODE_PORT)] * 6)) == {"server-b"}
