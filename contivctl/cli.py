@@ -293,6 +293,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         output=args.output,
         state_dir=state_dir,
         out=out,
+        service=args.service,
     )
 
 
@@ -312,6 +313,12 @@ def _add_demo_command(sub: Any) -> None:
     demo.add_argument("--dataplane", choices=["kernel", "vpp"], default="kernel", help="only kernel is supported")
     demo.add_argument("--etcd", action="store_true", help="start an etcd for the cluster (default: a nodes file)")
     demo.add_argument("--keep", action="store_true", help="leave the cluster running; `contivctl demo down` removes it")
+    demo.add_argument(
+        "--service",
+        action="store_true",
+        help="a ClusterIP + NodePort Service on a TCP server pod per node: every pod and node connects to it, "
+        "then one endpoint is removed and the others must serve (exit status 1 when a connection is not served)",
+    )
     demo.add_argument(
         "--state-dir",
         default=_env("CONTIV_DEMO_DIR", default=str(DEFAULT_DIR)),
