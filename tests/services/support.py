@@ -99,10 +99,13 @@ class SvcNode:
 
 
 @contextlib.asynccontextmanager
-async def kernel_node(cfg: Config, ns: NodeNs, store_path: Path) -> AsyncIterator[SvcNode]:
+async def kernel_node(
+    cfg: Config, ns: NodeNs, store_path: Path, *, before_resync: Callable[[Controller], None] = lambda c: None
+) -> AsyncIterator[SvcNode]:
     store = await LocalStore.open(store_path)
     parts = KernelParts(ns.path, scope=ns.node_name)
     node = await assemble(parts, cfg, ns.node_name, ns.node_id, store, services=True)
+    before_resync(node.controller)
     await node.controller.start()
     try:
         yield SvcNode(ns, store, node.reconciler, node.controller)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import attrs
 
+from contivctl.controller import Controller
 from contivctl.events import EndpointsUpdated, Event, NodeUpdated, ServiceRemoved, ServiceUpdated
 from contivctl.render.kernel.names import SERVICE_TABLE
 from tests.kernel.support import OUTSIDE_IP, config, new_cid, run
@@ -131,3 +132,34 @@ async def test_affinity_and_local_external_traffic(svc_lab: SvcLab, store_dir: P
             # externalTrafficPolicy Local: a node port sends to that node's endpoints only
             assert set(await connect_all(c.b.ns.path, [(c.a.ns.ip, NODE_PORT)] * 6)) == {"server-a"}
             assert set(await connect_all(c.a.ns.path, [(c.b.ns.ip, NODE_PORT)] * 6)) == {"server-b"}
+
+
+async def test_services_known_at_start_and_a_restart_that_changes_nothing(svc_lab: SvcLab, store_dir: Path) -> None:
+    cfg = config()
+    ns = svc_lab.node(cfg, 1)
+    known = [service(f"s{i}", f"10.96.0.{20 + i}", node_port=30100 + i) for i in range(3)]
+    slices = [endpoints(("10.1.1.5", ns.node_name), ("10.1.2.5", "other"), service_name=s.ref.name) for s in known]
+
+    def fill(controller: Controller) -> None:
+        for svc in known:
+            controller.services.set_service(svc)
+        for sl in slices:
+            controller.services.set_slice(sl)
+
+    async with kernel_node(cfg, ns, store_dir / "a.db", before_resync=fill) as node:
+        (record,) = [r for r in node.reconciler.history() if r.trigger == "startup resync"]
+        assert {o.outcome for o in record.ops} == {"ok"}  # the table before the Services in it
+        assert {f"svc/default/s{i}/tcp/80" for i in range(3)} <= nft_chains(node)
+    async with kernel_node(cfg, ns, store_dir / "a.db", before_resync=fill) as node:
+        (record,) = [r for r in node.reconciler.history() if r.trigger == "startup resync"]
+        assert [o.key for o in record.ops if "/svc" in o.key] == []
+        # what the agent did not make, or no longer wants, in its table: found and removed
+        run("ip", "netns", "exec", ns.name, "nft", "add", "chain", "ip", SERVICE_TABLE, "svc/default/gone/tcp/1")
+        await node.controller.submit(ServiceRemoved(ref=known[0].ref))
+        result = await node.reconciler.resync_full(node.controller.desired(), trigger="test")
+        assert ("delete", "linux/svcrules/" + ns.path + "/" + SERVICE_TABLE + "/default/gone") in {
+            (o.op, o.key) for o in result.ops
+        }
+        chains = nft_chains(node)
+        assert "svc/default/gone/tcp/1" not in chains and "svc/default/s0/tcp/80" not in chains
+        assert "svc/default/s1/tcp/80" in chains

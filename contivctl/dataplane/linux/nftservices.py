@@ -35,7 +35,7 @@ from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.kernel import ServiceBackend, ServicePortRules, ServiceRules, ServiceTable
 from contivctl.items.linux import ns_label
 from contivctl.reconcile.descriptor import Context, Descriptor
-from contivctl.reconcile.item import Metadata, Retrieved
+from contivctl.reconcile.item import Dependency, Metadata, Retrieved
 
 FAMILY = "ip"
 MASQ_MARK = "0x4000"
@@ -423,6 +423,9 @@ class ServiceRulesDescriptor(Descriptor[ServiceRules]):
 
     def needs_recreate(self, old: ServiceRules, new: ServiceRules) -> bool:
         return (old.netns, old.table) != (new.netns, new.table)
+
+    def dependencies(self, key: str, value: ServiceRules) -> Iterable[Dependency]:
+        return value.deps()  # the table first
 
     async def delete(self, ctx: Context, key: str, value: ServiceRules, metadata: Metadata) -> None:
         try:
