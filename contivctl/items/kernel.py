@@ -165,6 +165,8 @@ class ServiceBackend:
     ip: IPAddress
     port: int
     weight: int = 1
+    #: runs on this node (a connection from it to its own Service may come back to it)
+    local: bool = False
 
 
 @attrs.frozen

@@ -18,8 +18,12 @@ that nothing expects, is reported with what is there as its metadata, so
 it can be rewritten or removed.
 
 Transactions requested together (the reconciler runs several items at
-once) go to one ``nft`` run; should that fail, each runs alone, so a bad
-one fails by itself.
+once) go to libnftables as one (libnft.py); should that fail, each runs
+alone, so a bad one fails by itself. Every transaction makes nftables read
+the table's chains first, so a Service has few: one per port, translating
+with a map from a random number to an endpoint, and one for its node port
+and external addresses; only with session affinity a chain per endpoint
+(which remembers the clients sent there), as kube-proxy has for all.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from contivctl.dataplane.linux import libnft
 from contivctl.dataplane.linux.nftables import run_nft
 from contivctl.errors import LinuxError, NetnsNotFound
 from contivctl.items.kernel import ServiceBackend, ServicePortRules, ServiceRules, ServiceTable
@@ -148,31 +153,41 @@ class _Writer:
         self.footprint.add(f"element {table_map} {key}")
 
     def pick(self, p: ServicePortRules, backends: Sequence[ServiceBackend], head: list[str]) -> list[str]:
-        """Rules that send to one of ``backends`` by weight (sticky per client with affinity)."""
+        """Rules that translate to one of ``backends`` by weight (sticky per client with affinity)."""
         v = self.v
         rules = list(head)
-        if v.affinity_timeout:
-            rules += [f"ip saddr @{_aff(v, p, b)} goto {_ep(v, p, b)}" for b in backends]
-        total, at, arms = 0, 0, []
+        local = [b.ip for b in backends if b.local]
+        if local and not v.affinity_timeout:  # with affinity, each endpoint's chain does it exactly
+            rules.append(f"ip saddr {_set(local)} jump mark-for-masquerade")
+        arms, at = [], 0
         for b in backends:
             w = max(1, b.weight)
-            arms.append(f"{at}-{at + w - 1} : goto {_ep(v, p, b)}" if w > 1 else f"{at} : goto {_ep(v, p, b)}")
+            target = f"goto {_ep(v, p, b)}" if v.affinity_timeout else f"{b.ip} . {b.port}"
+            arms.append(f"{at}-{at + w - 1} : {target}" if w > 1 else f"{at} : {target}")
             at += w
-            total += w
-        rules.append(f'numgen random mod {total} vmap {{ {", ".join(arms)} }} comment "{self.mark}"')
+        if v.affinity_timeout:
+            rules += [f"ip saddr @{_aff(v, p, b)} goto {_ep(v, p, b)}" for b in backends]
+            rules.append(f'numgen random mod {at} vmap {{ {", ".join(arms)} }} comment "{self.mark}"')
+        else:
+            rules.append(
+                f"meta l4proto {p.protocol} dnat ip to numgen random mod {at} map {{ {', '.join(arms)} }}"
+                f' comment "{self.mark}"'
+            )
         return rules
 
     def endpoint(self, p: ServicePortRules, b: ServiceBackend) -> None:
+        """With session affinity: a chain per endpoint, which remembers who was sent there."""
         v = self.v
-        rules = [f"ip saddr {b.ip} jump mark-for-masquerade"]
-        if v.affinity_timeout:
-            name = _aff(v, p, b)
-            self.lines.append(
-                f"add set {self.t} {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {v.affinity_timeout}s; }}"
-            )
-            self.footprint.add(f"set {name}")
-            rules.append(f"update @{name} {{ ip saddr }}")
-        rules.append(f"meta l4proto {p.protocol} dnat to {b.ip}:{b.port}")
+        name = _aff(v, p, b)
+        self.lines.append(
+            f"add set {self.t} {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {v.affinity_timeout}s; }}"
+        )
+        self.footprint.add(f"set {name}")
+        rules = [
+            f"ip saddr {b.ip} jump mark-for-masquerade",
+            f"update @{name} {{ ip saddr }}",
+            f"meta l4proto {p.protocol} dnat to {b.ip}:{b.port}",
+        ]
         self.chain(_ep(v, p, b), rules)
 
     def port(self, p: ServicePortRules) -> None:
@@ -190,8 +205,9 @@ class _Writer:
             if p.node_port:
                 self.element(NO_ENDPOINT_PORTS, f"{p.protocol} . {p.node_port}", cluster)
             return
-        for b in endpoints.values():
-            self.endpoint(p, b)
+        if v.affinity_timeout:
+            for b in endpoints.values():
+                self.endpoint(p, b)
         if p.backends:
             head = [f"ip saddr != {internal} jump mark-for-masquerade"] if v.internal else []
             self.chain(cluster, self.pick(p, p.backends, head))
@@ -337,11 +353,8 @@ class _Batch:
                     fut.set_result(None)
 
     async def _nft(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        status, _, err = await run_nft(self.netns, ["-f", "-"], stdin="\n".join(lines) + "\n")
-        if status != 0:
-            raise LinuxError(f"nft in {ns_label(self.netns)}: {err.strip()}")
+        if lines:
+            await libnft.apply(self.netns, "\n".join(lines) + "\n")
 
 
 class ServiceTableDescriptor(Descriptor[ServiceTable]):
@@ -352,9 +365,7 @@ class ServiceTableDescriptor(Descriptor[ServiceTable]):
         self.names = tuple(names)
 
     async def create(self, ctx: Context, key: str, value: ServiceTable) -> Metadata:
-        status, _, err = await run_nft(value.netns, ["-f", "-"], stdin=table_script(value))
-        if status != 0:
-            raise LinuxError(f"nft table {value.name} in {ns_label(value.netns)}: {err.strip()}")
+        await libnft.apply(value.netns, table_script(value))
         return None
 
     async def delete(self, ctx: Context, key: str, value: ServiceTable, metadata: Metadata) -> None:

@@ -11,7 +11,9 @@ endpoint joining or leaving rewrites that Service and nothing else.
 
 - Cluster IPs: every ready endpoint (internalTrafficPolicy Local: this
   node's only); a client outside the pod network is masqueraded, and so is
-  a pod sent to itself.
+  an endpoint of this node connecting to its own Service (it may be sent
+  to itself; kube-proxy masquerades only when it is, which takes a chain
+  per endpoint — here only Services with session affinity have those).
 - Node ports and external IPs: externalTrafficPolicy Cluster masquerades
   every client; Local sends to this node's endpoints only and keeps the
   client's address (a pod is sent as to the cluster IP; without a local
@@ -74,7 +76,7 @@ def render_kernel_service(ctx: ServiceContext, svc: Service, slices: Iterable[En
 
 
 def _weighted(ctx: ServiceContext, found: Iterable[Backend]) -> tuple[kx.ServiceBackend, ...]:
-    return tuple(kx.ServiceBackend(b.ip, b.port, ctx.local_weight if b.local else 1) for b in found)
+    return tuple(kx.ServiceBackend(b.ip, b.port, ctx.local_weight if b.local else 1, b.local) for b in found)
 
 
 def render_service_table(inputs: VswitchInputs) -> Items:
