@@ -90,7 +90,8 @@ def test_kernel_rules_and_their_scripts() -> None:
     assert [(str(b.ip), b.weight) for b in port.backends] == [("10.1.5.2", 2), ("10.1.6.2", 1), ("192.168.16.6", 1)]
     assert [str(b.ip) for b in port.external_backends or ()] == ["10.1.5.2"]
     script = "\n".join(create_script(rules))
-    assert "dnat ip to numgen random mod 4 map { 0-1 : 10.1.5.2 . 8080, 2 : 10.1.6.2 . 8080," in script
+    # weight 2 for this node's endpoint: two of the four keys
+    assert "numgen random mod 4 map { 0 : 10.1.5.2 . 8080, 1 : 10.1.5.2 . 8080, 2 : 10.1.6.2 . 8080," in script
     assert "ip saddr { 10.1.5.2 } jump mark-for-masquerade" in script  # this node's endpoint, to itself
     assert "add element ip contiv-services service-nodeports { tcp . 30080 : goto ext/default/web/tcp/80 }" in script
     # deleting is exactly what was created, elements before the chains they name

@@ -161,10 +161,12 @@ class _Writer:
             rules.append(f"ip saddr {_set(local)} jump mark-for-masquerade")
         arms, at = [], 0
         for b in backends:
-            w = max(1, b.weight)
+            # a weight as that many keys, not a range: a map of ranges is an interval set, and every
+            # transaction would then make nftables read the elements of all of them first
             target = f"goto {_ep(v, p, b)}" if v.affinity_timeout else f"{b.ip} . {b.port}"
-            arms.append(f"{at}-{at + w - 1} : {target}" if w > 1 else f"{at} : {target}")
-            at += w
+            for _ in range(max(1, b.weight)):
+                arms.append(f"{at} : {target}")
+                at += 1
         if v.affinity_timeout:
             rules += [f"ip saddr @{_aff(v, p, b)} goto {_ep(v, p, b)}" for b in backends]
             rules.append(f'numgen random mod {at} vmap {{ {", ".join(arms)} }} comment "{self.mark}"')
