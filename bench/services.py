@@ -79,7 +79,7 @@ API_DIR = ROOT / "contivctl" / "testing" / "vppemu" / "api"
 NIC = "GigabitEthernet0/8/0"
 NODE, OTHER = "node-a", "node-b"
 CONFIG: dict[str, Any] = {
-    "UseTAPInterfaces": False,
+    "UseTAPInterfaces": True,  # the deployment's default (the original's contiv.yaml)
     "TCPstackDisabled": True,
     "MTUSize": 1450,
     "NatExternalTraffic": False,
@@ -267,14 +267,15 @@ async def bench(
     built = await node(make_parts(), store, (n, m))
     ops = startup(built).ops
     service_ops = [o for o in ops if o.key.startswith(SERVICE_KEYS)]
-    failed = len([o for o in ops if o.outcome != "ok"])
+    failed = sorted({f"{o.key}: {o.error}" for o in ops if o.outcome != "ok"})
     emit(
         f"{tag}_start_{n}x{m}",
         _STARTS[id(built)],
         "s",
         operations=len(ops),
         service_operations=len(service_ops),
-        failed=failed,
+        failed=len(failed),
+        failures=failed[:3],
     )
     large = await changes(built, n, m, rounds, tag)
     await close(built)
