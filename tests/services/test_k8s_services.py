@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import kmock
@@ -13,7 +14,12 @@ import kmock
 from contivctl.events import EndpointsRemoved, EndpointsUpdated, Post, ServiceRemoved, ServiceUpdated
 from contivctl.k8s.sources import KubernetesSources
 from contivctl.model import Endpoint, EndpointPort, ServicePort, ServiceRef
+from contivctl.testing.vppemu import Emulator
 from tests.nodes.k8s_support import api_client_for, send, watching
+from tests.nodes.support import HostSide, config
+from tests.polling import until
+from tests.services.conftest import needs_root
+from tests.services.support import vpp_node
 
 NODE = "node-a"
 RESOURCES = (
@@ -139,3 +145,26 @@ async def test_headless_and_external_name_services_are_not_forwarded(kmock: kmoc
         assert ev.service.ref.name == "plain"  # the two before posted nothing
         assert ev.service.ports[0].node_port == 0  # a ClusterIP Service opens no node port
         assert posted.events.empty()
+
+
+@needs_root
+async def test_from_the_api_server_to_vpp(
+    kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, side: HostSide
+) -> None:
+    """The whole path: kmock → reflectors → events → the service view → NAT44 mappings in (emulated) VPP."""
+    async with vpp_node(emu, sockdir / "a.db", config(), side) as node, sources(kmock, node.controller.post):
+
+        async def mapped() -> set[tuple[str, int]]:
+            found = await node.vpp.dump("nat44_lb_static_mapping_dump")
+            return {(str(d.external_addr), int(d.external_port)) for d in found}
+
+        await send(kmock, "POST", SERVICES, svc_object())
+        endpoints = (("10.1.5.2", NODE, True), ("10.1.6.2", "node-b", True))
+        await send(kmock, "POST", SLICES, slice_object("web-abc", *endpoints))
+        await until(lambda: mapped_now(mapped, {("10.96.0.10", 80), ("192.168.16.5", 30080)}))
+        await send(kmock, "DELETE", f"{SERVICES}/web")
+        await until(lambda: mapped_now(mapped, set()))
+
+
+async def mapped_now(read: Callable[[], Awaitable[set[tuple[str, int]]]], want: set[tuple[str, int]]) -> bool:
+    return await read() == want
