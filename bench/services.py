@@ -92,8 +92,6 @@ CONFIG: dict[str, Any] = {
     },
 }
 CLONE_NEWNET = 0x40000000
-#: the keys of the Services' own items in either dataplane
-SERVICE_KEYS = ("vpp/nat44/lb/", "linux/svcrules/")
 
 
 def emit(metric: str, value: float, unit: str, **more: Any) -> None:
@@ -266,7 +264,8 @@ async def bench(
     store = workdir / f"{tag}.db"
     built = await node(make_parts(), store, (n, m))
     ops = startup(built).ops
-    service_ops = [o for o in ops if o.key.startswith(SERVICE_KEYS)]
+    ours = set(built.controller.services.desired())
+    service_ops = [o for o in ops if o.key in ours]
     failed = sorted({f"{o.key}: {o.error}" for o in ops if o.outcome != "ok"})
     emit(
         f"{tag}_start_{n}x{m}",
@@ -281,7 +280,7 @@ async def bench(
     await close(built)
     built = await node(make_parts(), store, (n, m))
     again = startup(built).ops
-    on_services = [o for o in again if o.key.startswith(SERVICE_KEYS)]
+    on_services = [o for o in again if o.key in ours]
     others = sorted({o.key for o in again} - {o.key for o in on_services})
     emit(
         f"{tag}_restart_{n}x{m}_service_operations",

@@ -234,8 +234,8 @@ class Route:
     """A single-path route to `dst` in `vrf`.
 
     Exactly one kind of path: via `next_hop` (optionally out of
-    `interface`), out of `interface` only, a lookup in `lookup_vrf`, or
-    `drop`.
+    `interface`), out of `interface` only, a lookup in `lookup_vrf`,
+    `drop`, or `unreachable` (VPP answers with ICMP host unreachable).
     """
 
     vrf: int
@@ -246,11 +246,17 @@ class Route:
     drop: bool = False
     weight: int = 1
     preference: int = 0
+    unreachable: bool = False
 
     def __attrs_post_init__(self) -> None:
-        kinds = [self.drop, self.lookup_vrf is not None, self.next_hop is not None or self.interface is not None]
+        kinds = [
+            self.drop,
+            self.unreachable,
+            self.lookup_vrf is not None,
+            self.next_hop is not None or self.interface is not None,
+        ]
         if sum(kinds) != 1:
-            raise ValueError(f"route {self.dst}: exactly one of next_hop/interface, lookup_vrf or drop")
+            raise ValueError(f"route {self.dst}: exactly one of next_hop/interface, lookup_vrf, drop or unreachable")
 
     @property
     def ipv6(self) -> bool:

@@ -36,8 +36,12 @@ EPS = endpoints(("10.1.5.2", "node-a"), ("10.1.6.2", "node-b"), ("192.168.16.6",
 
 def mappings(svc: Any, *slices: Any) -> dict[str, vpp.Nat44LbStaticMapping]:
     out = render_service(CTX, svc, slices)
-    assert all(isinstance(v, vpp.Nat44LbStaticMapping) for v in out.values())
-    return out  # type: ignore[return-value]
+    routes = [v for v in out.values() if isinstance(v, vpp.Route)]
+    # every cluster and external IP answers what no mapping takes with ICMP unreachable
+    assert {(str(r.dst), r.vrf, r.unreachable) for r in routes} == {
+        (f"{ip}/32", CTX.pod_vrf, True) for ip in (*svc.cluster_ips, *svc.external_ips)
+    }
+    return {k: v for k, v in out.items() if isinstance(v, vpp.Nat44LbStaticMapping)}
 
 
 def test_vpp_weights_vrfs_and_frontends() -> None:
@@ -79,7 +83,7 @@ def test_vpp_internal_policy_affinity_and_protocols() -> None:
     assert m.affinity == 0  # one endpoint: a plain mapping, nothing to stick to
     (m,) = mappings(attrs.evolve(svc, internal_local=False), EPS).values()
     assert m.affinity == 30
-    assert mappings(service(), endpoints()) == {}
+    assert mappings(service(), endpoints()) == {}  # no endpoint: only the unreachable route
 
 
 def test_kernel_rules_and_their_scripts() -> None:
@@ -122,13 +126,13 @@ def test_view_rerenders_only_node_port_services_when_nodes_change() -> None:
     assert view.refresh() == {} and reads == []  # nodes joining cost nothing without a node port
     view.set_service(service(node_port=30080))
     changes = view.set_slice(endpoints(("10.1.6.2", "node-b")))
-    assert reads and len(changes) == 2  # the cluster IP and this node's address
+    assert reads and len(changes) == 2  # the cluster IP and this node's address (the route came with the Service)
     ips.append(ipaddress.ip_address("192.168.16.6"))
     changes = view.refresh()
     assert [k for k, v in changes.items() if v is not None] == [
         vpp.lb_mapping_key(vpp.NatProtocol.TCP, ipaddress.ip_address("192.168.16.6"), 30080)
     ]
     keys = set(view.items[service().ref])
-    assert len(keys) == 3
+    assert len(keys) == 4
     assert view.remove_service(service().ref) == dict.fromkeys(keys)
     assert set(view.desired()) == set(view.items[service("plain").ref])

@@ -88,7 +88,7 @@ async def test_mappings_per_frontend_and_endpoint_changes(
         assert int(found[("192.168.50.5", 80)].flags) == TWICE_NAT | OUT2IN_ONLY
 
         # one endpoint leaves: one in-place operation per frontend of that Service, nothing else
-        web_keys = set(controller.services.items[svc.ref])
+        web_keys = {k for k in controller.services.items[svc.ref] if k.startswith("vpp/nat44/lb/")}
         mark = node.last_seq()
         await controller.submit(EndpointsUpdated(slice=endpoints((local, "node-a"), ("10.1.6.3", "node-b"))))
         ops = node.ops_since(mark)
@@ -106,9 +106,12 @@ async def test_mappings_per_frontend_and_endpoint_changes(
         d = statics[("10.96.0.10", 80)]
         assert (str(d.local_ip_address), int(d.local_port), int(d.vrf_id)) == ("10.1.6.3", 8080, POD_VRF)
 
-        # no endpoint: VPP cannot answer for the Service, and has no mapping of it
+        # no endpoint: no mapping; the cluster IP answers with ICMP unreachable (path type 5)
         await controller.submit(EndpointsUpdated(slice=endpoints()))
         assert await service_statics(vpp) == {}
+        routes = await vpp.dump("ip_route_dump", table={"table_id": POD_VRF, "is_ip6": False})
+        unreachable = {str(r.route.prefix) for r in routes if [int(p.type) for p in r.route.paths] == [5]}
+        assert unreachable == {"10.96.0.10/32", "192.168.50.5/32", "10.96.0.20/32"}
         await controller.submit(EndpointsUpdated(slice=three))
         assert len(await lb_mappings(vpp)) == len(frontends)
 

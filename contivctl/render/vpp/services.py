@@ -21,9 +21,13 @@ endpoint on this node weighs ServiceLocalEndpointWeight, one elsewhere 1.
 - Mappings are out2in-only: a frontend address is in no NAT pool, and an
   endpoint's own connections must not be rewritten to its service.
 
-What VPP cannot do: answer for a Service that has no ready endpoint (it
-has no mapping, and its packets are dropped like any other to an unknown
-address), SCTP ports (NAT44 translates TCP and UDP ports), IPv6.
+A Service port without a ready endpoint has no mapping; its cluster and
+external IPs have a route in the pod VRF that answers with ICMP host
+unreachable, so a pod's connection fails at once instead of timing out
+(the mappings translate before the lookup meets the route). A node port
+without endpoints has no such answer: the node's address is VPP's own.
+What VPP's NAT cannot do: SCTP ports (NAT44 translates TCP and UDP
+ports; they get the unreachable answer too), IPv6.
 
 ``render_service_base`` is what every mapping needs on the node: the NAT
 plugin, the NAT loopback in the twice-NAT pool, and the interfaces traffic
@@ -33,6 +37,7 @@ interfaces get it with their other items, render/vpp/pod.py).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from contivctl.items import Item, Items, keyed, vpp
@@ -77,6 +82,10 @@ def render_service(ctx: ServiceContext, svc: Service, slices: Iterable[EndpointS
                     affinity=svc.affinity_timeout if len(locals_) > 1 else 0,
                 )
             )
+    # A port without a mapping (no endpoint, or a protocol NAT44 does not translate) is answered with
+    # ICMP host unreachable: NAT rewrites what it maps before the lookup ever meets these routes.
+    for ip in (*ipv4(svc.cluster_ips), *ipv4(svc.external_ips)):
+        items.append(vpp.Route(vrf=ctx.pod_vrf, dst=ipaddress.ip_network(ip), unreachable=True))
     return keyed(*items)
 
 
