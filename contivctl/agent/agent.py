@@ -166,11 +166,11 @@ class Agent:
             log.warning(
                 "NodeConfig not read within %.0fs; starting with the file's node entry", self.opts.k8s_sync_timeout
             )
-            return
-        crd = sources.node_config()
-        if crd is not None:  # before the controller runs: the startup resync applies it
-            view = node.view
-            view.set_inputs(view.inputs.reconfigured(crd, None))
+        else:
+            crd = sources.node_config()
+            if crd is not None:  # before the controller runs: the startup resync applies it
+                view = node.view
+                view.set_inputs(view.inputs.reconfigured(crd, None))
         await services_from_kubernetes(sources, node.controller, self.opts.k8s_sync_timeout)
 
     async def stop(self) -> None:

@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 
 class KubernetesSources:
-    def __init__(self, api: client.ApiClient, node_name: str, post: Post, *, services: bool = True) -> None:
+    def __init__(self, api: client.ApiClient, node_name: str, post: Post, *, services: bool = False) -> None:
         self._api = api
         self._post = post
         self.node_name = node_name

@@ -52,7 +52,7 @@ class Posted:
 async def sources(server: Any, post: Post) -> AsyncIterator[KubernetesSources]:
     for r in RESOURCES:
         server.resources[r] = {}
-    src = KubernetesSources(api_client_for(server), NODE, post)
+    src = KubernetesSources(api_client_for(server), NODE, post, services=True)
     src.start()
     try:
         await watching(server, "/api/v1/services")
