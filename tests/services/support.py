@@ -31,7 +31,9 @@ from tests.kernel.support import Lab, NodeNs
 from tests.nodes.support import NODE as VPP_NODE
 from tests.nodes.support import HostSide
 
-SERVER = Path(__file__).with_name("tcp_echo.py")
+#: the demo's TCP server and client (contivctl/demo/tcp.py), run from this tree
+ROOT = Path(__file__).resolve().parents[2]
+TCP = [sys.executable, "-m", "contivctl.demo.tcp"]
 
 
 def service(
@@ -125,10 +127,11 @@ def _netns_name(netns: str) -> str:
 def tcp_server(netns: str, name: str, port: int = 8080) -> Iterator[subprocess.Popen[str]]:
     """A server in ``netns`` that answers every connection with ``name``; stopped afterwards."""
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", _netns_name(netns), sys.executable, str(SERVER), "serve", str(port), name],
+        ["ip", "netns", "exec", _netns_name(netns), *TCP, "serve", str(port), name],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        cwd=ROOT,
     )
     try:
         assert proc.stdout is not None
@@ -147,13 +150,13 @@ async def connect_all(netns: str, targets: Sequence[tuple[str, int]], timeout: f
         "netns",
         "exec",
         _netns_name(netns),
-        sys.executable,
-        str(SERVER),
+        *TCP,
         "connect",
         str(timeout),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
     )
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
