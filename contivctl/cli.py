@@ -142,6 +142,8 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         dataplane=args.dataplane,
         vswitch_netns=args.vswitch_netns,
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
+        services_file=Path(args.services_file) if args.services_file else None,
+        no_services=args.no_services,
     )
     return asyncio.run(run_agent(opts))
 
@@ -302,6 +304,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         output=args.output,
         state_dir=state_dir,
         out=out,
+        service=args.service,
     )
 
 
@@ -321,6 +324,12 @@ def _add_demo_command(sub: Any) -> None:
     demo.add_argument("--dataplane", choices=["kernel", "vpp"], default="kernel", help="only kernel is supported")
     demo.add_argument("--etcd", action="store_true", help="start an etcd for the cluster (default: a nodes file)")
     demo.add_argument("--keep", action="store_true", help="leave the cluster running; `contivctl demo down` removes it")
+    demo.add_argument(
+        "--service",
+        action="store_true",
+        help="a ClusterIP + NodePort Service on a TCP server pod per node: every pod and node connects to it, "
+        "then one endpoint is removed and the others must serve (exit status 1 when a connection is not served)",
+    )
     demo.add_argument(
         "--state-dir",
         default=_env("CONTIV_DEMO_DIR", default=str(DEFAULT_DIR)),
@@ -473,6 +482,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the cluster's members from a YAML file instead of etcd, followed while running "
         "(CONTIV_NODES_FILE; docs/cluster.md)",
+    )
+    agent.add_argument(
+        "--services-file",
+        default=_env("CONTIV_SERVICES_FILE"),
+        metavar="FILE",
+        help="Kubernetes Services and their endpoints from a YAML file, followed while running "
+        "(CONTIV_SERVICES_FILE; docs/services.md)",
+    )
+    agent.add_argument(
+        "--no-services",
+        action="store_true",
+        default=_env("CONTIV_NO_SERVICES").lower() in ("1", "true", "yes"),
+        help="forward no Services, also with Kubernetes: leave them to kube-proxy (CONTIV_NO_SERVICES=1)",
     )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)

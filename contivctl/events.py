@@ -20,7 +20,7 @@ import attrs
 
 from contivctl.config.model import NodeConfig
 from contivctl.iptypes import IPAddress
-from contivctl.model import Attachment, AttachmentKey, DhcpLease, NodeInfo, PodRef
+from contivctl.model import Attachment, AttachmentKey, DhcpLease, EndpointSlice, NodeInfo, PodRef, Service, ServiceRef
 
 _seq = itertools.count(1)
 
@@ -167,3 +167,35 @@ class ManagementIPsChanged(Event):
 
     node_name: str
     ips: tuple[str, ...] = ()
+
+
+# -- Services (Kubernetes, the services file) ------------------------------------------
+
+
+@attrs.frozen(eq=False)
+class ServiceUpdated(Event):
+    """A Service was created or changed: re-render that service alone."""
+
+    service: Service
+
+
+@attrs.frozen(eq=False)
+class ServiceRemoved(Event):
+    """A Service is gone (or no longer one the agent forwards: headless, ExternalName): remove its items."""
+
+    ref: ServiceRef
+
+
+@attrs.frozen(eq=False)
+class EndpointsUpdated(Event):
+    """An EndpointSlice was created or changed: re-render the service it belongs to."""
+
+    slice: EndpointSlice
+
+
+@attrs.frozen(eq=False)
+class EndpointsRemoved(Event):
+    """An EndpointSlice (``namespace``/``name``) is gone."""
+
+    namespace: str
+    name: str

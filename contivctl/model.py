@@ -103,3 +103,79 @@ class DhcpLease:
     sw_if_index: int
     address: ipaddress.IPv4Interface
     router: ipaddress.IPv4Address | None = None
+
+
+# -- Kubernetes Services ----------------------------------------------------------
+# What the agent knows of a Service and of its endpoints, from the Kubernetes
+# watch or the services file. A Service's endpoints come in one or more
+# EndpointSlices, each named by the service it belongs to; only endpoints
+# ready to serve are kept (the sources drop the others).
+
+
+@attrs.frozen
+class ServiceRef:
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@attrs.frozen
+class ServicePort:
+    """One port of a Service: ``port`` on its addresses, ``node_port`` on every node (0: none)."""
+
+    name: str
+    protocol: str
+    port: int
+    #: the endpoints' port by number, or by the name their EndpointSlice ports carry
+    target_port: int | str = 0
+    node_port: int = 0
+
+
+@attrs.frozen
+class Service:
+    """A Service as far as forwarding cares (headless Services and ExternalName ones are not kept)."""
+
+    ref: ServiceRef
+    cluster_ips: tuple[IPAddress, ...]
+    ports: tuple[ServicePort, ...]
+    type: str = "ClusterIP"
+    #: externalIPs and load-balancer ingress addresses: treated alike
+    external_ips: tuple[IPAddress, ...] = ()
+    #: externalTrafficPolicy: Local — NodePort and external traffic to this node's endpoints only
+    external_local: bool = False
+    #: internalTrafficPolicy: Local — cluster-IP traffic to this node's endpoints only
+    internal_local: bool = False
+    #: sessionAffinity ClientIP: its timeout in seconds (0: no affinity)
+    affinity_timeout: int = 0
+
+
+@attrs.frozen
+class EndpointPort:
+    name: str
+    protocol: str
+    port: int
+
+
+@attrs.frozen
+class Endpoint:
+    """One ready endpoint address; ``node_name`` says where it runs (empty: unknown)."""
+
+    ip: IPAddress
+    node_name: str = ""
+
+
+@attrs.frozen
+class EndpointSlice:
+    """The ready endpoints of one EndpointSlice of ``service``, with the ports they serve."""
+
+    namespace: str
+    name: str
+    service: str
+    ports: tuple[EndpointPort, ...] = ()
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def service_ref(self) -> ServiceRef:
+        return ServiceRef(self.namespace, self.service)

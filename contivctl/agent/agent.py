@@ -30,6 +30,7 @@ from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
 from contivctl.agent.reports import Reports
+from contivctl.agent.services import ServicesFromFile, services_from_kubernetes
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
@@ -123,6 +124,9 @@ class Agent:
         #: what the agent did and holds, for Prometheus (REST: /metrics)
         self.metrics = AgentMetrics(version=__version__, dataplane=self.parts.renderers.name)
         self.parts.observe(self.metrics)
+        #: whether this agent forwards Services (docs/services.md): it learns of them from Kubernetes or a file
+        self.services = not opts.no_services and (opts.services_file is not None or self.k8s_access.enabled)
+        self.services_file = ServicesFromFile(opts.services_file) if opts.services_file is not None else None
 
     @property
     def node_removal_hooks(self) -> list[NodeRemovalHook]:
@@ -192,13 +196,15 @@ class Agent:
             self.opts.node_id,
             self.store,
             on_record=self.metrics.observe_txn,
+            services=self.services,
         )
         self.metrics.readings = readings(node, self.loop_lag)
         controller = node.controller
-        # The startup resync needs this node's NodeConfig, if the CRD configures nodes: Kubernetes first.
-        # Otherwise nothing of Kubernetes is needed before it, and its client library (the heaviest
-        # import of all) is loaded after readiness, on a thread.
-        later = self.config.crd_node_configuration_disabled and self.k8s_access.enabled
+        # The startup resync needs this node's NodeConfig, if the CRD configures nodes, and the Services
+        # Kubernetes has, if this agent forwards them: Kubernetes first. Otherwise nothing of Kubernetes
+        # is needed before it, and its client library (the heaviest import of all) is loaded after
+        # readiness, on a thread.
+        later = self.config.crd_node_configuration_disabled and self.k8s_access.enabled and not self.services
         if not later:
             await self._start_kubernetes(node)
         self.api = ContivAPI(
@@ -216,12 +222,16 @@ class Agent:
         )
         await self.cni.start()
         await self.cluster.before_resync(controller)
+        if self.services_file is not None and self.services:
+            await self.services_file.before_resync(controller)
         await controller.start()
         await self.cluster.join(controller)
         if later:
             self._kubernetes_start = asyncio.get_running_loop().create_task(
                 self._start_kubernetes_later(node), name="kubernetes start"
             )
+        if self.services_file is not None and self.services:
+            await self.services_file.start()
         log.info(
             "agent for node %s (ID %d) is ready (%s dataplane)",
             self.opts.node_name,
@@ -248,15 +258,24 @@ class Agent:
 
         watch_crd = not self.config.crd_node_configuration_disabled
         sources = KubernetesSources(
-            await api_client(self.k8s_access), self.opts.node_name, node.controller.post, node_configs=watch_crd
+            await api_client(self.k8s_access),
+            self.opts.node_name,
+            node.controller.post,
+            node_configs=watch_crd,
+            services=self.services,
         )
         for hook in self.cluster.node_removal_hooks:
             sources.register_node_removal_hook(hook)
         sources.start()
         self.kubernetes = sources
-        if not watch_crd:
+        if watch_crd:
+            await self._read_node_config(sources, node)
+        else:
             log.info("CRDNodeConfigurationDisabled: NodeConfig resources are not read; the node entry is the file's")
-            return
+        await services_from_kubernetes(sources, node.controller, self.opts.k8s_sync_timeout)
+
+    async def _read_node_config(self, sources: KubernetesSources, node: Node) -> None:
+        """This node's NodeConfig into the view before the controller runs: the startup resync applies it."""
         try:
             await asyncio.wait_for(sources.node_configs.synced.wait(), self.opts.k8s_sync_timeout)
         except TimeoutError:
@@ -265,7 +284,7 @@ class Agent:
             )
             return
         crd = sources.node_config()
-        if crd is not None:  # before the controller runs: the startup resync applies it
+        if crd is not None:
             view = node.view
             view.set_inputs(view.inputs.reconfigured(crd, None))
 
@@ -274,6 +293,8 @@ class Agent:
         if starting is not None:
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
+        if self.services_file is not None:
+            await self.services_file.stop()
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()

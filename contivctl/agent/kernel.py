@@ -17,7 +17,7 @@ from contivctl.ipam import NodeSetup
 from contivctl.reconcile.descriptor import Descriptor
 from contivctl.render import kernel as kernel_render
 from contivctl.render.inputs import VswitchInputs
-from contivctl.render.kernel.names import IP_FORWARD, NFT_TABLE
+from contivctl.render.kernel.names import IP_FORWARD, NFT_TABLE, SERVICE_TABLE
 from contivctl.render.renderers import Renderers
 
 if TYPE_CHECKING:  # a type only: the kernel flavour does not load VPP's client
@@ -34,7 +34,11 @@ class KernelParts:
 
     def descriptors(self) -> list[Descriptor[Any]]:
         return kernel_descriptors(
-            self.vswitch_netns, sysctls=(IP_FORWARD,), nft_tables=(NFT_TABLE,), scope=self._scope
+            self.vswitch_netns,
+            sysctls=(IP_FORWARD,),
+            nft_tables=(NFT_TABLE,),
+            scope=self._scope,
+            service_tables=(SERVICE_TABLE,),
         )
 
     async def connect(self) -> None:

@@ -41,14 +41,18 @@ async def assemble(
     *,
     crd: NodeConfig | None = None,
     on_record: Callable[[TxnRecord], None] | None = None,
+    services: bool = False,
 ) -> Node:
     """The node, its dataplane connected and its inputs read, its controller not started yet.
 
     Start it with ``node.controller.start()`` (the startup resync), once
-    whatever must be in the view before the resync (the other nodes) is.
+    whatever must be in the view before the resync (the other nodes, the
+    Services) is. ``services``: the node forwards Kubernetes Services.
     """
     await parts.connect()
     inputs = await parts.inputs(node_setup(cfg, node_name, node_id, crd=crd))
+    if services:
+        inputs = attrs.evolve(inputs, services=True)
     reconciler = Reconciler(parts.descriptors(), on_record=on_record)
     controller = Controller(
         reconciler=reconciler,

@@ -50,6 +50,10 @@ class AgentOptions:
     allocate_node_id: bool = False
     #: the other nodes from a file instead of etcd (docs/cluster.md, "Without etcd")
     nodes_file: Path | None = None
+    #: Kubernetes Services from a file instead of the API server (docs/services.md)
+    services_file: Path | None = None
+    #: leave Services to someone else (kube-proxy): no Services are forwarded even with Kubernetes
+    no_services: bool = False
 
 
 def default(name: str) -> Any:

@@ -3,7 +3,7 @@
 Sources (the CNI server, Kubernetes and etcd watches, the nodes file, the
 DHCP listener, timers) put events on one queue; those that need an answer
 await the future the event carries. The controller takes them in order,
-updates the views (pods, nodes), renders the items that change and hands
+updates the views (pods, nodes, services), renders the items that change and hands
 them to the reconciler. Events for the same attachment are therefore
 strictly ordered; the reconciler itself runs independent operations of one
 transaction concurrently.
@@ -28,6 +28,7 @@ from contivctl.controller.eventlog import log_event
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.pods import PodView
 from contivctl.controller.podstore import PodStore
+from contivctl.controller.services import ServiceView, cluster_node_ips
 from contivctl.errors import AttachmentNotFound, ContivError, PodWiringError
 from contivctl.events import (
     AddPod,
@@ -36,6 +37,8 @@ from contivctl.events import (
     CheckResult,
     DeletePod,
     DhcpLeased,
+    EndpointsRemoved,
+    EndpointsUpdated,
     Event,
     GarbageCollect,
     GCResult,
@@ -44,8 +47,11 @@ from contivctl.events import (
     NodeRemoved,
     NodeUpdated,
     Resync,
+    ServiceRemoved,
+    ServiceUpdated,
 )
 from contivctl.ipam import PodIPAllocator
+from contivctl.iptypes import IPAddress
 from contivctl.items import Changes, Items
 from contivctl.model import Attachment, AttachmentKey, PodRef
 from contivctl.reconcile import Reconciler
@@ -63,6 +69,10 @@ MAX_NODE_BATCH = 64
 _NODE_EVENTS = (NodeUpdated, NodeRemoved)
 #: the events of pods' CNI calls, which go ahead of the others
 _POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect)
+#: Service and EndpointSlice events applied in one transaction at the most (a watch's first list
+#: delivers them all at once)
+MAX_SERVICE_BATCH = 256
+_SERVICE_EVENTS = (ServiceUpdated, ServiceRemoved, EndpointsUpdated, EndpointsRemoved)
 
 PodHook = Callable[[Attachment], Awaitable[None]]
 NetnsCheck = Callable[[str], bool]
@@ -84,6 +94,8 @@ class Controller:
         self.node_view = node_view
         #: the pods wired on this node
         self.pods = PodView(PodIPAllocator(node_view.inputs.plan.pod_subnet_this_node))
+        #: Kubernetes Services and their endpoints
+        self.services = ServiceView(node_view.renderers, lambda: self.node_view.inputs, self._node_ips)
         #: the queue, in two lanes: pods' CNI calls, and everything else (see ``_next_event``)
         self._pod_lane: collections.deque[Event] = collections.deque()
         self._other_lane: collections.deque[Event] = collections.deque()
@@ -103,6 +115,10 @@ class Controller:
             NodeRemoved: self._on_node_removed,
             NodeConfigChanged: self._on_node_config_changed,
             ManagementIPsChanged: self._on_management_ips_changed,
+            ServiceUpdated: self._on_service_updated,
+            ServiceRemoved: self._on_service_removed,
+            EndpointsUpdated: self._on_endpoints_updated,
+            EndpointsRemoved: self._on_endpoints_removed,
         }
 
     # -- hooks -----------------------------------------------------------------
@@ -145,6 +161,7 @@ class Controller:
     def desired(self) -> Items:
         out = self.node_view.desired()
         out.update(self.pods.desired())
+        out.update(self.services.desired())
         return out
 
     async def _restore(self) -> None:
@@ -182,6 +199,8 @@ class Controller:
                 await self._run_one(batch[0])
             elif isinstance(batch[0], _NODE_EVENTS):
                 await self._run_node_batch(batch)
+            elif isinstance(batch[0], _SERVICE_EVENTS):
+                await self._run_service_batch(batch)
             else:
                 await self._run_batch(batch)
 
@@ -215,6 +234,11 @@ class Controller:
         if isinstance(first, _NODE_EVENTS):
             lane = self._other_lane
             while len(batch) < MAX_NODE_BATCH and lane and isinstance(lane[0], _NODE_EVENTS):
+                batch.append(lane.popleft())
+            return batch
+        if isinstance(first, _SERVICE_EVENTS):
+            lane = self._other_lane
+            while len(batch) < MAX_SERVICE_BATCH and lane and isinstance(lane[0], _SERVICE_EVENTS):
                 batch.append(lane.popleft())
             return batch
         seen: set[object] = set()
@@ -469,6 +493,7 @@ class Controller:
     # the reconciler, and never holds up the pods.
 
     async def _apply_node_changes(self, changes: Changes, trigger: str) -> None:
+        changes = {**changes, **self.services.refresh()}  # node ports open on the nodes' addresses
         if changes:
             await self.reconciler.apply(changes, mode=Mode.BEST_EFFORT, trigger=trigger)
 
@@ -544,6 +569,71 @@ class Controller:
             return
         inputs = view.inputs.reconfigured(view.inputs.crd, lease)
         await self._apply_node_changes(view.set_inputs(inputs), f"node IP {lease.address} (DHCP)")
+
+    # -- Services ---------------------------------------------------------------
+    # Like the node events: each changes the service view and applies only the
+    # items of the one Service it concerns, best effort.
+
+    def _node_ips(self) -> tuple[IPAddress, ...]:
+        view = self.node_view
+        own = view.node_ip.ip if view.node_ip is not None else None
+        others = [(n.ip_addresses, view.merged(n).management_ips) for _, n in sorted(view.nodes.items())]
+        return cluster_node_ips(own, view.management_ips.get(view.inputs.eff.node_name, ()), others)
+
+    def _service_changes(self, ev: Event) -> Changes:
+        view = self.services
+        if isinstance(ev, ServiceUpdated):
+            return view.set_service(ev.service)
+        if isinstance(ev, ServiceRemoved):
+            return view.remove_service(ev.ref)
+        if isinstance(ev, EndpointsUpdated):
+            return view.set_slice(ev.slice)
+        assert isinstance(ev, EndpointsRemoved)
+        return view.remove_slice(ev.namespace, ev.name)
+
+    async def _apply_service_changes(self, changes: Changes, trigger: str) -> None:
+        if changes:
+            await self.reconciler.apply(changes, mode=Mode.BEST_EFFORT, trigger=trigger)
+
+    async def _on_service_updated(self, ev: ServiceUpdated) -> None:
+        await self._apply_service_changes(self._service_changes(ev), f"service {ev.service.ref} updated")
+
+    async def _on_service_removed(self, ev: ServiceRemoved) -> None:
+        await self._apply_service_changes(self._service_changes(ev), f"service {ev.ref} removed")
+
+    async def _on_endpoints_updated(self, ev: EndpointsUpdated) -> None:
+        sl = ev.slice
+        trigger = f"endpoints {sl.namespace}/{sl.name} of {sl.service}"
+        await self._apply_service_changes(self._service_changes(ev), trigger)
+
+    async def _on_endpoints_removed(self, ev: EndpointsRemoved) -> None:
+        await self._apply_service_changes(self._service_changes(ev), f"endpoints {ev.namespace}/{ev.name} removed")
+
+    async def _run_service_batch(self, batch: list[Event]) -> None:
+        """Service and endpoint events queued behind each other, as one best-effort transaction.
+
+        A watch's first list (or a services file read) is thousands of them;
+        each concerns its own Service's items, so later ones override earlier.
+        """
+        started = time.perf_counter()
+        changes: Changes = {}
+        for ev in batch:
+            changes.update(self._service_changes(ev))
+        try:
+            await self._apply_service_changes(changes, f"{len(batch)} service events from {batch[0].seq}")
+        except (ContivError, ReconcileError) as exc:
+            for ev in batch:
+                ev.reply.set_exception(exc if isinstance(exc, ContivError) else PodWiringError(str(exc)))
+        else:
+            for ev in batch:
+                ev.reply.set_result(None)
+        log.info(
+            "events %d-%d: %d service events in one transaction in %.1f ms",
+            batch[0].seq,
+            batch[-1].seq,
+            len(batch),
+            (time.perf_counter() - started) * 1e3,
+        )
 
     # -- queries ---------------------------------------------------------------
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 
+from contivctl.cluster.servicefile import write_services
 from contivctl.cluster.static import write_nodes
 from contivctl.demo import matrix, pods, procs, topology
+from contivctl.demo import service as svc
 from contivctl.demo.plan import DemoPlan, NodePlan
 from contivctl.demo.progress import Progress
 from contivctl.demo.sh import DemoError
@@ -29,6 +32,8 @@ from contivctl.model import NodeInfo
 CNI_PARALLEL = 4
 #: how long the nodes may take to find each other (etcd) before the matrix is taken anyway
 CONVERGE_TIMEOUT = 20.0
+#: how long every agent may take to apply a change of the services file (it looks every second)
+SERVICE_TIMEOUT = 20.0
 
 
 def new_tag() -> str:
@@ -54,6 +59,10 @@ class DemoCluster:
     def nodes_file(self) -> Path:
         return self.run_dir / "nodes.yaml"
 
+    @property
+    def services_file(self) -> Path:
+        return self.run_dir / "services.yaml"
+
     def _save(self) -> None:
         self.files.save(self.state)
 
@@ -75,6 +84,8 @@ class DemoCluster:
         (self.run_dir / "contiv.yaml").write_text(yaml.safe_dump(self.plan.config(), sort_keys=False))
         if not self.plan.etcd:
             write_nodes(self.nodes_file, [n.info() for n in self.nodes])
+        if self.plan.service:  # the Service is known from the start; its endpoints once its pods run
+            write_services(self.services_file, [svc.service_entry([])])
         with self.progress.step(f"underlay bridge and {len(self.nodes)} node namespaces"):
             topology.build_underlay(self.plan, self._record_netns)
             for node in self.nodes:
@@ -86,7 +97,11 @@ class DemoCluster:
         with self.progress.step(f"{len(self.nodes)} agents (kernel dataplane, members from {how})"):
             for node in self.nodes:
                 self.agents[node.name] = procs.agent_spec(
-                    node, self.run_dir, etcd=self.etcd_endpoint, nodes_file=self.nodes_file
+                    node,
+                    self.run_dir,
+                    etcd=self.etcd_endpoint,
+                    nodes_file=self.nodes_file,
+                    services_file=self.services_file if self.plan.service else None,
                 )
                 self.start_agent(node.name, wait=False)
             for name, spec in self.agents.items():
@@ -95,6 +110,12 @@ class DemoCluster:
         if pod_plans:
             with self.progress.step(f"{len(pod_plans)} pods through CNI ADD ({' '.join(pods.cni_command())})"):
                 self._add_pods()
+        servers = self.plan.server_plans()
+        if servers:
+            with self.progress.step(f"service {svc.NAMESPACE}/{svc.NAME}: a TCP server in {len(servers)} pods"):
+                for p in servers:
+                    self._start_server(p.name, p.netns)
+                self.set_endpoints([p.name for p in servers])
 
     def _start_etcd(self) -> None:
         argv, client = procs.etcd_argv(self.run_dir)
@@ -148,6 +169,41 @@ class DemoCluster:
             self.pod_ips[rec.name] = ip
         self._save()
 
+    # -- the Service (--service) -------------------------------------------------------
+
+    def _start_server(self, name: str, netns: str) -> None:
+        log = str(self.run_dir / f"{name}.log")
+        proc = procs.spawn(procs.server_argv(netns, name, self.run_dir, svc.TARGET_PORT), log)
+        self.children[f"server {name}"] = proc
+        self.state.processes.append(ProcessRecord(f"server {name}", proc.pid, str(self.run_dir)))
+        self._save()
+        procs.wait_listening(proc, log)
+
+    def set_endpoints(self, names: list[str]) -> None:
+        """Make these server pods the Service's endpoints; returns once every agent applied it."""
+        by_name = {p.name: p for p in self.plan.server_plans()}
+        marks = {n: _last_seq(spec.http) for n, spec in self.agents.items()}
+        write_services(self.services_file, [svc.service_entry((self.pod_ips[n], by_name[n].node) for n in names)])
+        deadline = time.monotonic() + SERVICE_TIMEOUT
+        waiting = dict(marks)
+        while waiting:
+            for node, mark in list(waiting.items()):
+                if any(_is_service_txn(t) for t in procs.transactions(self.agents[node].http) if t["seq"] > mark):
+                    del waiting[node]
+            if waiting and time.monotonic() > deadline:
+                raise DemoError(f"the services file was not applied within {SERVICE_TIMEOUT:.0f}s by {sorted(waiting)}")
+            time.sleep(0.05)
+
+    def service_targets(self) -> list[svc.Target]:
+        return svc.targets([(n.name, n.address) for n in self.nodes])
+
+    def service_connections(self, rounds: int = 2) -> list[svc.Connection]:
+        """From every node and pod, ``rounds`` connections to the cluster IP and to every node port."""
+        sources, _ = self.endpoints()
+        to = self.service_targets()
+        with self.progress.step(f"service: {len(sources)} sources x {len(to)} addresses"):
+            return asyncio.run(svc.connection_matrix(sources, to, rounds=rounds))
+
     # -- members (nodes file) ------------------------------------------------------------
 
     def set_members(self, names: list[str]) -> None:
@@ -195,6 +251,15 @@ class DemoCluster:
             return []
         with self.progress.step("teardown: CNI DEL, agents, namespaces"):
             return teardown(self.files, self.state)
+
+
+def _last_seq(http: str) -> int:
+    return max((int(t["seq"]) for t in procs.transactions(http)), default=0)
+
+
+def _is_service_txn(txn: dict[str, object]) -> bool:
+    trigger = str(txn.get("trigger", ""))
+    return bool(txn.get("done", True)) and (trigger.startswith("endpoints ") or "service events" in trigger)
 
 
 # -- teardown --------------------------------------------------------------------------

@@ -65,6 +65,8 @@ class DemoPlan:
     pods: int
     transport: Transport = "vxlan"
     etcd: bool = False
+    #: a Service backed by one TCP server pod per node (``web<ID>``), see demo/service.py
+    service: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not 1 <= self.nodes <= MAX_NODES:
@@ -89,7 +91,7 @@ class DemoPlan:
         ]
 
     def pod_plans(self) -> list[PodPlan]:
-        return [
+        pods = [
             PodPlan(
                 node=f"node{i}",
                 name=f"pod{i}-{j}",
@@ -98,6 +100,21 @@ class DemoPlan:
             )
             for i in range(1, self.nodes + 1)
             for j in range(1, self.pods + 1)
+        ]
+        return pods + self.server_plans()
+
+    def server_plans(self) -> list[PodPlan]:
+        """With ``service``: the Service's server pods, one per node."""
+        if not self.service:
+            return []
+        return [
+            PodPlan(
+                node=f"node{i}",
+                name=f"web{i}",
+                netns=f"cdemo-{self.tag}-n{i}w",
+                container_id=f"cdemo{self.tag}n{i}w".ljust(64, "0"),
+            )
+            for i in range(1, self.nodes + 1)
         ]
 
     def config(self) -> dict[str, Any]:

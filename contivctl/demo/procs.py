@@ -55,7 +55,13 @@ class AgentSpec:
 
 
 def agent_spec(
-    node: NodePlan, run_dir: Path, *, etcd: str | None, nodes_file: Path, log_level: str = "info"
+    node: NodePlan,
+    run_dir: Path,
+    *,
+    etcd: str | None,
+    nodes_file: Path,
+    log_level: str = "info",
+    services_file: Path | None = None,
 ) -> AgentSpec:
     """The agent command line of one node: its own store, CNI socket and HTTP port."""
     home = run_dir / node.name
@@ -87,6 +93,8 @@ def agent_spec(
         log_level,
     ]
     argv += ["--etcd", etcd] if etcd else ["--nodes-file", str(nodes_file)]
+    if services_file is not None:
+        argv += ["--services-file", str(services_file)]
     return AgentSpec(node=node, argv=argv, http=http, cni_socket=cni_socket, log=str(home / "agent.log"))
 
 
@@ -102,6 +110,27 @@ def spawn(argv: list[str], log: str) -> subprocess.Popen[bytes]:
             cwd=PACKAGE_ROOT,
             start_new_session=True,
         )
+
+
+def server_argv(netns: str, name: str, run_dir: Path, port: int) -> list[str]:
+    """The demo's TCP server in a pod's namespace; the run directory on its command line marks it as the demo's."""
+    cmd = [sys.executable, "-m", "contivctl.demo.tcp", "serve", str(port), name, str(run_dir)]
+    return ["ip", "netns", "exec", netns, *cmd]
+
+
+def wait_listening(proc: subprocess.Popen[bytes], log: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise DemoError(f"a TCP server exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            if "listening" in Path(log).read_text(errors="replace"):
+                return
+        except OSError:
+            pass  # not written yet
+        if time.monotonic() > deadline:
+            raise DemoError(f"a TCP server did not listen within {timeout:.0f}s:\n{_tail(log)}")
+        time.sleep(0.02)
 
 
 def http_get(url: str, timeout: float = 2.0) -> tuple[int, Any]:

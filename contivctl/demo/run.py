@@ -1,7 +1,8 @@
 """``contivctl demo`` and ``contivctl demo down``: the command-line side of the demo.
 
-Exit status: 0 the whole matrix answered; 1 a pair failed or the cluster
-could not be built; 2 bad usage; 130 interrupted. The cluster is removed in
+Exit status: 0 the whole matrix answered (and with ``--service`` every
+connection was served); 1 a pair failed, a connection was not served, or
+the cluster could not be built; 2 bad usage; 130 interrupted. The cluster is removed in
 every case but a finished ``--keep`` run.
 """
 
@@ -14,10 +15,11 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from contivctl.demo import matrix
 from contivctl.demo import pods as pods_mod
+from contivctl.demo import service as svc
 from contivctl.demo.cluster import DemoCluster, new_tag, teardown
 from contivctl.demo.plan import DemoPlan, Transport
 from contivctl.demo.progress import Progress
@@ -74,6 +76,7 @@ def run_demo(
     state_dir: Path,
     out: TextIO,
     progress_out: TextIO = sys.stderr,
+    service: bool = False,
 ) -> int:
     if os.geteuid() != 0:
         raise DemoError("the demo creates network namespaces: run it as root")
@@ -87,7 +90,7 @@ def run_demo(
         )
     pods_mod.cni_command()  # builds bin/contiv-cni when missing, before anything else is built
     try:
-        plan = DemoPlan(tag=new_tag(), nodes=nodes, pods=pods, transport=transport, etcd=etcd)
+        plan = DemoPlan(tag=new_tag(), nodes=nodes, pods=pods, transport=transport, etcd=etcd, service=service)
     except ValueError as exc:
         raise ConfigError([ConfigProblem("demo", str(exc))]) from None
     progress = Progress(progress_out)
@@ -103,6 +106,7 @@ def run_demo(
         interrupts.check()
         results = cluster.ping_matrix()
         interrupts.check()
+        rounds = _service_rounds(cluster, interrupts) if service else []
         finished = True
     finally:
         if not (finished and keep):
@@ -110,17 +114,65 @@ def run_demo(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     sources, targets = cluster.endpoints()
+    to = cluster.service_targets()
     if output == "json":
-        out.write(json.dumps(matrix.as_json(results, sources), indent=1) + "\n")
+        data = matrix.as_json(results, sources)
+        if service:
+            data["service"] = _service_json(rounds)
+            data["ok"] = data["ok"] and data["service"]["ok"]
+        out.write(json.dumps(data, indent=1) + "\n")
     else:
-        out.write(matrix.as_table(results, sources, targets) + "\n")
+        text = matrix.as_table(results, sources, targets)
+        for title, conns, removed in rounds:
+            text += "\n\n" + svc.as_table(conns, sources, to, title)
+            if removed is not None:
+                stray = len([c for c in conns if c.served_by == removed])
+                text += f" ({stray} by {removed}, which left)"
+        out.write(text + "\n")
     if keep:
         progress.note(f"kept: namespaces {plan.underlay} and cdemo-{plan.tag}-*; remove with `contivctl demo down`")
     failed = matrix.failures(results)
+    unserved = [c for _, conns, removed in rounds for c in svc.failures(conns, removed)]
     if failed:
         progress.note(f"{len(failed)} of {len(results)} pings were not answered")
-        return EXIT_FAILED
-    return 0
+    if unserved:
+        progress.note(f"{len(unserved)} service connections were not served as they should be")
+    return EXIT_FAILED if failed or unserved else 0
+
+
+Round = tuple[str, list[svc.Connection], str | None]
+
+
+def _service_rounds(cluster: DemoCluster, interrupts: _Interrupts) -> list[Round]:
+    """Every node and pod connects to the Service; then one endpoint leaves and they connect again."""
+    servers = [p.name for p in cluster.plan.server_plans()]
+    where = f"service {svc.NAMESPACE}/{svc.NAME} ({svc.CLUSTER_IP}:{svc.PORT}, node port {svc.NODE_PORT})"
+    rounds: list[Round] = [(f"{where}: served by", cluster.service_connections(), None)]
+    interrupts.check()
+    if len(servers) < 2:
+        cluster.progress.note("one node: no other endpoint to take over, the endpoint stays")
+        return rounds
+    removed, rest = servers[0], servers[1:]
+    cluster.set_endpoints(rest)
+    interrupts.check()
+    rounds.append((f"{where}, {removed} removed: served by", cluster.service_connections(), removed))
+    return rounds
+
+
+def _service_json(rounds: list[Round]) -> dict[str, Any]:
+    first = svc.as_json(rounds[0][1])
+    out: dict[str, Any] = {
+        "name": f"{svc.NAMESPACE}/{svc.NAME}",
+        "clusterIP": svc.CLUSTER_IP,
+        "port": svc.PORT,
+        "nodePort": svc.NODE_PORT,
+        **first,
+    }
+    if len(rounds) > 1:
+        _, conns, removed = rounds[1]
+        out["afterRemoval"] = {"removed": removed, **svc.as_json(conns, removed)}
+        out["ok"] = out["ok"] and out["afterRemoval"]["ok"]
+    return out
 
 
 def demo_down(state_dir: Path, out: TextIO) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contivctl.demo.plan import BRIDGE, NIC, UNDERLAY_CIDR, UNDERLAY_IP, DemoPlan, NodePlan
+from contivctl.demo.service import SERVICE_CIDR
 from contivctl.demo.sh import DemoError, netns_exists, run
 
 #: called with a namespace's name before it is created (the state file records it)
@@ -47,6 +48,10 @@ def build_node(plan: DemoPlan, node: NodePlan, record: Record) -> None:
     run("ip", "-n", ul, "link", "set", port, "master", BRIDGE, "up")
     run("ip", "-n", node.netns, "addr", "add", node.ip, "dev", NIC)
     run("ip", "-n", node.netns, "link", "set", NIC, "up")
+    if plan.service:
+        # a node's own connections to a cluster IP need a route before NAT rewrites them (any host has
+        # a default route; these namespaces have none)
+        run("ip", "-n", node.netns, "route", "add", SERVICE_CIDR, "via", UNDERLAY_IP)
 
 
 def build_pod_netns(name: str, record: Record) -> None:

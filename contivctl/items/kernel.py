@@ -10,6 +10,8 @@ routes and neighbours of ``items/linux.py`` that takes:
 - ``linux/fdb/<ns>/<ifname>/<mac>``         a permanent FDB entry: a peer's MAC → its node IP
 - ``linux/gwroute/<ns>/<dst>``              a route via a next hop on a link that is not ours (L2 mode)
 - ``linux/nftables/<ns>/<table>``           an nftables table holding the SNAT of traffic leaving the cluster
+- ``linux/svctable/<ns>/<table>``           the nftables table of Services: its hooks, verdict maps and helper chains
+- ``linux/svcrules/<ns>/<table>/<svc ns>/<svc name>``  one Service's chains and map elements in that table
 """
 
 from __future__ import annotations
@@ -132,15 +134,97 @@ def snat_key(netns: str, name: str) -> str:
     return f"linux/nftables/{ns_label(netns)}/{name}"
 
 
-KernelItem = Sysctl | VxlanLink | FdbEntry | GatewayRoute | SnatTable
+@attrs.frozen
+class ServiceTable:
+    """The nftables table (family ip) Services are forwarded by, as kube-proxy's nftables mode does.
+
+    It holds what every Service shares: the NAT and filter hooks, the verdict
+    maps each Service adds its addresses and ports to, and the masquerade
+    chains. Each Service's own chains are a ``ServiceRules`` item of their own.
+    """
+
+    netns: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return service_table_key(self.netns, self.name)
+
+    def deps(self) -> tuple[Dependency, ...]:
+        return ()
+
+
+def service_table_key(netns: str, name: str) -> str:
+    return f"linux/svctable/{ns_label(netns)}/{name}"
+
+
+@attrs.frozen
+class ServiceBackend:
+    """An endpoint a Service port is translated to; ``weight`` is its share among the others."""
+
+    ip: IPAddress
+    port: int
+    weight: int = 1
+    #: runs on this node (a connection from it to its own Service may come back to it)
+    local: bool = False
+
+
+@attrs.frozen
+class ServicePortRules:
+    """One port of a Service: where it is reached, and its endpoints.
+
+    ``backends`` serve traffic to the cluster IPs; ``external_backends`` serve
+    the node port and the external IPs (None: the same ones, and that traffic
+    is masqueraded; a tuple: externalTrafficPolicy Local, this node's
+    endpoints only, the client address kept). No backends at all: the port
+    answers with a reject.
+    """
+
+    protocol: str
+    port: int
+    cluster_ips: tuple[IPAddress, ...] = ()
+    external_ips: tuple[IPAddress, ...] = ()
+    node_port: int = 0
+    backends: tuple[ServiceBackend, ...] = ()
+    external_backends: tuple[ServiceBackend, ...] | None = None
+
+
+@attrs.frozen
+class ServiceRules:
+    """Every chain, set and map element of one Service in a ``ServiceTable``."""
+
+    netns: str
+    table: str
+    namespace: str
+    name: str
+    ports: tuple[ServicePortRules, ...] = ()
+    #: the cluster's own addresses (the pod CIDR): cluster-IP traffic from elsewhere is masqueraded
+    internal: tuple[IPNetwork, ...] = ()
+    #: sessionAffinity ClientIP timeout in seconds (0: none)
+    affinity_timeout: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"linux/svcrules/{ns_label(self.netns)}/{self.table}/{self.namespace}/{self.name}"
+
+    def deps(self) -> tuple[Dependency, ...]:
+        return (Dependency.on(service_table_key(self.netns, self.table)),)
+
+
+KernelItem = Sysctl | VxlanLink | FdbEntry | GatewayRoute | SnatTable | ServiceTable | ServiceRules
 
 __all__ = [
     "FdbEntry",
     "GatewayRoute",
     "KernelItem",
+    "ServiceBackend",
+    "ServicePortRules",
+    "ServiceRules",
+    "ServiceTable",
     "SnatTable",
     "Sysctl",
     "VxlanLink",
+    "service_table_key",
     "snat_key",
     "sysctl_key",
     "vxlan_key",

@@ -23,6 +23,7 @@ addresses and prefixes are written the way `ipaddress` prints them):
 | `vpp/nat44/address/<ip>`                     | `Nat44Address`        |
 | `vpp/nat44/static/<proto>/<ext ip>:<port>`   | `Nat44StaticMapping`  |
 | `vpp/nat44/identity/<vrf>/<proto>/<ip>:<port>`| `Nat44IdentityMapping`|
+| `vpp/nat44/lb/<proto>/<ext ip>:<port>`       | `Nat44LbStaticMapping`|
 | `vpp/stn/<ip>`                               | `StnRule`             |
 | `vpp/containerproxy/<if>/<ip>/<len>`         | `ContainerProxy`      |
 | `vpp/session/global`                         | `SessionLayer`        |
@@ -235,8 +236,8 @@ class Route:
     """A single-path route to `dst` in `vrf`.
 
     Exactly one kind of path: via `next_hop` (optionally out of
-    `interface`), out of `interface` only, a lookup in `lookup_vrf`, or
-    `drop`.
+    `interface`), out of `interface` only, a lookup in `lookup_vrf`,
+    `drop`, or `unreachable` (VPP answers with ICMP host unreachable).
     """
 
     vrf: int
@@ -247,11 +248,17 @@ class Route:
     drop: bool = False
     weight: int = 1
     preference: int = 0
+    unreachable: bool = False
 
     def __attrs_post_init__(self) -> None:
-        kinds = [self.drop, self.lookup_vrf is not None, self.next_hop is not None or self.interface is not None]
+        kinds = [
+            self.drop,
+            self.unreachable,
+            self.lookup_vrf is not None,
+            self.next_hop is not None or self.interface is not None,
+        ]
         if sum(kinds) != 1:
-            raise ValueError(f"route {self.dst}: exactly one of next_hop/interface, lookup_vrf or drop")
+            raise ValueError(f"route {self.dst}: exactly one of next_hop/interface, lookup_vrf, drop or unreachable")
 
     @property
     def ipv6(self) -> bool:
@@ -484,6 +491,69 @@ class Nat44IdentityMapping:
         return [Dependency.on(NAT44_GLOBAL_KEY), *_vrf_deps(self.vrf)]
 
 
+@attrs.frozen
+class Nat44LbLocal:
+    """One endpoint of a load-balanced mapping; ``probability`` is its weight among the others."""
+
+    ip: IPAddress = attrs.field(converter=_ip)
+    port: int = 0
+    probability: int = 1
+    vrf: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.probability <= 255:
+            raise ValueError(f"endpoint {self.ip}:{self.port}: probability {self.probability} is not 0-255")
+
+
+def _lb_locals(value: tuple[Nat44LbLocal, ...]) -> tuple[Nat44LbLocal, ...]:
+    return tuple(sorted(value, key=lambda lo: (lo.ip.version, int(lo.ip), lo.port, lo.vrf)))
+
+
+@attrs.frozen
+class Nat44LbStaticMapping:
+    """A service frontend (external address, port, protocol) translated to one of its endpoints.
+
+    VPP's load-balanced mappings need at least two endpoints; with one the
+    driver makes a plain static mapping of the same frontend, so a service
+    scaled between one and more endpoints keeps one key. ``affinity`` is
+    VPP's sticky-session timeout in seconds (0: none): the endpoint chosen
+    for a client address is kept for its next connections.
+    """
+
+    external_ip: IPAddress = attrs.field(converter=_ip)
+    external_port: int = 0
+    protocol: NatProtocol = NatProtocol.TCP
+    locals: tuple[Nat44LbLocal, ...] = attrs.field(default=(), converter=_lb_locals)
+    twice_nat: bool = False
+    self_twice_nat: bool = False
+    #: translate only sessions started from outside (the frontend address is in no NAT pool)
+    out2in_only: bool = True
+    affinity: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if not self.locals:
+            raise ValueError(f"mapping {self.key}: no endpoint")
+        if self.twice_nat and self.self_twice_nat:
+            raise ValueError(f"mapping {self.key}: twice-NAT and self-twice-NAT exclude each other")
+        if self.protocol == NatProtocol.ANY:
+            raise ValueError(f"mapping {self.key}: a service mapping names its protocol")
+
+    @property
+    def load_balanced(self) -> bool:
+        return len(self.locals) > 1
+
+    @property
+    def key(self) -> str:
+        return lb_mapping_key(self.protocol, self.external_ip, self.external_port)
+
+    def deps(self) -> list[Dependency]:
+        return [Dependency.on(NAT44_GLOBAL_KEY), *_vrf_deps(*sorted({lo.vrf for lo in self.locals}))]
+
+
+def lb_mapping_key(protocol: NatProtocol, ip: IPAddress, port: int) -> str:
+    return f"vpp/nat44/lb/{protocol.name.lower()}/{ip}:{port}"
+
+
 # -- STN, session layer, DHCP ---------------------------------------------------
 
 
@@ -580,10 +650,10 @@ VppItem = (
     | Nat44Address
     | Nat44StaticMapping
     | Nat44IdentityMapping
+    | Nat44LbStaticMapping
     | StnRule
     | ContainerProxy
     | SessionLayer
     | AppNamespace
     | DhcpClient
 )
-

@@ -17,6 +17,11 @@ controller.
   replaces the file's node entry whole. Not watched at all with
   ``node_configs=False`` (CRDNodeConfigurationDisabled: the file's entry is
   the only one).
+- Services → ``ServiceUpdated`` / ``ServiceRemoved``, EndpointSlices
+  (discovery.k8s.io/v1) → ``EndpointsUpdated`` (their ready endpoints) /
+  ``EndpointsRemoved``; a change that does not change what is forwarded
+  (a status, an annotation, a resourceVersion) posts nothing. Only with
+  ``services=True``.
 """
 
 from __future__ import annotations
@@ -30,7 +35,16 @@ from kubernetes_asyncio import client
 
 from contivctl.config.model import NodeConfig
 from contivctl.errors import ConfigError
-from contivctl.events import ManagementIPsChanged, NodeConfigChanged, NodeRemoved, Post
+from contivctl.events import (
+    EndpointsRemoved,
+    EndpointsUpdated,
+    ManagementIPsChanged,
+    NodeConfigChanged,
+    NodeRemoved,
+    Post,
+    ServiceRemoved,
+    ServiceUpdated,
+)
 from contivctl.k8s import objects
 from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.k8s.objects import PodInfo
@@ -40,7 +54,9 @@ log = logging.getLogger(__name__)
 
 
 class KubernetesSources:
-    def __init__(self, api: client.ApiClient, node_name: str, post: Post, *, node_configs: bool = True) -> None:
+    def __init__(
+        self, api: client.ApiClient, node_name: str, post: Post, *, node_configs: bool = True, services: bool = False
+    ) -> None:
         self._api = api
         self._watch_node_configs = node_configs
         self._post = post
@@ -68,15 +84,28 @@ class KubernetesSources:
                 "field_selector": f"metadata.name={node_name}",
             },
         )
+        #: Services and their EndpointSlices, when this agent forwards Services
+        self.services: Reflector | None = None
+        self.endpoint_slices: Reflector | None = None
+        if services:
+            self.services = Reflector("k8s services", core.list_service_for_all_namespaces, self._on_service)
+            self.endpoint_slices = Reflector(
+                "k8s endpointslices",
+                client.DiscoveryV1Api(api).list_endpoint_slice_for_all_namespaces,
+                self._on_endpoint_slice,
+            )
 
     def register_node_removal_hook(self, hook: NodeRemovalHook) -> None:
         """``await hook(name)`` when a Node object is deleted (before NodeRemoved is posted)."""
         self._removal_hooks.append(hook)
 
     def reflectors(self) -> tuple[Reflector, ...]:
-        """The reflectors this agent runs (NodeConfig's only while the CRD configures nodes)."""
-        watched = (self.nodes, self.pod_reflector, self.node_configs)
-        return watched if self._watch_node_configs else watched[:2]
+        """The reflectors this agent runs (NodeConfig's only while the CRD configures nodes, Services' when asked)."""
+        watched = [self.nodes, self.pod_reflector]
+        if self._watch_node_configs:
+            watched.append(self.node_configs)
+        watched.extend(r for r in (self.services, self.endpoint_slices) if r is not None)
+        return tuple(watched)
 
     def start(self) -> None:
         for r in self.reflectors():
@@ -155,6 +184,31 @@ class KubernetesSources:
         self._post(NodeConfigChanged(node_config=cfg))
 
 
+    async def _on_service(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        before = None if old is None else objects.service_of(old)
+        after = None if new is None else objects.service_of(new)
+        if after is not None:
+            if after != before:
+                self._post(ServiceUpdated(service=after))
+        elif before is not None:  # deleted, or no longer forwarded (made headless or ExternalName)
+            self._post(ServiceRemoved(ref=before.ref))
+
+    async def _on_endpoint_slice(self, key: str, old: Obj | None, new: Obj | None) -> None:
+        before = None if old is None else objects.endpoint_slice_of(old)
+        after = None if new is None else objects.endpoint_slice_of(new)
+        if after is not None:
+            if after != before:
+                self._post(EndpointsUpdated(slice=after))
+        elif before is not None:
+            self._post(EndpointsRemoved(namespace=before.namespace, name=before.name))
+
+    def service_objects(self) -> tuple[list[Obj], list[Obj]]:
+        """The Services and EndpointSlices as last read (for the view before the startup resync)."""
+        services = list(self.services.cache.values()) if self.services is not None else []
+        slices = list(self.endpoint_slices.cache.values()) if self.endpoint_slices is not None else []
+        return services, slices
+
+
 def describe(sources: KubernetesSources | None) -> dict[str, Any]:
     """Health of the reflectors, for logs and status output."""
     if sources is None:
@@ -163,6 +217,6 @@ def describe(sources: KubernetesSources | None) -> dict[str, Any]:
         "enabled": True,
         **{
             r.name: {"synced": r.synced.is_set(), "lists": r.lists, "error": r.last_error}
-            for r in (sources.nodes, sources.pod_reflector, sources.node_configs)
+            for r in sources.reflectors()
         },
     }

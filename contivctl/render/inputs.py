@@ -40,6 +40,8 @@ class VswitchInputs:
     #: Linux names of the interconnect's host end and (VETH mode) vswitch end
     host_if: str = naming.HOST_IF_HOST
     vswitch_if: str = naming.HOST_IF_VSWITCH
+    #: Kubernetes Services are forwarded by this agent (render/vpp/services.py, render/kernel/services.py)
+    services: bool = False
 
     @property
     def config(self) -> Config:
@@ -75,6 +77,8 @@ class PodNetwork:
     vswitch_netns: str = lx.HOST_NS
     #: pods labelled ``ldpreload: "true"`` get the VPP TCP stack too
     tcp_stack: bool = False
+    #: VPP: pod interfaces are NAT inside and outside, for Services
+    service_nat: bool = False
 
 
 def l2_mode(cfg: Config) -> bool:

@@ -14,8 +14,15 @@ from collections.abc import Callable
 import attrs
 
 from contivctl.items import Items
-from contivctl.model import Attachment, NodeInfo
+from contivctl.model import Attachment, EndpointSlice, NodeInfo, Service
 from contivctl.render.inputs import PodNetwork, VswitchInputs
+from contivctl.render.services import ServiceContext
+
+ServiceRenderer = Callable[[ServiceContext, Service, tuple[EndpointSlice, ...]], Items]
+
+
+def _no_service(ctx: ServiceContext, svc: Service, slices: tuple[EndpointSlice, ...]) -> Items:
+    return {}
 
 
 @attrs.frozen
@@ -31,3 +38,7 @@ class Renderers:
     node: Callable[[VswitchInputs, NodeInfo], Items]
     #: the key of the interface whose DHCP lease is this node's IP (None: the dataplane leases nothing)
     lease_interface: Callable[[VswitchInputs], str | None]
+    #: the items of one Service, from its ready endpoints
+    service: ServiceRenderer = _no_service
+    #: whether they name the nodes' addresses (a node joining then re-renders the node-port Services)
+    service_node_ips: bool = False

@@ -120,3 +120,23 @@ def test_missing_tools_are_named_with_their_debian_packages(monkeypatch: pytest.
 
     monkeypatch.setenv("PATH", "/nonexistent")
     assert run.missing_tools() == list(run.REQUIRED_TOOLS)
+
+
+@needs_root
+def test_the_service_is_served_from_every_pod_and_node_also_after_an_endpoint_leaves(state_dir: Path) -> None:
+    netns_before, links_before = netns_names(), host_links()
+    done = demo(state_dir, "--nodes", "2", "--pods", "1", "--service", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    svc = result["service"]
+    sources = {e["name"] for e in result["endpoints"]}
+    assert {"web1", "web2"} <= sources  # the server pods are pods of the matrix too
+    # two rounds from every source to the cluster IP and both nodes' node port
+    assert len(svc["connections"]) == len(sources) * 3 * 2
+    assert all(c["ok"] for c in svc["connections"])
+    assert {c["servedBy"] for c in svc["connections"]} == {"web1", "web2"}
+    after = svc["afterRemoval"]
+    assert after["removed"] == "web1"
+    assert {c["servedBy"] for c in after["connections"]} == {"web2"}
+    assert svc["ok"] is True and result["ok"] is True
+    assert_nothing_left(state_dir, netns_before, links_before)

@@ -6,7 +6,9 @@
   VPP node's BVI has, so the per-node items of render/kernel/nodes.py mirror
   VPP's — rendered once the node IP is known;
 - with NatExternalTraffic: an nftables table that masquerades what this
-  node's pods send outside the cluster's pod network.
+  node's pods send outside the cluster's pod network;
+- when the agent forwards Services: the nftables table they are in
+  (render/kernel/services.py).
 
 Not rendered, unlike VPP mode: NICs, their addresses and the default
 gateway (the host's network is the host's own; in a local cluster whoever
@@ -22,6 +24,7 @@ from contivctl.items import linux as lx
 from contivctl.render import naming
 from contivctl.render.inputs import VswitchInputs, l2_mode
 from contivctl.render.kernel.names import IP_FORWARD, NFT_TABLE, VXLAN_DEV
+from contivctl.render.kernel.services import render_service_table
 
 
 def render_kernel_base(inputs: VswitchInputs) -> Items:
@@ -49,4 +52,4 @@ def render_kernel_base(inputs: VswitchInputs) -> Items:
                 internal=(plan.pod_subnet_cidr,),
             )
         )
-    return keyed(*items)
+    return {**keyed(*items), **render_service_table(inputs)}

@@ -9,6 +9,8 @@ VXLAN_DEV = "contiv-vxlan"
 #: the nftables table (family ip) holding the SNAT of traffic leaving the cluster
 NFT_TABLE = "contiv"
 IP_FORWARD = "net.ipv4.ip_forward"
+#: the nftables table (family ip) Services are forwarded by (render/kernel/services.py)
+SERVICE_TABLE = "contiv-services"
 
 
 def vxlan_dev_key(netns: str) -> str:

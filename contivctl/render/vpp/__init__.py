@@ -4,7 +4,8 @@
   TCP stack's loopback and STN rule, and the pod's own side;
 - ``base``: the pod VRF and its gateway, NICs, the VPP ⇄ host interconnect,
   neighbour scanning, NAT of external traffic, the local half of the overlay;
-- ``nodes``: per other node a VXLAN tunnel and its routes, or L2 routes.
+- ``nodes``: per other node a VXLAN tunnel and its routes, or L2 routes;
+- ``services``: per Kubernetes Service its NAT44 load-balanced mappings.
 """
 
 from contivctl.items import Items, vpp
@@ -16,6 +17,7 @@ from contivctl.render.vpp.base import render_vswitch_base
 from contivctl.render.vpp.nics import main_if_name
 from contivctl.render.vpp.nodes import render_node
 from contivctl.render.vpp.pod import pod_network, render_pod
+from contivctl.render.vpp.services import render_service
 
 
 def render_vpp_node(inputs: VswitchInputs, node: NodeInfo) -> Items:
@@ -35,6 +37,8 @@ RENDERERS = Renderers(
     base=render_vswitch_base,
     node=render_vpp_node,
     lease_interface=main_interface_key,
+    service=render_service,
+    service_node_ips=True,
 )
 
 __all__ = ["RENDERERS", "render_pod", "render_vpp_node", "render_vswitch_base"]

@@ -10,6 +10,7 @@ from contivctl.render.vpp.nat import render_nat
 from contivctl.render.vpp.nics import render_neighbor_config, render_nics
 from contivctl.render.vpp.nodes import render_overlay_base
 from contivctl.render.vpp.pod_vrf import pod_vrf_plan, render_pod_vrf
+from contivctl.render.vpp.services import render_service_base
 
 
 def render_vswitch_base(inputs: VswitchInputs) -> Items:
@@ -20,5 +21,6 @@ def render_vswitch_base(inputs: VswitchInputs) -> Items:
     items.update(render_interconnect(inputs))
     items.update(render_neighbor_config(inputs))
     items.update(render_nat(inputs))
+    items.update(render_service_base(inputs))
     items.update(render_overlay_base(overlay_plan(inputs)))
     return items

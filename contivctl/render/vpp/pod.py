@@ -22,6 +22,7 @@ from contivctl.render.inputs import PodNetwork, VswitchInputs
 from contivctl.render.pod_side import host_prefix, pod_veth, render_pod_side
 from contivctl.render.vpp.names import APP_NS_SECRET, POD_GATEWAY_LOOP
 from contivctl.render.vpp.nics import rx_mode
+from contivctl.render.vpp.services import pod_service_nat
 
 
 def render_pod(att: Attachment, net: PodNetwork) -> Items:
@@ -80,6 +81,8 @@ def render_pod(att: Attachment, net: PodNetwork) -> Items:
         ]
     else:
         items.append(vpp.Route(vrf=net.pod_vrf, dst=host.network, next_hop=att.ip, interface=vpp_if))
+    if net.service_nat:
+        items.append(pod_service_nat(vpp_if))
     return keyed(*items)
 
 
@@ -96,4 +99,5 @@ def pod_network(inputs: VswitchInputs) -> PodNetwork:
         checksum_offload=not cfg.tcp_checksum_offload_disabled,
         rx_mode=rx_mode(cfg),
         tcp_stack=not cfg.tcp_stack_disabled,
+        service_nat=inputs.services,
     )

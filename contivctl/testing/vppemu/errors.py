@@ -7,7 +7,8 @@ names are VPP's own (`src/vnet/error.h`, exposed as `VNET_API_ERROR_<NAME>`).
 Where the emulator returns each value (and which VPP code path it mirrors):
 
     -1   UNSPECIFIED                      address on local0 (VPP: a clib error, no api_errno);
-                                          get_first_msg_id of an unknown module
+                                          get_first_msg_id of an unknown module; removing a
+                                          local from a load-balanced NAT mapping of two
     -2   INVALID_SW_IF_INDEX              any unknown sw_if_index (VALIDATE_SW_IF_INDEX);
                                           deleting a loopback/tap/BVI with the wrong delete call
     -3   NO_SUCH_FIB                      route, next-hop table or interface bound to a VRF
@@ -19,7 +20,9 @@ Where the emulator returns each value (and which VPP code path it mirrors):
                                           ip_route_lookup miss
     -7   INVALID_VALUE                    MTU above the link MTU; bad rx-mode or ring size;
                                           deleting a missing app namespace; a second DHCP
-                                          client on one interface; vni above 24 bits
+                                          client on one interface; vni above 24 bits; a
+                                          load-balanced NAT mapping with fewer than two locals,
+                                          or a plain static mapping asked for as one
     -9   UNIMPLEMENTED                    a request the emulator does not model (real VPP would
                                           answer it; see docs/vpp-emulator.md)
     -10  INVALID_SW_IF_INDEX_2            unknown unnumbered_sw_if_index

@@ -13,6 +13,7 @@ from contivctl.dataplane.vpp.descriptors.l2 import (
     BridgeDomainMemberDescriptor,
     L2FibDescriptor,
 )
+from contivctl.dataplane.vpp.descriptors.lb import Nat44LbStaticMappingDescriptor
 from contivctl.dataplane.vpp.descriptors.nat import (
     Nat44AddressDescriptor,
     Nat44GlobalDescriptor,
@@ -45,6 +46,7 @@ ALL_KINDS = (
     Nat44AddressDescriptor,
     Nat44StaticMappingDescriptor,
     Nat44IdentityMappingDescriptor,
+    Nat44LbStaticMappingDescriptor,
     StnRuleDescriptor,
     ContainerProxyDescriptor,
     SessionLayerDescriptor,
@@ -77,6 +79,7 @@ __all__ = [
     "Nat44GlobalDescriptor",
     "Nat44IdentityMappingDescriptor",
     "Nat44InterfaceDescriptor",
+    "Nat44LbStaticMappingDescriptor",
     "Nat44StaticMappingDescriptor",
     "NeighborConfigDescriptor",
     "NeighborDescriptor",

@@ -31,7 +31,7 @@ from contivctl.iptypes import IPAddress, IPInterface, IPNetwork
 from contivctl.items.vpp import Address, Route, Vrf
 from contivctl.reconcile import Context, Metadata, Retrieved
 
-PATH_NORMAL, PATH_LOCAL, PATH_DROP = 0, 1, 2
+PATH_NORMAL, PATH_LOCAL, PATH_DROP, PATH_ICMP_UNREACH = 0, 1, 2, 5
 NH_IP4, NH_IP6 = 0, 1
 NO_LABELS: list[dict[str, int]] = [{}] * 16
 
@@ -117,6 +117,8 @@ def _path(ctx: Context, r: Route) -> dict[str, Any]:
     }
     if r.drop:
         p["type"] = PATH_DROP
+    elif r.unreachable:
+        p["type"] = PATH_ICMP_UNREACH
     elif r.lookup_vrf is not None:
         p["table_id"] = r.lookup_vrf
     else:
@@ -204,6 +206,9 @@ def _route_of(
         if prefix in _SPECIAL or prefix in edges:
             return None
         return Route(int(r.table_id), prefix, drop=True, weight=int(p.weight), preference=int(p.preference)), True
+    if ptype == PATH_ICMP_UNREACH:
+        value = Route(int(r.table_id), prefix, unreachable=True, weight=int(p.weight), preference=int(p.preference))
+        return value, True
     if ptype != PATH_NORMAL:
         return None
     idx = int(p.sw_if_index)

@@ -35,6 +35,8 @@ from contivctl.reconcile import Context, Metadata, Retrieved
 TWICE_NAT, SELF_TWICE_NAT, OUT2IN_ONLY, ADDR_ONLY, OUTSIDE, INSIDE = 1, 2, 4, 8, 16, 32
 ENDPOINT_DEPENDENT = 1
 MAPPING_TAG = TAG_PREFIX + "nat"
+#: the tag of service frontends (descriptors/lb.py), some of which are plain static mappings
+SERVICE_TAG = TAG_PREFIX + "svc"
 
 
 async def nat_enabled(vpp: Any) -> bool:
@@ -197,6 +199,8 @@ class Nat44StaticMappingDescriptor(VppDescriptor[Nat44StaticMapping]):
     async def retrieve(self, ctx: Context, expected: Mapping[str, Nat44StaticMapping]) -> Iterable[Retrieved]:
         out = []
         for d in await self.vpp.dump("nat44_static_mapping_dump"):
+            if str(d.tag) == SERVICE_TAG:
+                continue  # a service frontend with one endpoint: Nat44LbStaticMappingDescriptor's
             flags = int(d.flags)
             addr_only = bool(flags & ADDR_ONLY)
             v = Nat44StaticMapping(

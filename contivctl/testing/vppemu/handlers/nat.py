@@ -16,10 +16,14 @@ from ..state.nat import (
     ADDR_ONLY,
     EXT_HOST_VALID,
     INSIDE,
+    OUT2IN_ONLY,
     OUTSIDE,
+    SELF_TWICE_NAT,
     STATIC,
     TWICE_NAT,
     IdentityMapping,
+    LbLocal,
+    LbStaticMapping,
     PoolAddress,
     Session,
     StaticMapping,
@@ -194,6 +198,9 @@ def static_mapping(ctx: Context, m: Any) -> None:
     key = sm.key()
     if m.is_add:
         ensure(key not in table, Retval.VALUE_EXIST, f"static mapping {key}")
+        if not addr_only:  # VPP's out2in table holds load-balanced mappings too
+            taken = (sm.external_ip, sm.protocol, sm.external_port) in ctx.state.nat.lb_mappings
+            ensure(not taken, Retval.VALUE_EXIST, f"load-balanced mapping {key}")
         table[key] = sm
     else:
         ensure(key in table, Retval.NO_SUCH_ENTRY, f"static mapping {key}")
@@ -216,6 +223,96 @@ def static_mapping_dump(ctx: Context, m: Any) -> Iterator[Fields]:
             "external_sw_if_index": sm.external_sw_if_index,
             "vrf_id": sm.vrf_id,
             "tag": sm.tag,
+        }
+
+
+# ---- load-balanced static mappings (nat44_ed_add_lb_static_mapping and friends)
+
+
+def _lb_lookup(ctx: Context, m: Any) -> tuple[tuple[object, ...], LbStaticMapping | None]:
+    nat = ctx.state.nat
+    key = (_ip4(m.external_addr), int(m.protocol), int(m.external_port))
+    return key, nat.lb_mappings.get(key)
+
+
+def _lb_local(ctx: Context, lo: Any) -> LbLocal:
+    ctx.state.ip.add_table(False, int(lo.vrf_id), "")  # VPP finds or creates (and locks) each local's table
+    return LbLocal(_ip4(lo.addr), int(lo.port), int(lo.probability), int(lo.vrf_id))
+
+
+@reply("nat44_add_del_lb_static_mapping")
+def lb_static_mapping(ctx: Context, m: Any) -> None:
+    _enabled(ctx)
+    nat = ctx.state.nat
+    key, found = _lb_lookup(ctx, m)
+    flags = int(m.flags)
+    ip, proto, port = _ip4(m.external_addr), int(m.protocol), int(m.external_port)
+    if not m.is_add:
+        if found is None:
+            plain = nat.o2i_taken(ip, proto, port)
+            ensure(not plain, Retval.INVALID_VALUE, f"{ip}:{port} is not a load-balanced mapping")
+        ensure(found is not None, Retval.NO_SUCH_ENTRY, f"load-balanced mapping {ip}:{port}")
+        del nat.lb_mappings[key]
+        return
+    ensure(not nat.o2i_taken(ip, proto, port), Retval.VALUE_EXIST, f"static mapping {ip}:{port}")
+    locals_ = list(m.locals)[: int(m.local_num)]
+    ensure(len(locals_) >= 2, Retval.INVALID_VALUE, f"{len(locals_)} locals: a load-balanced mapping needs two")
+    if not flags & OUT2IN_ONLY:
+        # the external address must be a pool address, its port otherwise unused
+        pooled = any(a.ip == ip and not a.twice_nat for a in nat.addresses)
+        ensure(pooled, Retval.NO_SUCH_ENTRY, f"{ip} is not in the NAT pool")
+    if flags & TWICE_NAT:
+        flags &= ~SELF_TWICE_NAT  # VPP takes twice-NAT over self-twice-NAT
+    nat.lb_mappings[key] = LbStaticMapping(
+        external_ip=_ip4(m.external_addr),
+        external_port=int(m.external_port),
+        protocol=int(m.protocol),
+        flags=flags & (TWICE_NAT | SELF_TWICE_NAT | OUT2IN_ONLY),
+        affinity=int(m.affinity),
+        tag=text(m.tag),
+        locals=[_lb_local(ctx, lo) for lo in locals_],
+    )
+
+
+@reply("nat44_lb_static_mapping_add_del_local")
+def lb_static_mapping_local(ctx: Context, m: Any) -> None:
+    _enabled(ctx)
+    nat = ctx.state.nat
+    key, found = _lb_lookup(ctx, m)
+    if found is None:
+        plain = nat.o2i_taken(_ip4(m.external_addr), int(m.protocol), int(m.external_port))
+        ensure(not plain, Retval.INVALID_VALUE, f"{key} is not a load-balanced mapping")
+    ensure(found is not None, Retval.NO_SUCH_ENTRY, f"load-balanced mapping {key}")
+    assert found is not None
+    lo = m.local
+    wanted = (_ip4(lo.addr), int(lo.port), int(lo.vrf_id))
+    match = next((x for x in found.locals if x.key() == wanted), None)
+    if m.is_add:
+        ensure(match is None, Retval.VALUE_EXIST, f"local {wanted}")
+        found.locals.append(_lb_local(ctx, lo))
+    else:
+        ensure(match is not None, Retval.NO_SUCH_ENTRY, f"local {wanted}")
+        ensure(len(found.locals) >= 3, Retval.UNSPECIFIED, "a load-balanced mapping keeps two locals")
+        found.locals.remove(match)  # type: ignore[arg-type]
+
+
+@dump("nat44_lb_static_mapping_dump")
+def lb_static_mapping_dump(ctx: Context, m: Any) -> Iterator[Fields]:
+    nat = ctx.state.nat
+    if not nat.enabled:
+        return
+    for lb in nat.lb_mappings.values():
+        yield {
+            "external_addr": lb.external_ip,
+            "external_port": lb.external_port,
+            "protocol": lb.protocol,
+            "flags": lb.flags,
+            "affinity": lb.affinity,
+            "tag": lb.tag,
+            "local_num": len(lb.locals),
+            "locals": [
+                {"addr": x.addr, "port": x.port, "probability": x.probability, "vrf_id": x.vrf_id} for x in lb.locals
+            ],
         }
 
 

@@ -57,6 +57,34 @@ class StaticMapping:
 
 
 @attrs.define
+class LbLocal:
+    addr: ipaddress.IPv4Address
+    port: int
+    probability: int
+    vrf_id: int
+
+    def key(self) -> tuple[object, ...]:
+        return (self.addr, self.port, self.vrf_id)
+
+
+@attrs.define
+class LbStaticMapping:
+    """A load-balanced static mapping: one external address and port, several locals in VPP's pool order."""
+
+    external_ip: ipaddress.IPv4Address
+    external_port: int
+    protocol: int
+    flags: int
+    affinity: int
+    tag: str
+    locals: list[LbLocal] = attrs.Factory(list)
+
+    def key(self) -> tuple[object, ...]:
+        """VPP's out2in key (address, port, protocol), which plain static mappings share."""
+        return (self.external_ip, self.protocol, self.external_port)
+
+
+@attrs.define
 class IdentityMapping:
     ip: ipaddress.IPv4Address
     protocol: int
@@ -115,10 +143,15 @@ class NatState:
     interface_addresses: dict[int, bool] = attrs.Factory(dict)  # sw_if_index -> twice_nat
     static_mappings: dict[tuple[object, ...], StaticMapping] = attrs.Factory(dict)
     identity_mappings: dict[tuple[object, ...], IdentityMapping] = attrs.Factory(dict)
+    lb_mappings: dict[tuple[object, ...], LbStaticMapping] = attrs.Factory(dict)
     sessions: list[Session] = attrs.Factory(list)
 
     def find_address(self, ip: ipaddress.IPv4Address, twice_nat: bool) -> PoolAddress | None:
         return next((a for a in self.addresses if a.ip == ip and a.twice_nat == twice_nat), None)
+
+    def o2i_taken(self, ip: ipaddress.IPv4Address, protocol: int, port: int) -> bool:
+        """Whether a static mapping of either kind already has this external address, protocol and port."""
+        return (ip, protocol, port) in self.lb_mappings or ("ext", ip, ALL, protocol, port) in self.static_mappings
 
     def forget_interface(self, sw_if_index: int) -> None:
         """VPP's interface-delete callback drops the interface's NAT features."""
