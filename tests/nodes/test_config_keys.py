@@ -135,7 +135,7 @@ async def test_the_agent_reads_no_node_config_resource_when_told_not_to(
 async def test_without_the_crd_kubernetes_starts_after_readiness(
     kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, tmp_path: Path
 ) -> None:
-    """Nothing of Kubernetes is needed before the startup resync then: its client comes after readiness."""
+    """Nothing of Kubernetes is needed before the startup resync then (Services off): its client comes later."""
     from tests.agent.support import API_DIR
     from tests.agent.test_metrics import free_port
 
@@ -163,6 +163,7 @@ async def test_without_the_crd_kubernetes_starts_after_readiness(
             cni_socket=str(sockdir / "cni.sock"),
             http=f"127.0.0.1:{free_port()}",
             kubeconfig=str(kubeconfig),
+            no_services=True,
         )
     )
     await agent.start()
