@@ -4,14 +4,21 @@ The generated code is committed, so neither the agent nor the plugin needs
 a compiler at run time; ``--check`` (run by the test suite) fails when the
 committed code is not what the pinned compiler makes of the .proto today.
 
-Needs ``protoc`` (Debian ``protobuf-compiler``) and the ``betterproto2-compiler``
-package (the ``test`` extra), which provides the protoc plugin.
+The compiler is ``grpcio-tools`` (the ``test`` extra; it carries its own
+protoc): protobuf message classes (``cni_pb2``, backed by the protobuf
+runtime's upb) and their type stubs (``cni_pb2.pyi``). The service's
+method table is written by hand in ``contivctl/cni/server.py``, so no
+untyped stub module is generated. The .proto is mapped to the package's
+path (``-Icontivctl/cni/generated=proto``) so that the generated module
+names its own package; the proto's package (``cni``), and with it the
+method paths and the wire, stay as they are.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -20,35 +27,45 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTO_DIR = ROOT / "proto"
-OUT = ROOT / "contivctl" / "cni" / "generated"
-OPTIONS = "client_generation=async,server_generation=async"
+PACKAGE = Path("contivctl") / "cni" / "generated"
+OUT = ROOT / PACKAGE
+#: the compiler the committed code was made with: another version writes other code
+GRPCIO_TOOLS = "1.85.1"
+INIT = '"""Generated from proto/cni.proto by proto/generate.py: do not edit."""\n'
 
 
-def _plugin() -> str:
-    name = "protoc-gen-python_betterproto2"
-    beside = Path(sys.executable).parent / name
-    found = str(beside) if beside.exists() else shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{name} not found: pip install betterproto2-compiler (the 'test' extra)")
-    return found
+def _check_compiler() -> None:
+    if importlib.util.find_spec("grpc_tools") is None:
+        raise SystemExit(f"grpcio-tools not found: pip install grpcio-tools=={GRPCIO_TOOLS} (the 'test' extra)")
+    from importlib.metadata import version
+
+    found = version("grpcio-tools")
+    if found != GRPCIO_TOOLS:
+        raise SystemExit(f"grpcio-tools {found} is installed; the committed code is made by {GRPCIO_TOOLS}")
 
 
 def generate(into: Path) -> None:
-    protoc = shutil.which("protoc")
-    if protoc is None:
-        raise SystemExit("protoc not found: apt-get install protobuf-compiler")
-    subprocess.run(
-        [
-            protoc,
-            f"-I{PROTO_DIR}",
-            f"--plugin=protoc-gen-python_betterproto2={_plugin()}",
-            f"--python_betterproto2_out={into}",
-            f"--python_betterproto2_opt={OPTIONS}",
-            str(PROTO_DIR / "cni.proto"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    """The generated package, as files under `into` (the package's own folder)."""
+    _check_compiler()
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "grpc_tools.protoc",
+                f"-I{PACKAGE.as_posix()}={PROTO_DIR}",
+                f"--python_out={tmp}",
+                f"--pyi_out={tmp}",
+                str(PROTO_DIR / "cni.proto"),
+            ],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        made = Path(tmp) / PACKAGE
+        for name in ("cni_pb2.py", "cni_pb2.pyi"):
+            shutil.copy(made / name, into / name)
+    (into / "__init__.py").write_text(INIT)
 
 
 def files(top: Path) -> set[str]:
@@ -73,7 +90,7 @@ def main() -> int:
         if args.check:
             diff = differences(fresh, OUT)
             for line in diff:
-                print(f"contivctl/cni/generated: {line}", file=sys.stderr)
+                print(f"{PACKAGE.as_posix()}: {line}", file=sys.stderr)
             if diff:
                 print("run: python proto/generate.py", file=sys.stderr)
             return 1 if diff else 0

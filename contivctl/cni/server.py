@@ -20,29 +20,22 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import stat
-from collections.abc import Callable
+import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from grpclib.const import Status
-from grpclib.exceptions import GRPCError
-from grpclib.server import Server
+import grpc
 
-from contivctl.cni.generated.cni import (
-    Attachment as PbAttachment,
-)
-from contivctl.cni.generated.cni import (
-    CniReply,
-    CniReplyInterface,
-    CniReplyInterfaceIp,
-    CniReplyInterfaceIpVersion,
-    CniReplyRoute,
-    CniRequest,
-    GcReply,
-    GcRequest,
-    RemoteCniBase,
+from contivctl.cni.generated.cni_pb2 import (
+    Attachment,
+    CNIReply,
+    CNIRequest,
+    GCReply,
+    GCRequest,
     StatusReply,
     StatusRequest,
 )
@@ -69,6 +62,22 @@ STATUS_DEGRADED = 51
 
 StatusProbe = Callable[[], tuple[int, str]]
 
+#: the service's full name: the method paths are /cni.RemoteCNI/<method>, as in the original protocol
+SERVICE = "cni.RemoteCNI"
+
+#: C-core server options: no channelz bookkeeping and no bandwidth probing (PINGs), which a
+#: connection that carries one small call and closes never needs
+SERVER_OPTIONS = (("grpc.enable_channelz", 0), ("grpc.http2.bdp_probe", 0))
+
+
+class StatusError(Exception):
+    """A call's failure as the gRPC status the plugin reads (``grpc.StatusCode``, message)."""
+
+    def __init__(self, code: Any, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
 
 def cni_args(text: str) -> dict[str, str]:
     """``K=V;K=V`` of CNI_ARGS; pieces without exactly one ``=`` are ignored, as the original did."""
@@ -80,31 +89,31 @@ def cni_args(text: str) -> dict[str, str]:
     return out
 
 
-def add_reply(result: AddResult) -> CniReply:
+def add_reply(result: AddResult) -> CNIReply:
     att = result.attachment
     ipv6 = att.ip.version == 6
     default = "::/0" if ipv6 else "0.0.0.0/0"
-    ip = CniReplyInterfaceIp(
-        version=CniReplyInterfaceIpVersion.IPV6 if ipv6 else CniReplyInterfaceIpVersion.IPV4,
+    ip = CNIReply.Interface.IP(
+        version=CNIReply.Interface.IP.IPV6 if ipv6 else CNIReply.Interface.IP.IPV4,
         address=f"{att.ip}/{result.prefix_len}",
         gateway=str(result.gateway),
     )
-    return CniReply(
+    return CNIReply(
         result=0,
-        interfaces=[CniReplyInterface(name=att.ifname, mac=result.mac, sandbox=att.netns, ip_addresses=[ip])],
-        routes=[CniReplyRoute(dst=default, gw=str(result.gateway))],
+        interfaces=[CNIReply.Interface(name=att.ifname, mac=result.mac, sandbox=att.netns, ip_addresses=[ip])],
+        routes=[CNIReply.Route(dst=default, gw=str(result.gateway))],
     )
 
 
-def _status_error(exc: ContivError) -> GRPCError:
+def _status_error(exc: ContivError) -> StatusError:
     if isinstance(exc, AttachmentNotFound):
-        return GRPCError(Status.NOT_FOUND, str(exc))
+        return StatusError(grpc.StatusCode.NOT_FOUND, str(exc))
     if isinstance(exc, DataplaneError) and exc.retriable:
-        return GRPCError(Status.UNAVAILABLE, str(exc))
-    return GRPCError(Status.UNKNOWN, str(exc))
+        return StatusError(grpc.StatusCode.UNAVAILABLE, str(exc))
+    return StatusError(grpc.StatusCode.UNKNOWN, str(exc))
 
 
-class RemoteCNI(RemoteCniBase):
+class RemoteCNI:
     """The ``cni.RemoteCNI`` service: requests in, controller events out.
 
     ``submit`` hands an event to the controller and awaits its answer;
@@ -130,8 +139,8 @@ class RemoteCNI(RemoteCniBase):
         try:
             await asyncio.wait_for(self._ready.wait(), self._ready_timeout)
         except TimeoutError:
-            raise GRPCError(
-                Status.UNAVAILABLE,
+            raise StatusError(
+                grpc.StatusCode.UNAVAILABLE,
                 f"the agent is starting: its startup resync was not done within {self._ready_timeout:g}s",
             ) from None
 
@@ -142,7 +151,7 @@ class RemoteCNI(RemoteCniBase):
         except ContivError as exc:
             raise _status_error(exc) from exc
 
-    async def add(self, message: CniRequest) -> CniReply:
+    async def add(self, message: CNIRequest) -> CNIReply:
         args = cni_args(message.extra_arguments)
         pod = PodRef(args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", ""))
         result: AddResult = await self._submit(
@@ -156,7 +165,7 @@ class RemoteCNI(RemoteCniBase):
         )
         return add_reply(result)
 
-    async def delete(self, message: CniRequest) -> CniReply:
+    async def delete(self, message: CNIRequest) -> CNIReply:
         await self._submit(
             DeletePod(
                 container_id=message.container_id,
@@ -164,9 +173,9 @@ class RemoteCNI(RemoteCniBase):
                 netns=message.network_namespace,
             )
         )
-        return CniReply(result=0)
+        return CNIReply(result=0)
 
-    async def check(self, message: CniRequest) -> CniReply:
+    async def check(self, message: CNIRequest) -> CNIReply:
         found: CheckResult = await self._submit(
             CheckPod(
                 container_id=message.container_id,
@@ -175,7 +184,7 @@ class RemoteCNI(RemoteCniBase):
             )
         )
         if found.problems:
-            raise GRPCError(Status.FAILED_PRECONDITION, "; ".join(found.problems))
+            raise StatusError(grpc.StatusCode.FAILED_PRECONDITION, "; ".join(found.problems))
         return add_reply(found.result)
 
     async def status(self, message: StatusRequest) -> StatusReply:
@@ -186,22 +195,57 @@ class RemoteCNI(RemoteCniBase):
             return StatusReply(code=code, message=text)
         return StatusReply(code=STATUS_READY, message="ready")
 
-    async def garbage_collect(self, message: GcRequest) -> GcReply:
+    async def garbage_collect(self, message: GCRequest) -> GCReply:
         valid = frozenset(AttachmentKey(a.container_id, a.interface_name) for a in message.valid_attachments)
         done: GCResult = await self._submit(GarbageCollect(valid=valid))
-        return GcReply(
-            removed=[PbAttachment(container_id=k.container_id, interface_name=k.ifname) for k in done.removed],
+        return GCReply(
+            removed=[Attachment(container_id=k.container_id, interface_name=k.ifname) for k in done.removed],
             errors=list(done.errors),
         )
 
 
+Method = Callable[[Any], Awaitable[Any]]
+
+
+def _handler(method: Method, request: Any, reply: Any) -> Any:
+    """A unary method handler: the message decoded, the service's answer encoded, a StatusError as the status."""
+
+    async def handle(message: Any, context: Any) -> Any:
+        try:
+            return await method(message)
+        except StatusError as exc:
+            await context.abort(exc.code, exc.message)
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=request.FromString, response_serializer=reply.SerializeToString
+    )
+
+
+def method_handlers(service: RemoteCNI) -> dict[str, Any]:
+    """The methods of ``cni.RemoteCNI`` by name: the original Add and Delete, then those of CNI 1.1."""
+    return {
+        "Add": _handler(service.add, CNIRequest, CNIReply),
+        "Delete": _handler(service.delete, CNIRequest, CNIReply),
+        "Check": _handler(service.check, CNIRequest, CNIReply),
+        "Status": _handler(service.status, StatusRequest, StatusReply),
+        "GarbageCollect": _handler(service.garbage_collect, GCRequest, GCReply),
+    }
+
+
 class CNIServer:
-    """Serves RemoteCNI on a unix socket the agent owns: mode 0600, stale one replaced, removed on stop."""
+    """Serves RemoteCNI on a unix socket the agent owns: mode 0600, stale one replaced, removed on stop.
+
+    gRPC's C core binds the socket itself, with the process's umask; so it
+    binds in a fresh directory only root can enter, the socket is made 0600
+    there and only then linked to its path: nobody else can ever reach it.
+    ``link`` (unlike ``rename``) never replaces a socket that appeared at the
+    path meanwhile.
+    """
 
     def __init__(self, service: RemoteCNI, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._service = service
-        self._server: Server | None = None
+        self._server: Any = None
         self._inode: int | None = None
 
     async def start(self) -> None:
@@ -210,24 +254,29 @@ class CNIServer:
         except OSError as exc:
             raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
         self._remove_stale()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        private = Path(tempfile.mkdtemp(prefix=".", dir=self.path.parent))  # mode 0700
+        bound = private / "s"
+        server = grpc.aio.server(options=SERVER_OPTIONS)
+        linked = False
         try:
-            # On Linux the socket file takes the socket inode's mode at bind:
-            # set it first, so the socket is never reachable by others.
-            os.fchmod(sock.fileno(), 0o600)
+            server.add_registered_method_handlers(SERVICE, method_handlers(self._service))
+            if not server.add_insecure_port(f"unix:{bound}"):
+                raise ContivError(f"cannot listen on {bound}")
+            os.chmod(bound, 0o600)
+            await server.start()
             try:
-                sock.bind(str(self.path))
-            except OSError as exc:  # the user's to fix (a path too long, a read-only directory): one line
-                raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
-            os.chmod(self.path, 0o600)
-            sock.setblocking(False)
-            server = Server([self._service])
-            await server.start(sock=sock)
+                os.link(bound, self.path)
+            except FileExistsError:
+                raise ContivError(f"another process is serving CNI on {self.path}; not taking it over") from None
+            linked = True
         except BaseException:
-            sock.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            await server.stop(None)
             raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                bound.unlink()
+            shutil.rmtree(private, ignore_errors=True)
+        assert linked
         self._inode = os.stat(self.path).st_ino
         self._server = server
         log.info("CNI server listening on %s", self.path)
@@ -255,8 +304,7 @@ class CNIServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        await server.wait_closed()
+        await server.stop(None)
         # Remove the socket only if it is still ours (a newer agent may have replaced it).
         with contextlib.suppress(FileNotFoundError):
             if os.lstat(self.path).st_ino == self._inode:

@@ -8,11 +8,11 @@ import socket
 import stat
 from pathlib import Path
 
+import grpc
 import pytest
-from grpclib.client import Channel
 
-from contivctl.cni.generated.cni import RemoteCniStub, StatusRequest
-from contivctl.cni.server import CNIServer, RemoteCNI, cni_args
+from contivctl.cni.generated.cni_pb2 import StatusReply, StatusRequest
+from contivctl.cni.server import SERVICE, CNIServer, RemoteCNI, cni_args
 from contivctl.errors import ContivError
 from contivctl.events import Event
 
@@ -29,11 +29,13 @@ def service(ready: bool) -> RemoteCNI:
 
 
 async def status_of(path: Path) -> tuple[int, str]:
-    channel = Channel(path=str(path))
-    try:
-        reply = await RemoteCniStub(channel).status(StatusRequest(version="1.1.0"), timeout=10)
-    finally:
-        channel.close()
+    async with grpc.aio.insecure_channel(f"unix:{path}") as channel:
+        status = channel.unary_unary(
+            f"/{SERVICE}/Status",
+            request_serializer=StatusRequest.SerializeToString,
+            response_deserializer=StatusReply.FromString,
+        )
+        reply = await status(StatusRequest(version="1.1.0"), timeout=10)
     return reply.code, reply.message
 
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
-from contivctl.cni.generated.cni import (
-    CniReply,
-    CniReplyDns,
-    CniReplyInterface,
-    CniReplyInterfaceIp,
-    CniReplyInterfaceIpVersion,
-    CniReplyRoute,
-    CniRequest,
-    RemoteCniBase,
-)
+from contivctl.cni.generated.cni_pb2 import CNIReply, CNIRequest
+from contivctl.cni.server import SERVICE, RemoteCNI, method_handlers
 from tests.cni.support import ROOT
 
 # CNIRequest: fields 1-8, all strings (wire type 2): tag byte = field << 3 | 2
@@ -50,7 +43,7 @@ REPLY = (
 
 
 def test_request_bytes_use_the_original_field_numbers() -> None:
-    req = CniRequest(
+    req = CNIRequest(
         version="0.3.1",
         container_id="cid",
         network_namespace="/ns",
@@ -60,27 +53,27 @@ def test_request_bytes_use_the_original_field_numbers() -> None:
         ipam_type="host-local",
         ipam_data="{}",
     )
-    assert bytes(req) == REQUEST
-    assert CniRequest.parse(REQUEST) == req
+    assert req.SerializeToString() == REQUEST
+    assert CNIRequest.FromString(REQUEST) == req
 
 
 def test_reply_bytes_use_the_original_field_numbers() -> None:
-    reply = CniReply(
+    reply = CNIReply(
         result=1,
         error="e",
         interfaces=[
-            CniReplyInterface(
+            CNIReply.Interface(
                 name="eth0",
                 mac="m",
                 sandbox="/ns",
-                ip_addresses=[CniReplyInterfaceIp(version=CniReplyInterfaceIpVersion.IPV6, address="a", gateway="g")],
+                ip_addresses=[CNIReply.Interface.IP(version=CNIReply.Interface.IP.IPV6, address="a", gateway="g")],
             )
         ],
-        routes=[CniReplyRoute(dst="0.0.0.0/0", gw="g")],
-        dns=[CniReplyDns(domain="d", nameservers=["n1"], search=["s"], options=["o"])],
+        routes=[CNIReply.Route(dst="0.0.0.0/0", gw="g")],
+        dns=[CNIReply.DNS(domain="d", nameservers=["n1"], search=["s"], options=["o"])],
     )
-    assert bytes(reply) == REPLY
-    assert CniReply.parse(REPLY) == reply
+    assert reply.SerializeToString() == REPLY
+    assert CNIReply.FromString(REPLY) == reply
 
 
 def test_an_original_agents_success_reply_decodes() -> None:
@@ -88,21 +81,19 @@ def test_an_original_agents_success_reply_decodes() -> None:
     ip = b"\x12\x0b10.1.1.2/32" + b"\x1a\x0810.1.1.1"  # IPV4 is the default: not on the wire
     iface = b"\x0a\x04eth0" + b"\x1a\x11/proc/1234/ns/net" + b"\x22" + bytes([len(ip)]) + ip
     route = b"\x0a\x090.0.0.0/0" + b"\x12\x0810.1.1.1"
-    reply = CniReply.parse(b"\x22" + bytes([len(iface)]) + iface + b"\x2a" + bytes([len(route)]) + route)
+    reply = CNIReply.FromString(b"\x22" + bytes([len(iface)]) + iface + b"\x2a" + bytes([len(route)]) + route)
     assert reply.result == 0 and reply.error == ""
     (i,) = reply.interfaces
     assert (i.name, i.mac, i.sandbox) == ("eth0", "", "/proc/1234/ns/net")
     assert [(a.version, a.address, a.gateway) for a in i.ip_addresses] == [
-        (CniReplyInterfaceIpVersion.IPV4, "10.1.1.2/32", "10.1.1.1")
+        (CNIReply.Interface.IP.IPV4, "10.1.1.2/32", "10.1.1.1")
     ]
     assert [(r.dst, r.gw) for r in reply.routes] == [("0.0.0.0/0", "10.1.1.1")]
 
 
 def test_method_paths_are_the_originals_plus_the_new_ones() -> None:
-    class Service(RemoteCniBase):
-        pass
-
-    assert set(Service().__mapping__()) == {
+    service = RemoteCNI(lambda event: asyncio.sleep(0), asyncio.Event())
+    assert {f"/{SERVICE}/{name}" for name in method_handlers(service)} == {
         "/cni.RemoteCNI/Add",
         "/cni.RemoteCNI/Delete",
         "/cni.RemoteCNI/Check",
