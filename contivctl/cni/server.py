@@ -257,26 +257,23 @@ class CNIServer:
         private = Path(tempfile.mkdtemp(prefix=".", dir=self.path.parent))  # mode 0700
         bound = private / "s"
         server = grpc.aio.server(options=SERVER_OPTIONS)
-        linked = False
         try:
             server.add_registered_method_handlers(SERVICE, method_handlers(self._service))
-            if not server.add_insecure_port(f"unix:{bound}"):
-                raise ContivError(f"cannot listen on {bound}")
+            try:
+                server.add_insecure_port(f"unix:{bound}")
+            except RuntimeError as exc:
+                raise ContivError(f"cannot listen on {self.path}: {exc}") from None
             os.chmod(bound, 0o600)
             await server.start()
             try:
                 os.link(bound, self.path)
             except FileExistsError:
                 raise ContivError(f"another process is serving CNI on {self.path}; not taking it over") from None
-            linked = True
         except BaseException:
             await server.stop(None)
             raise
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                bound.unlink()
             shutil.rmtree(private, ignore_errors=True)
-        assert linked
         self._inode = os.stat(self.path).st_ino
         self._server = server
         log.info("CNI server listening on %s", self.path)

@@ -50,6 +50,7 @@ async def test_socket_is_private_replaces_a_stale_one_and_goes_on_stop(tmp_path:
     try:
         st = os.stat(path)
         assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
+        assert os.listdir(path.parent) == ["cni.sock"]  # the private directory it was bound in is gone
         assert await status_of(path) == (50, "the agent is starting: startup resync is not done")
     finally:
         await server.stop()
