@@ -218,8 +218,12 @@ async def request(netns: str, req: nlmsg.Request, what: str) -> list[bytes]:
     return await run(lambda channels: channels(netns).request(req, what))
 
 
-async def release(netns: str) -> None:
-    """Close the sockets kept open in ``netns`` (the agent no longer works there)."""
+def release(netns: str) -> None:
+    """Close the sockets kept open in ``netns`` (the agent no longer works there), soon.
+
+    Each worker closes its own after the jobs queued before; nobody waits,
+    so neither the caller nor the event loop is held up or woken for it.
+    """
     if netns:
-        await run(lambda channels: channels.release(netns))
-        await run(lambda channels: channels.release(netns), pool=reaper_pool)
+        for pool in (worker, reaper_pool):
+            pool.post(lambda: thread_channels().release(netns))

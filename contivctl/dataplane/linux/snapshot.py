@@ -198,7 +198,6 @@ class SnapshotSource:
         self._covered: set[str] = set()
         self._taken_at = 0.0
         self._round: object | None = None
-        self._releasing: set[asyncio.Task[None]] = set()
 
     def invalidate(self) -> None:
         self._reads = []
@@ -213,9 +212,7 @@ class SnapshotSource:
         """
         if not netns or netns in self._always:
             return
-        task = asyncio.get_running_loop().create_task(channel.release(netns))
-        self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
+        channel.release(netns)
 
     async def get(self, context: object | None = None, netns: Iterable[str] = ()) -> Snapshot:
         """What the namespaces ``netns`` (and the always-read ones) hold, read in this round."""

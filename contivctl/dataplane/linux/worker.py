@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -20,10 +21,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 #: the longest a finished job's result waits for those of the jobs queued behind it
 MAX_HOLD = 0.0005
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+#: a job; one posted without an awaiter has neither loop nor future
+_Job = tuple[asyncio.AbstractEventLoop | None, "asyncio.Future[Any] | None", Callable[[], Any]]
 _Done = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
@@ -66,6 +70,16 @@ class Worker:
         self._jobs.put((loop, fut, fn))
         return await fut
 
+    def post(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the thread after the jobs queued before it, without waiting for it.
+
+        Nothing comes back to the event loop, so the loop is not woken for
+        it: for housekeeping nobody awaits (an error is logged). A thread
+        that was never started has run nothing, so there is nothing to do.
+        """
+        if self._thread is not None:
+            self._jobs.put((None, None, fn))
+
     def _main(self) -> None:
         jobs = self._jobs
         while True:
@@ -74,11 +88,17 @@ class Worker:
             first_done = 0.0
             while job is not None:
                 loop, fut, fn = job
-                try:
-                    done: _Done = (fut, fn(), None)
-                except BaseException as exc:  # handed to the awaiting task, whatever it is
-                    done = (fut, None, exc)
-                pending.setdefault(loop, []).append(done)
+                if loop is None or fut is None:
+                    try:
+                        fn()
+                    except Exception:
+                        log.exception("%s: a posted job failed", self.name)
+                else:
+                    try:
+                        done: _Done = (fut, fn(), None)
+                    except BaseException as exc:  # handed to the awaiting task, whatever it is
+                        done = (fut, None, exc)
+                    pending.setdefault(loop, []).append(done)
                 now = time.monotonic()
                 first_done = first_done or now
                 if now - first_done > MAX_HOLD:
