@@ -29,6 +29,8 @@ import (
 	"github.com/containernetworking/cni/pkg/version"
 
 	"contivctl/cni-plugin/cnipb"
+	// imported for its initialisation: one P from before the other packages' (see its doc)
+	_ "contivctl/cni-plugin/internal/oneproc"
 )
 
 func main() {
