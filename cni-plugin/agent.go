@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
-	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -63,10 +62,32 @@ func seconds(t time.Duration) string {
 	return strconv.FormatFloat(t.Seconds(), 'g', -1, 64)
 }
 
+// codeNames: the gRPC codes as the protocol spells them (google/rpc/code.proto). A table of
+// its own rather than that proto's generated package, whose descriptor would be built at every start.
+var codeNames = [...]string{
+	codes.OK:                 "OK",
+	codes.Canceled:           "CANCELLED",
+	codes.Unknown:            "UNKNOWN",
+	codes.InvalidArgument:    "INVALID_ARGUMENT",
+	codes.DeadlineExceeded:   "DEADLINE_EXCEEDED",
+	codes.NotFound:           "NOT_FOUND",
+	codes.AlreadyExists:      "ALREADY_EXISTS",
+	codes.PermissionDenied:   "PERMISSION_DENIED",
+	codes.ResourceExhausted:  "RESOURCE_EXHAUSTED",
+	codes.FailedPrecondition: "FAILED_PRECONDITION",
+	codes.Aborted:            "ABORTED",
+	codes.OutOfRange:         "OUT_OF_RANGE",
+	codes.Unimplemented:      "UNIMPLEMENTED",
+	codes.Internal:           "INTERNAL",
+	codes.Unavailable:        "UNAVAILABLE",
+	codes.DataLoss:           "DATA_LOSS",
+	codes.Unauthenticated:    "UNAUTHENTICATED",
+}
+
 // statusName: the gRPC code as the protocol spells it (UNAVAILABLE, FAILED_PRECONDITION).
 func statusName(c codes.Code) string {
-	if name, ok := rpccode.Code_name[int32(c)]; ok {
-		return name
+	if int(c) < len(codeNames) {
+		return codeNames[c]
 	}
 	return c.String()
 }
