@@ -3,7 +3,9 @@
 Both plugins run on this machine in the same run, each spawned the same way
 (from a thread entered into a bench "node" namespace, so the bridge and its
 sysctl changes stay out of the host), each ADD into a fresh pod namespace
-made beforehand and not timed. ``contiv-cni`` talks over the agent's unix
+made beforehand and not timed. The agent and its VPP emulator run in that
+namespace too, so that the agent's host interconnect is made there and goes
+with it. ``contiv-cni`` talks over the agent's unix
 socket to a real ``contivctl agent`` process, which wires the pod
 (veth + AF_PACKET) in the VPP emulator and the pod namespace; ``bridge``
 uses ``host-local`` IPAM (bridge waits for host-local, so its CPU counts
@@ -191,9 +193,10 @@ def wait_until(check: Callable[[], bool], what: str, proc: subprocess.Popen[byte
 
 
 @contextlib.contextmanager
-def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def started(argv: list[str], log: Path, netns: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` run in the bench node's namespace: what the agent makes there (its host interconnect) goes with it."""
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["ip", "netns", "exec", netns, *argv], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield proc
     finally:
@@ -297,9 +300,9 @@ def run(runs: int, count: int, pods: int) -> None:
                 "ipam": {"type": "host-local", "subnet": "10.99.0.0/16", "dataDir": str(tmp / "host-local")},
             },
         )
-        with started(emulator, tmp / "vppemu.log") as emu:
+        with started(emulator, tmp / "vppemu.log", node_ns) as emu:
             wait_until(vpp_sock.exists, "VPP emulator", emu)
-            with started(agent, tmp / "agent.log") as ag:
+            with started(agent, tmp / "agent.log", node_ns) as ag:
                 status = json.dumps({**contiv_conf, "cniVersion": "1.1.0"}).encode()
 
                 def ready() -> bool:
