@@ -23,7 +23,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containernetworking/cni/pkg/ns"
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/cni/pkg/version"
@@ -151,6 +150,15 @@ func dispatch(req *request) ([]byte, *types.Error) {
 			return nil, cniError(codeIOFailure, "cannot pass on the network configuration", err.Error())
 		}
 	}
+	if req.Command == "ADD" || req.Command == "DEL" {
+		if e := checkNetns(req.Netns); e != nil {
+			return nil, e
+		}
+		// Checked: skel need not check again after the command (it would
+		// lock the goroutine to its thread for that, which costs the
+		// one-P plugin a thread of its own).
+		_ = os.Setenv("CNI_NETNS_OVERRIDE", "1")
+	}
 	if os.Getenv("CNI_PATH") == "" {
 		// skel demands CNI_PATH for every command, the spec only for GC;
 		// this plugin runs no other plugin, so the value is never used.
@@ -179,14 +187,30 @@ func checkNetns(netns string) *types.Error {
 	if strings.EqualFold(override, "true") || override == "1" {
 		return nil
 	}
-	same, err := ns.CheckNetNS(netns)
+	same, err := isOwnNetns(netns)
 	if err != nil {
-		return cniError(codeInvalidEnvironment, "CNI_NETNS: "+err.Msg, err.Details)
+		return cniError(codeInvalidEnvironment, "CNI_NETNS: cannot read the plugin's own network namespace", err.Error())
 	}
 	if same {
 		return cniError(codeInvalidEnvironment, fmt.Sprintf("CNI_NETNS %s is the plugin's own network namespace", netns), "")
 	}
 	return nil
+}
+
+// isOwnNetns: whether path names the plugin's network namespace (the same
+// nsfs inode). As skel's ns.CheckNetNS, a path that cannot be read is not
+// (a DEL may come after the namespace is gone); it compares with the
+// process's namespace rather than the thread's, which is the same here
+// (the plugin never moves a thread), without locking a thread for it.
+func isOwnNetns(path string) (bool, error) {
+	var pod, own syscall.Stat_t
+	if syscall.Stat(path, &pod) != nil {
+		return false, nil
+	}
+	if err := syscall.Stat("/proc/self/ns/net", &own); err != nil {
+		return false, err
+	}
+	return pod.Dev == own.Dev && pod.Ino == own.Ino, nil
 }
 
 func cniRequest(req *request, args *skel.CmdArgs) *cnipb.CNIRequest {
@@ -201,9 +225,6 @@ func cniRequest(req *request, args *skel.CmdArgs) *cnipb.CNIRequest {
 }
 
 func cmdAdd(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {
-	if e := checkNetns(args.Netns); e != nil {
-		return nil, e
-	}
 	reply, e := callAgent(req.Server, req.Timeout, func(ctx context.Context, c cnipb.RemoteCNIClient) (*cnipb.CNIReply, error) {
 		return c.Add(ctx, cniRequest(req, args))
 	})
@@ -214,9 +235,6 @@ func cmdAdd(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {
 }
 
 func cmdDel(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {
-	if e := checkNetns(args.Netns); e != nil {
-		return nil, e
-	}
 	_, e := callAgent(req.Server, req.Timeout, func(ctx context.Context, c cnipb.RemoteCNIClient) (*cnipb.CNIReply, error) {
 		return c.Delete(ctx, cniRequest(req, args))
 	})

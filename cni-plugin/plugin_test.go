@@ -573,3 +573,27 @@ func jsonEqual(a, b any) bool {
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
 }
+
+func TestThePluginsOwnNetnsIsRefusedBeforeTheAgentIsCalled(t *testing.T) {
+	agent := &fakeAgent{}
+	sock := serve(t, agent)
+	for _, command := range []string{"ADD", "DEL"} {
+		r := runPlugin(t, env(command, "CNI_NETNS=/proc/self/ns/net"), conf(sock, "1.1.0", nil))
+		if e := r.error(t); e.Code != 4 || !strings.Contains(e.Msg, "CNI_NETNS /proc/self/ns/net is the plugin's own network namespace") {
+			t.Errorf("%s: %+v", command, e)
+		}
+	}
+	if n := len(agent.seen()); n != 0 {
+		t.Fatalf("the agent was called %d times", n)
+	}
+	// the runtime may say it knows better; and a namespace that is gone is not the plugin's (a late DEL)
+	if r := runPlugin(t, env("ADD", "CNI_NETNS=/proc/self/ns/net", "CNI_NETNS_OVERRIDE=1"), conf(sock, "1.1.0", nil)); r.rc != 0 {
+		t.Errorf("override: rc %d %q %q", r.rc, r.stdout, r.stderr)
+	}
+	if r := runPlugin(t, env("DEL", "CNI_NETNS=/var/run/netns/cg-gone"), conf(sock, "1.1.0", nil)); r.rc != 0 {
+		t.Errorf("DEL of a gone namespace: rc %d %q %q", r.rc, r.stdout, r.stderr)
+	}
+	if n := len(agent.seen()); n != 2 {
+		t.Fatalf("the agent was called %d times, want 2", n)
+	}
+}
