@@ -65,8 +65,8 @@ StatusProbe = Callable[[], tuple[int, str]]
 #: the service's full name: the method paths are /cni.RemoteCNI/<method>, as in the original protocol
 SERVICE = "cni.RemoteCNI"
 
-#: C-core server options: no channelz bookkeeping and no bandwidth probing (PINGs), which a
-#: connection that carries one small call and closes never needs
+#: C-core server options: no channelz bookkeeping and no bandwidth probing (PINGs), nothing a
+#: plugin's connection (one small call, then closed) uses; measured, the same CPU per call or a little less
 SERVER_OPTIONS = (("grpc.enable_channelz", 0), ("grpc.http2.bdp_probe", 0))
 
 
