@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,6 +113,7 @@ async def main(only: str | None, runs: int) -> None:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)  # the stores and sockets of this run
 
 
 async def churn_and_restart(sock: Path, work: Path) -> None:
