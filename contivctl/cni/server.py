@@ -254,7 +254,10 @@ class CNIServer:
         except OSError as exc:
             raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
         self._remove_stale()
-        private = Path(tempfile.mkdtemp(prefix=".", dir=self.path.parent))  # mode 0700
+        try:
+            private = Path(tempfile.mkdtemp(prefix=".", dir=self.path.parent))  # mode 0700
+        except OSError as exc:  # a read-only or foreign directory: the user's to fix, in one line
+            raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
         bound = private / "s"
         server = grpc.aio.server(options=SERVER_OPTIONS)
         try:
