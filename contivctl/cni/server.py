@@ -67,6 +67,8 @@ SERVICE = "cni.RemoteCNI"
 
 #: C-core server options: no channelz bookkeeping and no bandwidth probing (PINGs), nothing a
 #: plugin's connection (one small call, then closed) uses; measured, the same CPU per call or a little less
+#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
+MAX_SOCKET_PATH = 107
 SERVER_OPTIONS = (("grpc.enable_channelz", 0), ("grpc.http2.bdp_probe", 0))
 
 
@@ -249,6 +251,13 @@ class CNIServer:
         self._inode: int | None = None
 
     async def start(self) -> None:
+        # the socket is bound in a private directory beside the path first: both must fit a socket address
+        longest = len(os.fsencode(self.path.parent)) + len("/.XXXXXXXX/s")
+        if max(longest, len(os.fsencode(self.path))) > MAX_SOCKET_PATH:
+            raise ContivError(
+                f"cannot serve CNI on {self.path}: AF_UNIX path too long "
+                f"(its directory's path may have at most {MAX_SOCKET_PATH - len('/.XXXXXXXX/s')} bytes)"
+            )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

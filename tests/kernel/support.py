@@ -200,7 +200,7 @@ async def stop_node(node: KernelNode) -> None:
     await node.reconciler.aclose()
     await node.store.close()
     for path in [node.ns.path, *(a.netns for a in node.controller.pods)]:
-        await release_netns(path)
+        release_netns(path)
 
 
 @contextlib.asynccontextmanager

@@ -116,7 +116,7 @@ async def kernel_node(
         await node.reconciler.aclose()
         await store.close()
         for path in [ns.path, *(a.netns for a in node.controller.pods)]:
-            await release_netns(path)
+            release_netns(path)
 
 
 def _netns_name(netns: str) -> str:
