@@ -34,7 +34,8 @@ GRPCIO_TOOLS = "1.85.1"
 INIT = '"""Generated from proto/cni.proto by proto/generate.py: do not edit."""\n'
 
 
-def _check_compiler() -> None:
+def check_compiler() -> None:
+    """Stop, saying what to install, unless grpcio-tools is the pinned version."""
     if importlib.util.find_spec("grpc_tools") is None:
         raise SystemExit(f"grpcio-tools not found: pip install grpcio-tools=={GRPCIO_TOOLS} (the 'test' extra)")
     from importlib.metadata import version
@@ -44,23 +45,22 @@ def _check_compiler() -> None:
         raise SystemExit(f"grpcio-tools {found} is installed; the committed code is made by {GRPCIO_TOOLS}")
 
 
+def protoc(*args: str) -> None:
+    """The pinned compiler (grpcio-tools' own protoc) run with `args`, from the repository's root."""
+    check_compiler()
+    done = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", *args], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"grpc_tools.protoc failed: {done.stderr.strip()}")
+
+
 def generate(into: Path) -> None:
     """The generated package, as files under `into` (the package's own folder)."""
-    _check_compiler()
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "grpc_tools.protoc",
-                f"-I{PACKAGE.as_posix()}={PROTO_DIR}",
-                f"--python_out={tmp}",
-                f"--pyi_out={tmp}",
-                str(PROTO_DIR / "cni.proto"),
-            ],
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
+        protoc(
+            f"-I{PACKAGE.as_posix()}={PROTO_DIR}",
+            f"--python_out={tmp}",
+            f"--pyi_out={tmp}",
+            str(PROTO_DIR / "cni.proto"),
         )
         made = Path(tmp) / PACKAGE
         for name in ("cni_pb2.py", "cni_pb2.pyi"):
