@@ -7,7 +7,8 @@ directories filled by the chart's init-container command
 agent in the kernel dataplane, started with the environment the chart's
 DaemonSet gives it, whose vswitch is a network namespace of the test. The
 test plays kubelet, through a CRI client generated from cri-api's
-api.proto: a pod sandbox is run, a container in it looks at its network,
+api.proto (protobuf messages and gRPC stubs on a ``grpc.aio`` channel to
+containerd's socket, as kubelet's own client): a pod sandbox is run, a container in it looks at its network,
 the sandbox is stopped and removed, and after each step the node is
 checked for what must (and must not) be there.
 """
@@ -27,19 +28,23 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 import yaml
-from grpclib.client import Channel
 
 from contivctl.config import parse_config
 from tests.agent.test_agent_command import free_port, get
 from tests.install.containerd import IMAGE, Containerd, build_pause, image_archive
-from tests.install.cri.generated.runtime import v1
+from tests.install.cri.generated import api_pb2 as v1
+from tests.install.cri.generated.api_pb2_grpc import RuntimeServiceStub
 from tests.install.support import CHART, ROOT, SYSTEM_PLUGINS, contiv_cni, require, tool
 from tests.kernel.support import UNDERLAY, Lab, ip_json
 from tests.polling import until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (containerd, network namespaces)")
+
+#: seconds each CRI call may take (containerd's RunPodSandbox runs the whole CNI chain)
+CRI_TIMEOUT = 60
 
 
 @pytest.fixture
@@ -177,22 +182,22 @@ async def agent(top: Path) -> AsyncIterator[tuple[Node, Any, str]]:
 
 
 @pytest.fixture
-async def runtime(top: Path, agent: tuple[Node, Any, str]) -> AsyncIterator[tuple[Containerd, Channel]]:
+async def runtime(top: Path, agent: tuple[Node, Any, str]) -> AsyncIterator[tuple[Containerd, grpc.aio.Channel]]:
     require(shutil.which("containerd") is not None, "containerd is not installed")
     node = agent[0]
     runtime_dir = top / "containerd"
     runtime_dir.mkdir()
     c = Containerd(runtime_dir, node.cni_bin, node.cni_conf)
-    channel: Channel | None = None
+    channel: grpc.aio.Channel | None = None
     try:
         pause = build_pause(top / "pause")
         c.start()
         c.import_image(image_archive(pause, top / "pause.tar"))
-        channel = Channel(path=str(c.sock))
+        channel = grpc.aio.insecure_channel(f"unix:{c.sock}")
         yield c, channel
     finally:
         if channel is not None:
-            channel.close()
+            await channel.close()
         c.cleanup()
         _remove_cgroups(CGROUP_PARENT)
 
@@ -251,17 +256,17 @@ def veths(netns: str) -> set[str]:
 
 
 async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
-    top: Path, agent: tuple[Node, Any, str], runtime: tuple[Containerd, Channel]
+    top: Path, agent: tuple[Node, Any, str], runtime: tuple[Containerd, grpc.aio.Channel]
 ) -> None:
     node, vswitch, base = agent
     containerd, channel = runtime
-    rt = v1.RuntimeServiceStub(channel, timeout=60)
-    version = await rt.version(v1.VersionRequest(version="v1"))
+    rt = RuntimeServiceStub(channel)
+    version: v1.VersionResponse = await rt.Version(v1.VersionRequest(version="v1"), timeout=CRI_TIMEOUT)
     assert (version.runtime_name, version.runtime_api_version) == ("containerd", "v1")
 
     async def network_ready() -> bool:
-        status = await rt.status(v1.StatusRequest())
-        assert status.status is not None
+        status: v1.StatusResponse = await rt.Status(v1.StatusRequest(), timeout=CRI_TIMEOUT)
+        assert status.HasField("status")
         return any(c.type == "NetworkReady" and c.status for c in status.status.conditions)
 
     await until(network_ready, timeout=30, step=0.05)  # the runtime found the conflist install-cni wrote
@@ -269,9 +274,12 @@ async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
 
     # RunPodSandbox: containerd makes the namespace and runs the chain: contiv-cni, then portmap
     config = pod_config(top, "web")
-    sandbox = (await rt.run_pod_sandbox(v1.RunPodSandboxRequest(config=config))).pod_sandbox_id
-    status = await rt.pod_sandbox_status(v1.PodSandboxStatusRequest(pod_sandbox_id=sandbox, verbose=True))
-    assert status.status is not None and status.status.network is not None
+    ran: v1.RunPodSandboxResponse = await rt.RunPodSandbox(v1.RunPodSandboxRequest(config=config), timeout=CRI_TIMEOUT)
+    sandbox = ran.pod_sandbox_id
+    status: v1.PodSandboxStatusResponse = await rt.PodSandboxStatus(
+        v1.PodSandboxStatusRequest(pod_sandbox_id=sandbox, verbose=True), timeout=CRI_TIMEOUT
+    )
+    assert status.HasField("status") and status.status.HasField("network")
     ip = status.status.network.ip
     info = json.loads(status.info["info"])
     netns = next(n["path"] for n in info["runtimeSpec"]["linux"]["namespaces"] if n["type"] == "network")
@@ -284,7 +292,7 @@ async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
     assert f"ADD {sandbox} eth0 {netns}: ok" in log
 
     # a container of the pod sees eth0 with the pod's address and the default route through it
-    created = await rt.create_container(
+    created: v1.CreateContainerResponse = await rt.CreateContainer(
         v1.CreateContainerRequest(
             pod_sandbox_id=sandbox,
             config=v1.ContainerConfig(
@@ -294,18 +302,24 @@ async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
                 log_path="netinfo.log",
             ),
             sandbox_config=config,
-        )
+        ),
+        timeout=CRI_TIMEOUT,
     )
     cid = created.container_id
-    await rt.start_container(v1.StartContainerRequest(container_id=cid))
+    await rt.StartContainer(v1.StartContainerRequest(container_id=cid), timeout=CRI_TIMEOUT)
 
     async def exited() -> bool:
-        st = (await rt.container_status(v1.ContainerStatusRequest(container_id=cid))).status
-        return st is not None and st.state == v1.ContainerState.CONTAINER_EXITED
+        got: v1.ContainerStatusResponse = await rt.ContainerStatus(
+            v1.ContainerStatusRequest(container_id=cid), timeout=CRI_TIMEOUT
+        )
+        return got.HasField("status") and got.status.state == v1.ContainerState.CONTAINER_EXITED
 
     await until(exited, timeout=30, step=0.05)
-    st = (await rt.container_status(v1.ContainerStatusRequest(container_id=cid))).status
-    assert st is not None
+    got: v1.ContainerStatusResponse = await rt.ContainerStatus(
+        v1.ContainerStatusRequest(container_id=cid), timeout=CRI_TIMEOUT
+    )
+    assert got.HasField("status")
+    st = got.status
     seen = json.loads(read_log(Path(config.log_directory) / "netinfo.log"))
     assert st.exit_code == 0, seen
     assert seen["interfaces"]["eth0"][0] == f"{ip}/32"
@@ -314,18 +328,18 @@ async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
     assert default["iface"] == "eth0" and default["gateway"] != "0.0.0.0"
 
     # StopPodSandbox: the runtime's DEL; the agent releases the address, the wiring goes
-    await rt.stop_pod_sandbox(v1.StopPodSandboxRequest(pod_sandbox_id=sandbox))
+    await rt.StopPodSandbox(v1.StopPodSandboxRequest(pod_sandbox_id=sandbox), timeout=CRI_TIMEOUT)
     assert node.store_mentions(ip) == []
     # the kernel destroys the pair with the pod's namespace, a moment after it is gone
     await until(lambda: veths(vswitch.path) == before, timeout=10, step=0.02)
     assert f"DEL {sandbox} eth0" in (top / "cni.log").read_text()
-    status = await rt.pod_sandbox_status(v1.PodSandboxStatusRequest(pod_sandbox_id=sandbox))
-    assert status.status is not None and status.status.state == v1.PodSandboxState.SANDBOX_NOTREADY
+    status = await rt.PodSandboxStatus(v1.PodSandboxStatusRequest(pod_sandbox_id=sandbox), timeout=CRI_TIMEOUT)
+    assert status.HasField("status") and status.status.state == v1.PodSandboxState.SANDBOX_NOTREADY
 
     # RemovePodSandbox: nothing of the pod is left, in the runtime, the kernel or the agent
-    await rt.remove_pod_sandbox(v1.RemovePodSandboxRequest(pod_sandbox_id=sandbox))
-    assert (await rt.list_pod_sandbox(v1.ListPodSandboxRequest())).items == []
-    assert (await rt.list_containers(v1.ListContainersRequest())).containers == []
+    await rt.RemovePodSandbox(v1.RemovePodSandboxRequest(pod_sandbox_id=sandbox), timeout=CRI_TIMEOUT)
+    assert list((await rt.ListPodSandbox(v1.ListPodSandboxRequest(), timeout=CRI_TIMEOUT)).items) == []
+    assert list((await rt.ListContainers(v1.ListContainersRequest(), timeout=CRI_TIMEOUT)).containers) == []
     assert containerd.ctr("containers", "list", "--quiet").stdout.split() == []
     assert containerd.ctr("tasks", "list", "--quiet").stdout.split() == []
     assert not Path(netns).exists()
@@ -337,7 +351,6 @@ async def test_run_a_pod_sandbox_see_its_network_stop_and_remove_it(
 
 
 def test_the_cri_client_is_what_the_committed_proto_makes() -> None:
-    require(shutil.which("protoc") is not None, "protoc is not installed")
     done = subprocess.run(
         [sys.executable, str(Path(__file__).parent / "cri" / "generate.py"), "--check"],
         capture_output=True,

@@ -6,8 +6,13 @@ code generation and never the bytes on the wire, so they are left out of
 the copy handed to protoc, which then needs no gogo definitions.
 
 The client is made by the same pinned compiler as the agent's own protocol
-(betterproto2-compiler, proto/generate.py): an async grpclib client, no
-grpcio. The output is committed; ``--check`` (run by the test suite) fails
+(grpcio-tools, proto/generate.py): protobuf message classes (``api_pb2``)
+with their type stubs (``api_pb2.pyi``), and gRPC stubs (``api_pb2_grpc``:
+``RuntimeServiceStub``, ``ImageServiceStub``) that work on a ``grpc.aio``
+channel. The .proto is mapped to the package's path so that the stubs
+import the messages by their full module name; the proto's package
+(``runtime.v1``), and with it the method paths and the wire, stay as they
+are. The output is committed; ``--check`` (run by the test suite) fails
 when it differs from what the compiler makes of the .proto today.
 """
 
@@ -15,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,43 +27,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "proto"))
 
-import generate as cni_generate  # noqa: E402  (proto/generate.py: the same compiler, the same options)
+import generate as cni_generate  # noqa: E402  (proto/generate.py: the same compiler, the same checks)
 
 HERE = Path(__file__).resolve().parent
 PROTO = HERE / "api.proto"
-OUT = HERE / "generated"
-OPTIONS = "client_generation=async,server_generation=none"
+PACKAGE = Path("tests") / "install" / "cri" / "generated"
+OUT = ROOT / PACKAGE
+MODULES = ("api_pb2.py", "api_pb2.pyi", "api_pb2_grpc.py")
+INIT = '"""Generated from tests/install/cri/api.proto by tests/install/cri/generate.py: do not edit."""\n'
 
 
 def generate(into: Path) -> None:
-    protoc = shutil.which("protoc")
-    if protoc is None:
-        raise SystemExit("protoc not found: apt-get install protobuf-compiler")
+    """The generated package, as files under `into` (the package's own folder)."""
     with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "src", Path(tmp) / "out"
+        src.mkdir()
+        out.mkdir()
         lines = [line for line in PROTO.read_text().splitlines(keepends=True) if "gogoproto" not in line]
-        (Path(tmp) / "api.proto").write_text("".join(lines))
-        subprocess.run(
-            [
-                protoc,
-                f"-I{tmp}",
-                f"--plugin=protoc-gen-python_betterproto2={cni_generate._plugin()}",
-                f"--python_betterproto2_out={into}",
-                f"--python_betterproto2_opt={OPTIONS}",
-                str(Path(tmp) / "api.proto"),
-            ],
-            check=True,
-            capture_output=True,
+        (src / "api.proto").write_text("".join(lines))
+        cni_generate.protoc(
+            f"-I{PACKAGE.as_posix()}={src}",
+            f"--python_out={out}",
+            f"--pyi_out={out}",
+            f"--grpc_python_out={out}",
+            str(src / "api.proto"),
         )
-    for py in into.rglob("*.py"):
-        text = py.read_text()
-        # the compiler's long lines and warnings: its code, not ours to restyle
-        codes = [code for code, found in (("E501", _long_lines(text)), ("B028", "warnings.warn(" in text)) if found]
-        if codes:
-            py.write_text(f"# ruff: noqa: {', '.join(codes)}\n" + text)
-
-
-def _long_lines(text: str) -> bool:
-    return any(len(line) > 120 for line in text.splitlines())
+        for name in MODULES:
+            shutil.copy(out / PACKAGE / name, into / name)
+    (into / "__init__.py").write_text(INIT)
 
 
 def main() -> int:
@@ -72,7 +67,9 @@ def main() -> int:
         if args.check:
             diff = cni_generate.differences(fresh, OUT)
             for line in diff:
-                print(f"tests/install/cri/generated: {line}", file=sys.stderr)
+                print(f"{PACKAGE.as_posix()}: {line}", file=sys.stderr)
+            if diff:
+                print("run: python tests/install/cri/generate.py", file=sys.stderr)
             return 1 if diff else 0
         if OUT.exists():
             shutil.rmtree(OUT)
