@@ -124,6 +124,11 @@ class AgentMetrics:
             ["message", "error"],
             registry=r,
         )
+        self.nat_sessions_deleted = Counter(
+            "contivctl_nat_sessions_deleted",
+            "Idle NAT44 sessions deleted by the sweep (CleanupIdleNATSessions)",
+            registry=r,
+        )
         build = GaugeMetricFamily(
             "contivctl_build_info", "The agent's version", labels=["version", "python", "dataplane"]
         )
@@ -154,6 +159,10 @@ class AgentMetrics:
     def failed(self, name: str, error: str) -> None:
         """A VPP request failed (the connection's observer)."""
         self.vpp_errors.labels(name, error).inc()
+
+    def nat_sessions_swept(self, deleted: int) -> None:
+        """A sweep of idle NAT sessions ended (the VPP flavour's sweeper)."""
+        self.nat_sessions_deleted.inc(deleted)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -35,7 +35,9 @@ from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import load_config
+from contivctl.config.model import Config
 from contivctl.dataplane.vpp.connection import VPPConnection
+from contivctl.dataplane.vpp.natsessions import IdleTimeouts
 from contivctl.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, Submit
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.k8s.access import KubernetesAccess, choose_access
@@ -90,12 +92,23 @@ def metered(submit: Submit, metrics: AgentMetrics) -> Submit:
     return counted
 
 
-def dataplane_parts(opts: AgentOptions, packet_trace: bool) -> DataplaneParts:
+def dataplane_parts(opts: AgentOptions, cfg: Config) -> DataplaneParts:
     """The one place the dataplane flavour is chosen."""
     if opts.dataplane == "kernel":
         return KernelParts(opts.vswitch_netns, scope=opts.node_name)
     vpp = VPPConnection(opts.vpp_socket, api_dir=opts.vpp_api_dir, timeout=opts.vpp_timeout)
-    return VppParts(vpp, scope=opts.node_name, state_dir=opts.store.parent, packet_trace=packet_trace)
+    idle_nat = (
+        IdleTimeouts(cfg.tcp_nat_session_timeout.total_seconds(), cfg.other_nat_session_timeout.total_seconds())
+        if cfg.cleanup_idle_nat_sessions
+        else None
+    )
+    return VppParts(
+        vpp,
+        scope=opts.node_name,
+        state_dir=opts.store.parent,
+        packet_trace=cfg.enable_packet_trace,
+        idle_nat=idle_nat,
+    )
 
 
 class Agent:
@@ -106,7 +119,7 @@ class Agent:
             log.warning("%s: %s", opts.config, warning)
         #: the address plan as the start computes it (the node view's, once there is one)
         self.plan: NodeAddressPlan = node_setup(self.config, opts.node_name, opts.node_id).plan
-        self.parts = dataplane_parts(opts, self.config.enable_packet_trace)
+        self.parts = dataplane_parts(opts, self.config)
         self.cluster = cluster_wiring(opts)
         self.store: LocalStore | None = None
         self.node: Node | None = None

@@ -20,6 +20,7 @@ from contivctl.dataplane.linux.hostaddrs import host_ipv4_addresses
 from contivctl.dataplane.vpp.connection import Reconnected, RequestObserver, VPPConnection
 from contivctl.dataplane.vpp.descriptors import vpp_descriptors
 from contivctl.dataplane.vpp.dhcp import on_leases
+from contivctl.dataplane.vpp.natsessions import IdleSessionSweeper, IdleTimeouts, SweepObserver
 from contivctl.dataplane.vpp.nics import physical_nics
 from contivctl.dataplane.vpp.trace import enable_packet_trace
 from contivctl.errors import VPPError
@@ -60,6 +61,7 @@ class VppParts:
         host: HostStack | None = None,
         packet_trace: bool = False,
         wait: float | None = None,
+        idle_nat: IdleTimeouts | None = None,
     ) -> None:
         self.vpp = vpp
         self.host = host or HostStack()
@@ -69,6 +71,8 @@ class VppParts:
         #: how long the start waits for VPP (None: as long as it takes, as a node must)
         self._wait = wait
         self._tracing: asyncio.Task[None] | None = None
+        #: CleanupIdleNATSessions: swept every "other" timeout, as the original did
+        self.nat_sweeper = IdleSessionSweeper(vpp, idle_nat, idle_nat.other) if idle_nat else None
 
     def descriptors(self) -> list[Descriptor[Any]]:
         return [
@@ -110,6 +114,8 @@ class VppParts:
                 self._tracing = asyncio.get_running_loop().create_task(self._trace_packets())
 
         self.vpp.on_reconnect = back
+        if self.nat_sweeper is not None:
+            self.nat_sweeper.start()
 
     async def _trace_packets(self) -> None:
         try:
@@ -122,6 +128,8 @@ class VppParts:
 
     def observe(self, observer: RequestObserver) -> None:
         self.vpp.observer = observer
+        if self.nat_sweeper is not None and isinstance(observer, SweepObserver):
+            self.nat_sweeper.observer = observer
 
     def describe(self) -> dict[str, Any]:
         info = self.vpp.info
@@ -131,6 +139,7 @@ class VppParts:
             "socket": self.vpp.socket_path,
             "version": info.version if info else "",
             "pid": info.pid if info else 0,
+            "natSessionSweep": self.nat_sweeper.describe() if self.nat_sweeper else None,
         }
 
     async def cli(self, command: str) -> str:
@@ -138,4 +147,6 @@ class VppParts:
         return str(reply.reply)
 
     async def close(self) -> None:
+        if self.nat_sweeper is not None:
+            await self.nat_sweeper.stop()
         await self.vpp.close()

@@ -289,6 +289,12 @@ def _global_warnings(ctx: _Context) -> Iterator[ConfigProblem]:
             ctx.where("tap_interface_version"),
             "1 is ignored: VPP 26.06 has no TAP v1, TAP interfaces are always virtio TAPs (version 2)",
         )
+    if ctx.ok("disable_nat_virtual_reassembly") and cfg.disable_nat_virtual_reassembly:
+        yield ConfigProblem(
+            ctx.where("disable_nat_virtual_reassembly"),
+            "true is ignored: VPP 26.06's NAT44 has no setting that drops fragments (the v2.0 agent's "
+            "nat_set_reass went with the old NAT plugin); fragments are translated as they arrive",
+        )
     if (
         cfg.dialect == "contiv.yaml"
         and cfg.crd_node_configuration_disabled

@@ -36,6 +36,15 @@ def test_tap_version_1_is_read_and_warned_about() -> None:
     assert parse_config({"TAPInterfaceVersion": 2, "IPAMConfig": NODE_RANGE}).warnings == ()
 
 
+def test_nat_virtual_reassembly_cannot_be_disabled_and_says_so() -> None:
+    cfg = parse_config({"DisableNATVirtualReassembly": True, "IPAMConfig": NODE_RANGE})
+    assert warnings_of(cfg) == [
+        "DisableNATVirtualReassembly: true is ignored: VPP 26.06's NAT44 has no setting that drops fragments "
+        "(the v2.0 agent's nat_set_reass went with the old NAT plugin); fragments are translated as they arrive"
+    ]
+    assert parse_config({"DisableNATVirtualReassembly": False, "IPAMConfig": NODE_RANGE}).warnings == ()
+
+
 def test_crd_node_configuration_by_file_form() -> None:
     v20 = parse_config({"IPAMConfig": NODE_RANGE})
     later = parse_config({"ipamConfig": NODE_RANGE})

@@ -110,7 +110,12 @@ def test_items_towards_another_node() -> None:
 
 def test_renderers_by_dataplane(tmp_path: Path) -> None:
     opts = AgentOptions(config=tmp_path / "contiv.yaml", node_name="n1", store=tmp_path / "agent.db")
-    kernel = dataplane_parts(attrs.evolve(opts, dataplane="kernel"), packet_trace=False)
-    vpp = dataplane_parts(opts, packet_trace=False)
+    kernel = dataplane_parts(attrs.evolve(opts, dataplane="kernel"), config())
+    vpp = dataplane_parts(opts, config(CleanupIdleNATSessions=True))
     assert isinstance(kernel, KernelParts) and kernel.renderers is kernel_render.RENDERERS
     assert isinstance(vpp, VppParts) and vpp.renderers is vpp_render.RENDERERS
+    # CleanupIdleNATSessions: swept every OtherNATSessionTimeout, by the VPP flavour only
+    assert vpp.nat_sweeper is not None and vpp.nat_sweeper.interval == 300.0
+    assert vpp.nat_sweeper.timeouts.tcp == 3 * 3600.0
+    quiet = dataplane_parts(opts, config())  # v2.0's default: off
+    assert isinstance(quiet, VppParts) and quiet.nat_sweeper is None

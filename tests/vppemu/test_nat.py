@@ -125,4 +125,30 @@ async def test_sessions(emu: Emulator, vpp: AsyncClient) -> None:
     left = await dump(vpp, "nat44_user_session_v3_dump", ip_address="10.1.1.5", vrf_id=0)
     assert [s.inside_port for s in left] == [40001]
     out = {"address": "10.8.0.1", "port": 1025, "protocol": 6, "vrf_id": 0}
-    assert (await call(vpp, "nat44_del_session", **out)).retval == 0
+    # nat44-ed finds a session by its remote host too, whatever the flags say
+    assert (await call(vpp, "nat44_del_session", **out)).retval == -6
+    out_with_host = {**out, "ext_host_address": "1.1.1.1", "ext_host_port": 443}
+    assert (await call(vpp, "nat44_del_session", **out_with_host)).retval == 0
+
+
+async def test_twice_nat_session(emu: Emulator, vpp: AsyncClient) -> None:
+    """The inside side of a twice-NAT session sees the remote host translated: that is its key, and its report."""
+    await _enable(vpp)
+    emu.nat_session(("10.1.1.7", 8080), ("10.96.0.10", 80), ("10.1.2.3", 5000), twice_nat=("10.1.0.254", 1026))
+    (s,) = await dump(vpp, "nat44_user_session_v3_dump", ip_address="10.1.1.7", vrf_id=0)
+    assert int(s.flags) & TWICE_NAT
+    assert (str(s.ext_host_nat_address), s.ext_host_nat_port) == ("10.1.0.254", 1026)
+    rm = {"address": "10.1.1.7", "port": 8080, "protocol": 6, "vrf_id": 0, "flags": INSIDE | EXT_HOST_VALID}
+    real_remote = {**rm, "ext_host_address": "10.1.2.3", "ext_host_port": 5000}
+    assert (await call(vpp, "nat44_del_session", **real_remote)).retval == -6
+    seen_remote = {**rm, "ext_host_address": "10.1.0.254", "ext_host_port": 1026}
+    assert (await call(vpp, "nat44_del_session", **seen_remote)).retval == 0
+    assert await dump(vpp, "nat44_user_session_v3_dump", ip_address="10.1.1.7", vrf_id=0) == []
+
+
+async def test_plain_session_reports_no_translated_remote(emu: Emulator, vpp: AsyncClient) -> None:
+    await _enable(vpp)
+    emu.nat_session(("10.1.1.5", 40000), ("10.8.0.1", 1024), ("8.8.8.8", 53), protocol=17)
+    (s,) = await dump(vpp, "nat44_user_session_v3_dump", ip_address="10.1.1.5", vrf_id=0)
+    assert not int(s.flags) & TWICE_NAT
+    assert (str(s.ext_host_nat_address), s.ext_host_nat_port) == ("0.0.0.0", 0)

@@ -21,7 +21,7 @@ from .handlers.dhcp import deliver_lease
 from .kernel import Kernel
 from .server import SOCKET_CLIENT_BIT, Connection, Route, build_routes, frame
 from .state import VppState
-from .state.nat import Session
+from .state.nat import TWICE_NAT, Session
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +153,14 @@ class Emulator:
         idle_for: float = 0.0,
         total_bytes: int = 0,
         total_pkts: int = 0,
+        twice_nat: tuple[str, int] | None = None,
     ) -> Session:
-        """Pretend traffic made a NAT session that was last heard `idle_for` seconds ago."""
+        """Pretend traffic made a NAT session that was last heard `idle_for` seconds ago.
+
+        With `twice_nat`, the inside host saw the remote host as that address and port.
+        """
         ext_ip = ipaddress.IPv4Address(ext_host[0])
+        nat_ip, nat_port = (ipaddress.IPv4Address(twice_nat[0]), twice_nat[1]) if twice_nat else (ext_ip, ext_host[1])
         s = Session(
             inside_ip=ipaddress.IPv4Address(inside[0]),
             inside_port=inside[1],
@@ -164,12 +169,13 @@ class Emulator:
             protocol=protocol,
             ext_host_ip=ext_ip,
             ext_host_port=ext_host[1],
-            ext_host_nat_ip=ext_ip,
-            ext_host_nat_port=ext_host[1],
+            ext_host_nat_ip=nat_ip,
+            ext_host_nat_port=nat_port,
             vrf_id=vrf_id,
             last_heard=self.state.now() - idle_for,
             total_bytes=total_bytes,
             total_pkts=total_pkts,
+            flags=TWICE_NAT if twice_nat else 0,
         )
         self.state.nat.sessions.append(s)
         return s

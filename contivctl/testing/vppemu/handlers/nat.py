@@ -362,23 +362,30 @@ def identity_mapping_dump(ctx: Context, m: Any) -> Iterator[Fields]:
 # ---- sessions
 
 
-def _matches(s: Session, m: Any) -> bool:
-    flags = int(m.flags)
-    addr, port = _ip4(m.address), m.port
-    if flags & INSIDE:
-        hit = s.inside_ip == addr and s.inside_port == port and s.vrf_id == m.vrf_id
+def _flow_keys(s: Session, outside_vrf: int) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The session's two entries in nat44-ed's flow hash: inside-to-outside and outside-to-inside.
+
+    Each is (local address, local port, remote address, remote port, VRF,
+    protocol). A twice-NAT session's inside side sees the remote host by its
+    translated address, so that is the remote of its inside entry.
+    """
+    if s.flags & TWICE_NAT:
+        inside_remote = (s.ext_host_nat_ip, s.ext_host_nat_port)
     else:
-        hit = s.outside_ip == addr and s.outside_port == port
-    if flags & EXT_HOST_VALID:
-        hit = hit and s.ext_host_ip == _ip4(m.ext_host_address) and s.ext_host_port == m.ext_host_port
-    return hit and s.protocol == m.protocol
+        inside_remote = (s.ext_host_ip, s.ext_host_port)
+    return (
+        (s.inside_ip, s.inside_port, *inside_remote, s.vrf_id, s.protocol),
+        (s.outside_ip, s.outside_port, s.ext_host_ip, s.ext_host_port, outside_vrf, s.protocol),
+    )
 
 
 @reply("nat44_del_session")
 def del_session(ctx: Context, m: Any) -> None:
+    """nat44-ed looks the session up by one flow-hash key: the remote host is part of it whatever the flags say."""
     _enabled(ctx)
     nat = ctx.state.nat
-    victim = next((s for s in nat.sessions if _matches(s, m)), None)
+    key = (_ip4(m.address), m.port, _ip4(m.ext_host_address), m.ext_host_port, m.vrf_id, m.protocol)
+    victim = next((s for s in nat.sessions if key in _flow_keys(s, nat.outside_vrf)), None)
     ensure(victim is not None, Retval.NO_SUCH_ENTRY, f"session {m.address}:{m.port}")
     nat.sessions.remove(victim)  # type: ignore[arg-type]
 
@@ -412,6 +419,7 @@ def user_session_v3_dump(ctx: Context, m: Any) -> Iterator[Fields]:
         if s.inside_ip != user or s.vrf_id != m.vrf_id:
             continue
         idle = max(0.0, now - s.last_heard)
+        twice = bool(s.flags & TWICE_NAT)
         yield {
             "outside_ip_address": s.outside_ip,
             "outside_port": s.outside_port,
@@ -425,7 +433,8 @@ def user_session_v3_dump(ctx: Context, m: Any) -> Iterator[Fields]:
             "total_pkts": s.total_pkts,
             "ext_host_address": s.ext_host_ip,
             "ext_host_port": s.ext_host_port,
-            "ext_host_nat_address": s.ext_host_nat_ip,
-            "ext_host_nat_port": s.ext_host_nat_port,
+            # only a twice-NAT session reports the translated remote host
+            "ext_host_nat_address": s.ext_host_nat_ip if twice else ipaddress.IPv4Address(0),
+            "ext_host_nat_port": s.ext_host_nat_port if twice else 0,
             "is_timed_out": idle > s.timeout(nat.timeouts),
         }
