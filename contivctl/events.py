@@ -61,8 +61,8 @@ class AddPod(Event):
     netns: str
     pod: PodRef
     uid: str = ""
-    #: labels of the pod, when known (``ldpreload: "true"`` asks for the VPP TCP stack)
-    labels: dict[str, str] = attrs.field(factory=dict)
+    #: the pod's labels (``ldpreload: "true"`` asks for the VPP TCP stack); None when they are not known
+    labels: dict[str, str] | None = None
 
 
 @attrs.frozen(eq=False)

@@ -38,6 +38,10 @@ class AttachmentKey:
         return cls(cid, ifname)
 
 
+#: the pod label that asks for the VPP TCP stack (value "true"), as the original's deployments set it
+TCP_STACK_LABEL = "ldpreload"
+
+
 @attrs.frozen
 class Attachment:
     """One wired (or to be wired) pod interface, as the agent persists it."""

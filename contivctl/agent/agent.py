@@ -44,6 +44,7 @@ from contivctl.k8s.access import KubernetesAccess, choose_access
 from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.kv.local import LocalStore
 from contivctl.metrics import AgentMetrics, Readings
+from contivctl.model import PodRef
 from contivctl.reconcile import ItemState
 from contivctl.rest import RestServer
 
@@ -128,6 +129,11 @@ class Agent:
         self.cni: CNIServer | None = None
         self.stopping = asyncio.Event()
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
+        if opts.dataplane == "vpp" and not self.config.tcp_stack_disabled and not self.k8s_access.enabled:
+            log.warning(
+                "TCPstackDisabled is false, but without Kubernetes no pod has labels: none is labelled "
+                'ldpreload: "true", so every pod is wired by VETH or TAP'
+            )
         self.kubernetes: KubernetesSources | None = None
         self._kubernetes_start: asyncio.Task[None] | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
@@ -140,6 +146,14 @@ class Agent:
         #: whether this agent forwards Services (docs/services.md): it learns of them from Kubernetes or a file
         self.services = not opts.no_services and (opts.services_file is not None or self.k8s_access.enabled)
         self.services_file = ServicesFromFile(opts.services_file) if opts.services_file is not None else None
+
+    @property
+    def tcp_stack_labels(self) -> bool:
+        """Whether pods' labels decide their wiring: only ``ldpreload: "true"`` pods get the TCP stack."""
+        return self.opts.dataplane == "vpp" and not self.config.tcp_stack_disabled and self.k8s_access.enabled
+
+    async def _pod_labels(self, pod: PodRef) -> dict[str, str] | None:
+        return None if self.kubernetes is None else await self.kubernetes.pod_labels(pod)
 
     @property
     def node_removal_hooks(self) -> list[NodeRemovalHook]:
@@ -217,7 +231,12 @@ class Agent:
         # Kubernetes has, if this agent forwards them: Kubernetes first. Otherwise nothing of Kubernetes
         # is needed before it, and its client library (the heaviest import of all) is loaded after
         # readiness, on a thread.
-        later = self.config.crd_node_configuration_disabled and self.k8s_access.enabled and not self.services
+        later = (
+            self.config.crd_node_configuration_disabled
+            and self.k8s_access.enabled
+            and not self.services
+            and not self.tcp_stack_labels
+        )
         if not later:
             await self._start_kubernetes(node)
         self.api = ContivAPI(
@@ -230,6 +249,7 @@ class Agent:
                 controller.ready,
                 ready_timeout=self.opts.cni_ready_timeout,
                 status=self.cni_status,
+                labels=self._pod_labels if self.tcp_stack_labels else None,
             ),
             self.opts.cni_socket,
         )

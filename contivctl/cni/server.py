@@ -61,14 +61,17 @@ STATUS_UNAVAILABLE = 50
 STATUS_DEGRADED = 51
 
 StatusProbe = Callable[[], tuple[int, str]]
+#: a pod's labels by its namespace and name (None: not known); asked before an ADD, when they decide its wiring
+PodLabels = Callable[[PodRef], Awaitable[dict[str, str] | None]]
+
+#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
+MAX_SOCKET_PATH = 107
 
 #: the service's full name: the method paths are /cni.RemoteCNI/<method>, as in the original protocol
 SERVICE = "cni.RemoteCNI"
 
 #: C-core server options: no channelz bookkeeping and no bandwidth probing (PINGs), nothing a
 #: plugin's connection (one small call, then closed) uses; measured, the same CPU per call or a little less
-#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
-MAX_SOCKET_PATH = 107
 SERVER_OPTIONS = (("grpc.enable_channelz", 0), ("grpc.http2.bdp_probe", 0))
 
 
@@ -129,11 +132,13 @@ class RemoteCNI:
         *,
         ready_timeout: float = 10.0,
         status: StatusProbe | None = None,
+        labels: PodLabels | None = None,
     ) -> None:
         self._submit_event = submit
         self._ready = ready
         self._ready_timeout = ready_timeout
         self._status = status
+        self._labels = labels
 
     async def _wait_ready(self) -> None:
         if self._ready.is_set():
@@ -156,6 +161,7 @@ class RemoteCNI:
     async def add(self, message: CNIRequest) -> CNIReply:
         args = cni_args(message.extra_arguments)
         pod = PodRef(args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", ""))
+        labels = await self._labels(pod) if self._labels is not None and pod.name else None
         result: AddResult = await self._submit(
             AddPod(
                 container_id=message.container_id,
@@ -163,6 +169,7 @@ class RemoteCNI:
                 netns=message.network_namespace,
                 pod=pod,
                 uid=args.get("K8S_POD_UID", ""),
+                labels=labels,
             )
         )
         return add_reply(result)

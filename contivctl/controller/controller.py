@@ -53,7 +53,7 @@ from contivctl.events import (
 from contivctl.ipam import PodIPAllocator
 from contivctl.iptypes import IPAddress
 from contivctl.items import Changes, Items
-from contivctl.model import Attachment, AttachmentKey, PodRef
+from contivctl.model import TCP_STACK_LABEL, Attachment, AttachmentKey, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
 from contivctl.reconcile.history import Mode
@@ -377,10 +377,14 @@ class Controller:
             prefix_len=att.ip.max_prefixlen,
         )
 
-    def _wants_tcp_stack(self, labels: Mapping[str, str] | None) -> bool:
+    def _wants_tcp_stack(self, pod: PodRef, labels: Mapping[str, str] | None) -> bool:
+        """Only a pod labelled ``ldpreload: "true"`` gets the TCP stack; every other falls back to VETH or TAP."""
         if not self.node_view.pod_network.tcp_stack:
             return False
-        return labels is None or labels.get("ldpreload") == "true"
+        if labels is None:
+            log.info("labels of pod %s not known: no TCP stack for it (VETH or TAP)", pod)
+            return False
+        return labels.get(TCP_STACK_LABEL) == "true"
 
     async def _add(self, ev: AddPod) -> AddResult:
         key = AttachmentKey(ev.container_id, ev.ifname)
@@ -420,7 +424,7 @@ class Controller:
             pod=ev.pod,
             ip=self.pods.allocator.allocate(str(AttachmentKey(ev.container_id, ev.ifname))),
             uid=ev.uid,
-            tcp_stack=self._wants_tcp_stack(ev.labels if ev.labels else None),
+            tcp_stack=self._wants_tcp_stack(ev.pod, ev.labels),
         )
 
     async def _post_add_hooks(self, att: Attachment) -> None:

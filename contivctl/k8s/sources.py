@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from contivctl.config.model import NodeConfig
 from contivctl.errors import ConfigError
@@ -49,8 +52,12 @@ from contivctl.k8s import objects
 from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.k8s.objects import PodInfo
 from contivctl.k8s.reflector import Obj, Reflector
+from contivctl.model import PodRef
 
 log = logging.getLogger(__name__)
+
+#: seconds an ADD waits for a pod's labels from the API server before wiring it without them
+LABELS_READ_TIMEOUT = 5.0
 
 
 class KubernetesSources:
@@ -137,6 +144,34 @@ class KubernetesSources:
 
     def pod(self, namespace: str, name: str) -> PodInfo | None:
         return self.pods.get(f"{namespace}/{name}")
+
+    async def pod_labels(self, pod: PodRef) -> dict[str, str] | None:
+        """The pod's labels: from the watched index, else read from the API server; None when not known.
+
+        Kubelet runs a pod's ADD only after it was bound to this node, so the
+        watch has mostly brought the pod already; a read covers the rest.
+        """
+        info = self.pod(pod.namespace, pod.name)
+        if info is not None:
+            return dict(info.labels)
+        try:
+            # the raw response: the client's models refuse what they do not expect, and only labels matter
+            resp: Any = await client.CoreV1Api(self._api).read_namespaced_pod(
+                pod.name, pod.namespace, _request_timeout=LABELS_READ_TIMEOUT, _preload_content=False
+            )
+            try:
+                if not 200 <= resp.status <= 299:
+                    raise ApiException(status=resp.status, reason=resp.reason)
+                obj = json.loads(await resp.read())
+            finally:
+                resp.release()
+        except ApiException as exc:
+            log.warning("labels of pod %s not read: API error %s: %s", pod, exc.status, exc.reason)
+            return None
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            log.warning("labels of pod %s not read: %s: %s", pod, type(exc).__name__, exc)
+            return None
+        return dict(objects.pod_info(obj).labels)
 
     def pod_exists(self, namespace: str, name: str) -> bool | None:
         """Whether the pod exists; None while the pod list has never been read (unknown)."""

@@ -27,7 +27,7 @@ from contivctl.controller import Controller
 from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
 from contivctl.events import AddPod, AddResult, DeletePod
 from contivctl.kv.local import LocalStore
-from contivctl.model import PodRef
+from contivctl.model import TCP_STACK_LABEL, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.render import naming
 from contivctl.render import vpp as vpp_render
@@ -74,7 +74,9 @@ class Node:
     controller: Controller
 
     async def add(self, cid: str, netns: str, pod: str = "", ifname: str = "eth0", **kw: Any) -> AddResult:
+        """ADD a pod; on a node with the TCP stack it is labelled for it, as a pod that wants it is."""
         ref = PodRef("default", pod or f"pod-{cid[:6]}")
+        kw.setdefault("labels", {TCP_STACK_LABEL: "true"} if not self.cfg.tcp_stack_disabled else {})
         result: AddResult = await self.controller.submit(
             AddPod(container_id=cid, ifname=ifname, netns=netns, pod=ref, **kw)
         )

@@ -111,6 +111,31 @@ async def test_add_wires_both_sides_and_delete_removes_them(
         assert len(node.controller.pods.allocator) == 0
 
 
+@pytest.mark.parametrize(
+    ("labels", "tcp_stack"),
+    [
+        ({"ldpreload": "true", "app": "web"}, True),
+        ({"app": "web"}, False),
+        ({"ldpreload": "false"}, False),
+        (None, False),
+    ],
+    ids=["labelled", "not-labelled", "label-false", "labels-unknown"],
+)
+async def test_only_a_pod_labelled_ldpreload_gets_the_tcp_stack(
+    labels: dict[str, str] | None, tcp_stack: bool, emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """The TCP stack is the pod's choice, by its label; every other pod falls back to VETH (here) or TAP."""
+    async with running_node(emu, tmp_path / "store.db", config(**MODES["tcpstack"])) as node:
+        cid = pods.cid()
+        result = await node.add(cid, pods.netns(), labels=labels)
+        assert result.attachment.tcp_stack is tcp_stack
+        ifaces = await vpp_interfaces(node.vpp)
+        assert naming.vpp_pod_if_name(cid, "eth0") in ifaces
+        assert (naming.vpp_pod_loop_name(cid, "eth0") in ifaces) is tcp_stack
+        assert bool(await node.vpp.dump("stn_rules_dump")) is tcp_stack
+        await node.delete(cid)
+
+
 async def test_a_deleted_pod_namespace_is_not_kept_open(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
     """The agent's netlink socket into a pod's namespace goes with the pod: it would keep the namespace alive."""
 

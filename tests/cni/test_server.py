@@ -111,3 +111,43 @@ def test_cni_args_keep_only_key_value_pieces() -> None:
         "K8S_POD_NAME": "web-0",
         "K8S_POD_UID": "u1",
     }
+
+
+async def test_an_add_carries_the_pods_labels_when_they_decide_its_wiring() -> None:
+    from contivctl.cni.generated.cni_pb2 import CNIRequest
+    from contivctl.cni.server import StatusError
+    from contivctl.errors import PodWiringError
+    from contivctl.events import AddPod
+    from contivctl.model import PodRef
+
+    ready = asyncio.Event()
+    ready.set()
+    seen: list[AddPod] = []
+    asked: list[PodRef] = []
+
+    async def submit(event: Event) -> None:
+        assert isinstance(event, AddPod)
+        seen.append(event)
+        raise PodWiringError("stop here")
+
+    async def labels(pod: PodRef) -> dict[str, str] | None:
+        asked.append(pod)
+        return {"ldpreload": "true"} if pod.name == "web" else None
+
+    svc = RemoteCNI(submit, ready, labels=labels)
+    for name in ("web", "db"):
+        request = CNIRequest(
+            container_id=f"c-{name}",
+            interface_name="eth0",
+            network_namespace="/var/run/netns/x",
+            extra_arguments=f"K8S_POD_NAMESPACE=default;K8S_POD_NAME={name};K8S_POD_UID=u",
+        )
+        with pytest.raises(StatusError):
+            await svc.add(request)
+    assert asked == [PodRef("default", "web"), PodRef("default", "db")]
+    assert [e.labels for e in seen] == [{"ldpreload": "true"}, None]
+    # without a lookup (no TCP stack, or no Kubernetes) an ADD carries none, and nothing is asked
+    plain = RemoteCNI(submit, ready)
+    with pytest.raises(StatusError):
+        await plain.add(CNIRequest(container_id="c", interface_name="eth0", extra_arguments="K8S_POD_NAME=web"))
+    assert seen[-1].labels is None and len(asked) == 2

@@ -143,6 +143,35 @@ async def test_pods_of_this_node(kmock: kmock.KubernetesEmulator) -> None:
         await eventually(deleted)
 
 
+async def test_pod_labels_from_the_index_else_from_the_api_server(kmock: kmock.KubernetesEmulator) -> None:
+    """An ADD asks for its pod's labels: the watch mostly has them, a read covers a pod it has not brought yet."""
+    from contivctl.model import PodRef
+
+    declare(kmock)
+    async with sources(kmock, Posted().post) as src:
+        await watching(kmock, "/api/v1/pods")
+        here = {
+            "metadata": {"name": "web", "namespace": "default", "uid": "u-1", "labels": {"ldpreload": "true"}},
+            "spec": {"nodeName": NODE},
+        }
+        await send(kmock, "POST", "/api/v1/namespaces/default/pods", here)
+
+        async def listed() -> bool:
+            return src.pod("default", "web") is not None
+
+        await eventually(listed)
+        assert await src.pod_labels(PodRef("default", "web")) == {"ldpreload": "true"}
+        # not in the index (bound elsewhere, as a pod the watch has not brought looks): read from the API
+        elsewhere = {
+            "metadata": {"name": "db", "namespace": "default", "uid": "u-2", "labels": {"app": "db"}},
+            "spec": {"nodeName": "node-b"},
+        }
+        await send(kmock, "POST", "/api/v1/namespaces/default/pods", elsewhere)
+        assert await src.pod_labels(PodRef("default", "db")) == {"app": "db"}
+        assert any(r.url.path == "/api/v1/namespaces/default/pods/db" for r in list(kmock))
+        assert await src.pod_labels(PodRef("default", "nobody")) is None  # 404: not known
+
+
 @needs_root
 async def test_node_config_applied_changed_deleted(
     kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, side: HostSide
