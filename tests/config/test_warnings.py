@@ -75,10 +75,28 @@ def test_the_agent_logs_the_warnings_at_start(tmp_path: Path, caplog: pytest.Log
     from contivctl.agent.options import AgentOptions
 
     path = tmp_path / "contiv.yaml"
-    path.write_text("TAPInterfaceVersion: 1\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n")
+    path.write_text(
+        "TAPInterfaceVersion: 1\nTCPstackDisabled: true\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n"
+    )
     with caplog.at_level(logging.WARNING, logger="contivctl.agent.agent"):
         Agent(AgentOptions(config=path, node_name="n1", store=tmp_path / "agent.db", no_kubernetes=True))
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: TAPInterfaceVersion: 1 is ignored: VPP 26.06 has no TAP v1, TAP interfaces are always virtio "
         "TAPs (version 2)"
+    ]
+
+
+def test_an_agent_without_kubernetes_says_no_pod_gets_the_tcp_stack(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from contivctl.agent.agent import Agent
+    from contivctl.agent.options import AgentOptions
+
+    path = tmp_path / "contiv.yaml"
+    path.write_text("TCPstackDisabled: false\nIPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n")
+    with caplog.at_level(logging.WARNING, logger="contivctl.agent.agent"):
+        Agent(AgentOptions(config=path, node_name="n1", store=tmp_path / "agent.db", no_kubernetes=True))
+    assert [r.getMessage() for r in caplog.records] == [
+        'TCPstackDisabled is false, but without Kubernetes no pod has labels: none is labelled ldpreload: "true", '
+        "so every pod is wired by VETH or TAP"
     ]

@@ -135,7 +135,7 @@ async def test_the_agent_reads_no_node_config_resource_when_told_not_to(
 async def test_without_the_crd_kubernetes_starts_after_readiness(
     kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, tmp_path: Path
 ) -> None:
-    """Nothing of Kubernetes is needed before the startup resync then (Services off): its client comes later."""
+    """Nothing of Kubernetes is needed before the startup resync then (no Services, no TCP stack): it comes later."""
     from tests.agent.support import API_DIR
     from tests.agent.test_metrics import free_port
 
@@ -150,7 +150,7 @@ async def test_without_the_crd_kubernetes_starts_after_readiness(
     cfg = tmp_path / "contiv.yaml"
     # TAP: the host end is the emulated VPP's, gone with it (a veth would stay in this namespace)
     cfg.write_text(
-        "CRDNodeConfigurationDisabled: true\nUseTAPInterfaces: true\n"
+        "CRDNodeConfigurationDisabled: true\nUseTAPInterfaces: true\nTCPstackDisabled: true\n"
         "IPAMConfig: {NodeInterconnectCIDR: 192.168.16.0/24}\n"
     )
     agent = Agent(
