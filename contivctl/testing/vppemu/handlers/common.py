@@ -27,15 +27,11 @@ def delete_interface(ctx: Context, iface: Interface) -> None:
     st = ctx.state
     idx = iface.sw_if_index
     st.ip.addresses.pop(idx, None)
-    for other in st.interfaces.by_index.values():
-        if other.unnumbered_to == idx:
-            other.unnumbered_to = None
     st.l2.leave(idx)
     st.nat.forget_interface(idx)
-    for key in [k for k in st.ip.neighbors if k[0] == idx]:
-        del st.ip.neighbors[key]
+    st.ip.neighbors.pop(idx, None)
     st.ip.proxy_arp_interfaces.discard(idx)
     st.ip.container_proxies = {c for c in st.ip.container_proxies if c[1] != idx}
     st.services.dhcp_clients.pop(idx, None)
-    st.interfaces.remove(idx)
+    st.interfaces.remove(idx)  # also unnumbers whoever borrowed its addresses
     notify_flags(ctx, iface, deleted=True)

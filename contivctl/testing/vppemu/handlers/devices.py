@@ -32,11 +32,12 @@ def _prefix(is_set: bool, value: Any, cls: type[Any]) -> Any:
 @async_reply("tap_create_v3")
 async def tap_create_v3(ctx: Context, m: Any) -> Fields:
     st = ctx.state
-    used = {i.tap.id for i in st.interfaces.of_kind(Kind.TAP) if i.tap is not None}
+    # a tap's id is its instance number: tap<id>
     tap_id = m.id
     if tap_id == ALL:
-        tap_id = next(n for n in range(TAP_MAX_ID + 1) if n not in used)
-    ensure(tap_id <= TAP_MAX_ID and tap_id not in used, Retval.INVALID_INTERFACE, f"tap id {tap_id} in use")
+        tap_id = st.interfaces.free_instance(Kind.TAP, None)
+    ensure(tap_id <= TAP_MAX_ID, Retval.INVALID_INTERFACE, f"tap id {tap_id} out of range")
+    ensure(tap_id not in st.interfaces.instances(Kind.TAP), Retval.INVALID_INTERFACE, f"tap id {tap_id} in use")
     rx, tx = _ring(m.rx_ring_sz), _ring(m.tx_ring_sz)
     host_name = text(m.host_if_name) if m.host_if_name_set else f"tap{tap_id}"
     netns = text(m.host_namespace) if m.host_namespace_set else ""
@@ -82,9 +83,13 @@ async def tap_delete_v2(ctx: Context, m: Any) -> None:
 
 @dump("sw_interface_tap_v2_dump")
 def tap_dump(ctx: Context, m: Any) -> Iterator[Fields]:
-    for iface in ctx.state.interfaces.of_kind(Kind.TAP):
-        if m.sw_if_index != ALL and m.sw_if_index != iface.sw_if_index:
-            continue
+    ifaces = ctx.state.interfaces
+    if m.sw_if_index == ALL:
+        taps = ifaces.of_kind(Kind.TAP)
+    else:
+        one = ifaces.by_index.get(m.sw_if_index)
+        taps = [one] if one is not None and one.kind is Kind.TAP else []
+    for iface in taps:
         t = iface.tap
         assert t is not None
         yield {
@@ -112,7 +117,7 @@ def af_packet_create_v3(ctx: Context, m: Any) -> Fields:
     st = ctx.state
     host = text(m.host_if_name)
     ensure(bool(host), Retval.INVALID_ARGUMENT, "empty host_if_name")
-    existing = next((i for i in st.interfaces.of_kind(Kind.AF_PACKET) if i.host_if_name == host), None)
+    existing = st.interfaces.af_packet(host)
     if existing is not None:
         raise VppApiError(Retval.IF_ALREADY_EXISTS, host, sw_if_index=existing.sw_if_index)
     if not kernel.link_exists(host):
@@ -129,7 +134,7 @@ def af_packet_create_v3(ctx: Context, m: Any) -> Fields:
 @reply("af_packet_delete")
 def af_packet_delete(ctx: Context, m: Any) -> None:
     host = text(m.host_if_name)
-    iface = next((i for i in ctx.state.interfaces.of_kind(Kind.AF_PACKET) if i.host_if_name == host), None)
+    iface = ctx.state.interfaces.af_packet(host)
     if iface is None:
         raise VppApiError(Retval.SYSCALL_ERROR_1, f"host interface {host} has no af_packet")
     delete_interface(ctx, iface)

@@ -127,9 +127,9 @@ def set_unnumbered(ctx: Context, m: Any) -> None:
     target = ifaces.get(m.unnumbered_sw_if_index, Retval.INVALID_SW_IF_INDEX_2)
     ensure(target.sw_if_index != m.sw_if_index, Retval.INVALID_SW_IF_INDEX_2, "unnumbered to itself")
     if m.is_add:
-        target.unnumbered_to = m.sw_if_index
+        ifaces.set_unnumbered(target, m.sw_if_index)
     elif target.unnumbered_to == m.sw_if_index:
-        target.unnumbered_to = None
+        ifaces.set_unnumbered(target, None)
 
 
 @reply("sw_interface_set_table")

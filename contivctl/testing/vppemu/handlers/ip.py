@@ -69,10 +69,14 @@ def add_del_address(ctx: Context, m: Any) -> None:
         return
     is_ip6 = addr.version == 6
     vrf = iface.vrf(is_ip6)
-    for other in st.interfaces.by_index.values():
+    # only interfaces with addresses can conflict: not a walk over every tunnel and pod interface
+    for other_idx, theirs in st.ip.addresses.items():
+        other = st.interfaces.by_index[other_idx]
         if other.vrf(is_ip6) != vrf:
             continue
-        for existing in st.ip.addrs(other.sw_if_index, is_ip6):
+        for existing in theirs:
+            if (existing.version == 6) != is_ip6:
+                continue
             if not _overlaps(addr, existing):
                 continue
             same_prefix_sibling = (
@@ -211,11 +215,14 @@ def fib_view(st: VppState, is_ip6: bool, table_id: int) -> dict[IPNetwork, list[
                             Source.INTERFACE,
                             [Path(type=PATH_DROP, proto=proto)],
                         )
-    for (idx, ip), nb in st.ip.neighbors.items():
+    for idx, table in st.ip.neighbors.items():
         owner = st.interfaces.by_index.get(idx)
-        if owner is None or owner.vrf(is_ip6) != table_id or (ip.version == 6) != is_ip6 or nb.flags & 2:
+        if owner is None or owner.vrf(is_ip6) != table_id:
             continue
-        offer(ipaddress.ip_network(f"{ip}/{host_len}"), Source.ADJ, [Path(sw_if_index=idx, proto=proto, nh=ip)])
+        for ip, nb in table.items():
+            if (ip.version == 6) != is_ip6 or nb.flags & 2:
+                continue
+            offer(ipaddress.ip_network(f"{ip}/{host_len}"), Source.ADJ, [Path(sw_if_index=idx, proto=proto, nh=ip)])
     return {p: v[1] for p, v in best.items()}
 
 

@@ -38,9 +38,7 @@ def _bd_add_del(ctx: Context, m: Any) -> int:
     ensure(bd is not None, Retval.NO_SUCH_ENTRY, f"bridge domain {bd_id}")
     assert bd is not None
     ensure(not bd.members, Retval.BD_IN_USE, f"bridge domain {bd_id} has members")
-    del l2.bridge_domains[bd_id]
-    for key in [k for k in l2.fib if k[0] == bd_id]:
-        del l2.fib[key]
+    l2.drop_bd(bd_id)
     return int(bd_id)
 
 
@@ -119,10 +117,10 @@ def l2fib_add_del(ctx: Context, m: Any) -> None:
                 Retval.INVALID_INTERFACE,
                 f"{iface.name} is not in bridge domain {m.bd_id}",
             )
-        l2.fib[key] = FibEntry(m.bd_id, mac, m.sw_if_index, bool(m.static_mac), bool(m.filter_mac), bool(m.bvi_mac))
+        l2.set_fib(FibEntry(m.bd_id, mac, m.sw_if_index, bool(m.static_mac), bool(m.filter_mac), bool(m.bvi_mac)))
     else:
         ensure(key in l2.fib, Retval.NO_SUCH_ENTRY, f"{mac.hex(':')} in bridge domain {m.bd_id}")
-        del l2.fib[key]
+        l2.drop_fib(key)
 
 
 @dump("l2_fib_table_dump")

@@ -25,15 +25,17 @@ def ip_neighbor_add_del(ctx: Context, m: Any) -> Fields:
     n = m.neighbor
     ctx.state.interfaces.get(n.sw_if_index)
     ip = ip_of(n.ip_address)
-    key = (n.sw_if_index, ip)
-    table = ctx.state.ip.neighbors
+    neighbors = ctx.state.ip.neighbors
     if m.is_add:
         nb = Neighbor(n.sw_if_index, ip, mac_bytes(n.mac_address), int(n.flags))
-        table[key] = nb
+        neighbors.setdefault(n.sw_if_index, {})[ip] = nb
         ctx.publish(NEIGHBOR_EVENT, "ip_neighbor_event_v2", {"flags": EVENT_ADDED, "neighbor": _encode(nb)})
     else:
-        ensure(key in table, Retval.NO_SUCH_ENTRY, f"{ip} on {n.sw_if_index}")
-        nb = table.pop(key)
+        table = neighbors.get(n.sw_if_index, {})
+        ensure(ip in table, Retval.NO_SUCH_ENTRY, f"{ip} on {n.sw_if_index}")
+        nb = table.pop(ip)
+        if not table:
+            del neighbors[n.sw_if_index]
         ctx.publish(NEIGHBOR_EVENT, "ip_neighbor_event_v2", {"flags": EVENT_REMOVED, "neighbor": _encode(nb)})
     return {"stats_index": ALL}
 
@@ -41,12 +43,12 @@ def ip_neighbor_add_del(ctx: Context, m: Any) -> Fields:
 @dump("ip_neighbor_dump")
 def ip_neighbor_dump(ctx: Context, m: Any) -> Iterator[Fields]:
     want_ip6 = int(m.af) == 1
-    for (idx, ip), nb in sorted(ctx.state.ip.neighbors.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        if m.sw_if_index != ALL and idx != m.sw_if_index:
-            continue
-        if (ip.version == 6) != want_ip6:
-            continue
-        yield {"age": 0.0, "neighbor": _encode(nb)}
+    neighbors = ctx.state.ip.neighbors
+    indices = sorted(neighbors) if m.sw_if_index == ALL else [m.sw_if_index]
+    for idx in indices:
+        for ip, nb in sorted(neighbors.get(idx, {}).items(), key=lambda kv: str(kv[0])):
+            if (ip.version == 6) == want_ip6:
+                yield {"age": 0.0, "neighbor": _encode(nb)}
 
 
 @reply("ip_neighbor_flush")
@@ -54,12 +56,17 @@ def ip_neighbor_flush(ctx: Context, m: Any) -> None:
     if m.sw_if_index != ALL:
         ctx.state.interfaces.get(m.sw_if_index)
     want_ip6 = int(m.af) == 1
-    table = ctx.state.ip.neighbors
-    for key, nb in list(table.items()):
-        if nb.flags & FLAG_STATIC or (key[1].version == 6) != want_ip6:
+    neighbors = ctx.state.ip.neighbors
+    indices = list(neighbors) if m.sw_if_index == ALL else [m.sw_if_index]
+    for idx in indices:
+        table = neighbors.get(idx)
+        if table is None:
             continue
-        if m.sw_if_index == ALL or key[0] == m.sw_if_index:
-            del table[key]
+        for ip, nb in list(table.items()):
+            if not nb.flags & FLAG_STATIC and (ip.version == 6) == want_ip6:
+                del table[ip]
+        if not table:
+            del neighbors[idx]
 
 
 @reply("want_ip_neighbor_events_v2")

@@ -6,17 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import Retval, VppApiError
-from ..state.interfaces import ALL, Interface, Kind, VxlanInfo, random_mac
+from ..state.interfaces import ALL, Kind, VxlanInfo, random_mac
 from .base import Context, Fields, dump, ensure, ip_of, reply
 from .common import delete_interface
 
 VXLAN_PORT = 4789
 MAX_VNI = (1 << 24) - 1
 N_DECAP_NEXT = 4  # drop, l2-input, ip4-input, ip6-input
-
-
-def _key(info: VxlanInfo) -> tuple[object, ...]:
-    return (info.src, info.dst, info.vni, info.encap_vrf_id, info.src_port, info.dst_port)
 
 
 @reply("vxlan_add_del_tunnel_v3")
@@ -39,7 +35,7 @@ def vxlan_add_del(ctx: Context, m: Any) -> Fields:
         decap_next_index=1 if decap == ALL else decap,
         vni=m.vni,
     )
-    existing = _find(st.interfaces.of_kind(Kind.VXLAN), info)
+    existing = st.interfaces.vxlan_tunnel(info)
     if not m.is_add:
         ensure(existing is not None, Retval.NO_SUCH_ENTRY, f"vxlan {src}->{dst} vni {m.vni}")
         assert existing is not None
@@ -56,16 +52,15 @@ def vxlan_add_del(ctx: Context, m: Any) -> Fields:
     return {"sw_if_index": iface.sw_if_index}
 
 
-def _find(tunnels: list[Interface], info: VxlanInfo) -> Interface | None:
-    k = _key(info)
-    return next((t for t in tunnels if t.vxlan is not None and _key(t.vxlan) == k), None)
-
-
 @dump("vxlan_tunnel_v2_dump")
 def vxlan_tunnel_v2_dump(ctx: Context, m: Any) -> Iterator[Fields]:
-    for iface in ctx.state.interfaces.of_kind(Kind.VXLAN):
-        if m.sw_if_index != ALL and iface.sw_if_index != m.sw_if_index:
-            continue
+    ifaces = ctx.state.interfaces
+    if m.sw_if_index == ALL:
+        tunnels = ifaces.of_kind(Kind.VXLAN)
+    else:
+        one = ifaces.by_index.get(m.sw_if_index)
+        tunnels = [one] if one is not None and one.kind is Kind.VXLAN else []
+    for iface in tunnels:
         v = iface.vxlan
         assert v is not None
         yield {

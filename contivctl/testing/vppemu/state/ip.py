@@ -114,7 +114,8 @@ class IpState:
     # API-sourced routes: table key -> prefix -> paths
     routes: dict[tuple[bool, int], dict[IPNetwork, list[Path]]] = attrs.Factory(dict)
     addresses: dict[int, list[IPInterface]] = attrs.Factory(dict)
-    neighbors: dict[tuple[int, IPAddress], Neighbor] = attrs.Factory(dict)
+    #: per interface, as VPP's neighbour database: an interface's go with it in one step
+    neighbors: dict[int, dict[IPAddress, Neighbor]] = attrs.Factory(dict)
     container_proxies: set[tuple[IPNetwork, int]] = attrs.Factory(set)
     proxy_arp_ranges: list[tuple[int, ipaddress.IPv4Address, ipaddress.IPv4Address]] = attrs.Factory(list)
     proxy_arp_interfaces: set[int] = attrs.Factory(set)
