@@ -100,50 +100,58 @@ class DependentsIndex:
         self.exact: dict[str, set[str]] = {}
         self.prefix: dict[str, set[str]] = {}
         self.prefix_lengths: Counter[int] = Counter()
-        #: what each key was indexed under: its exact targets and its prefixes (never changed in place)
-        self._indexed: dict[str, tuple[set[str], set[str]]] = {}
+        #: what each key was indexed under: its exact targets and its prefixes. Tuples of strings,
+        #: not sets: one per item, and the garbage collector stops tracking tuples of strings, so a
+        #: hundred thousand items do not make every full collection walk a few hundred thousand sets
+        self._indexed: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def put(self, key: str, deps: Iterable[Dependency]) -> None:
-        exact: set[str] = set()
-        prefixes: set[str] = set()
+        exact: list[str] = []
+        prefixes: list[str] = []
         for d in deps:
-            (prefixes if d.prefix else exact).add(d.target)
-        old = self._indexed.get(key)
-        if old is None:
-            old_exact: set[str] | frozenset[str] = frozenset()
-            old_prefixes: set[str] | frozenset[str] = frozenset()
-        else:
-            old_exact, old_prefixes = old
-            if old_exact == exact and old_prefixes == prefixes:
-                return
-        for t in old_exact - exact:
-            s = self.exact[t]
-            s.discard(key)
-            if not s:
-                del self.exact[t]
-        for t in exact - old_exact:
-            found = self.exact.get(t)
-            if found is None:
-                self.exact[t] = {key}
-            else:
-                found.add(key)
-        for t in old_prefixes - prefixes:
-            s = self.prefix[t]
-            s.discard(key)
-            if not s:
-                del self.prefix[t]
-                self.prefix_lengths[len(t)] -= 1
-                if not self.prefix_lengths[len(t)]:
-                    del self.prefix_lengths[len(t)]
-        for t in prefixes - old_prefixes:
-            if t not in self.prefix:
-                self.prefix[t] = set()
-                self.prefix_lengths[len(t)] += 1
-            self.prefix[t].add(key)
+            targets = prefixes if d.prefix else exact
+            if d.target not in targets:
+                targets.append(d.target)
+        new = (tuple(exact), tuple(prefixes))
+        old = self._indexed.get(key, _UNINDEXED)
+        if old == new:
+            return
+        old_exact, old_prefixes = old
+        for t in old_exact:
+            if t not in new[0]:
+                s = self.exact[t]
+                s.discard(key)
+                if not s:
+                    del self.exact[t]
+        for t in new[0]:
+            if t not in old_exact:
+                found = self.exact.get(t)
+                if found is None:
+                    self.exact[t] = {key}
+                else:
+                    found.add(key)
+        for t in old_prefixes:
+            if t not in new[1]:
+                s = self.prefix[t]
+                s.discard(key)
+                if not s:
+                    del self.prefix[t]
+                    self.prefix_lengths[len(t)] -= 1
+                    if not self.prefix_lengths[len(t)]:
+                        del self.prefix_lengths[len(t)]
+        for t in new[1]:
+            if t not in old_prefixes:
+                if t not in self.prefix:
+                    self.prefix[t] = set()
+                    self.prefix_lengths[len(t)] += 1
+                self.prefix[t].add(key)
         if exact or prefixes:
-            self._indexed[key] = (exact, prefixes)
+            self._indexed[key] = new
         else:
             self._indexed.pop(key, None)
+
+
+_UNINDEXED: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
 class ItemStore:
