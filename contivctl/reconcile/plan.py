@@ -30,7 +30,7 @@ Rules, per key, comparing desired (`want`) with existing (`have`):
 from __future__ import annotations
 
 import enum
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -134,6 +134,8 @@ def _implied_deletes(ops: list[Op]) -> tuple[Op, ...]:
     item really gone first. Whatever waits for the item's delete later in
     the plan waits for the taker too (`order`).
     """
+    if not any(op.kind is OpKind.DELETE for op in ops):
+        return tuple(ops)
     by_key: dict[str, list[int]] = {}
     for i, op in enumerate(ops):
         by_key.setdefault(op.key, []).append(i)
@@ -175,11 +177,12 @@ class _Planner:
         self.index = DependentsIndex()
         for k, w in delta.items.items():
             if w is not None:
-                self.index.put(k, w.deps)
+                self.index.add(k, w.deps)
         self.ops: list[Op] = []
         self.visited: set[str] = set()
         self.requeue: deque[str] = deque()
-        self.count: Counter[str] = Counter()
+        #: operations planned per key, for keys with more than one (a key's first sets its `sim` entry)
+        self.count: dict[str, int] = {}
         self.deferred: list[str] = []
         #: set by `missing`: keys meeting the prefix dependencies just checked
         self.witnesses: list[str] = []
@@ -365,9 +368,10 @@ class _Planner:
         witnesses: list[str] | None = None,
     ) -> None:
         self.visited.add(key)
-        self.count[key] += 1
-        if self.count[key] > _MAX_OPS_PER_KEY:
-            raise AssertionError(f"planner loops on {key!r}")
+        if key in self.sim:
+            n = self.count[key] = self.count.get(key, 1) + 1
+            if n > _MAX_OPS_PER_KEY:
+                raise AssertionError(f"planner loops on {key!r}")
         self.ops.append(Op(kind, key, descriptor, value, deps, order_deps, old, why, tuple(witnesses or ())))
 
 

@@ -327,10 +327,12 @@ class Reconciler:
             for r in ex.undo_results:
                 if r.outcome is Outcome.FAILED and r.error is not None:
                     failures[r.key] = (r.error, self._registry.route(r.key).is_retriable(r.error))
-            keys = set(plan.visited)
-            keys.update(dirty, ex.touched, failures)
-            if not reverted:
-                keys.update(delta.items)
+            # In plan order first: the items' objects were made in about that order, and at a hundred
+            # thousand items reading them in hash order misses the CPU caches on every one.
+            keys = dict.fromkeys(op.key for op in plan.ops)
+            keys.update(dict.fromkeys(ex.touched))
+            for more in (plan.visited, dirty, failures, () if reverted else delta.items):
+                keys.update(dict.fromkeys(more))
             changed = delta.items if not reverted else {}
             states = self._classify(keys, failures, changed, seq)
             error = None
@@ -371,7 +373,7 @@ class Reconciler:
             else:
                 store.desired[k] = w
 
-    def _commit_known(self, touched: set[str], changed: Mapping[str, Any]) -> None:
+    def _commit_known(self, touched: Mapping[str, None], changed: Mapping[str, Any]) -> None:
         """Record what now exists, and re-index every key whose desired or existing value changed, once."""
         store = self._store
         known = store.known

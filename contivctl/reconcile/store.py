@@ -105,6 +105,21 @@ class DependentsIndex:
         #: hundred thousand items do not make every full collection walk a few hundred thousand sets
         self._indexed: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
+    def add(self, key: str, deps: Iterable[Dependency]) -> None:
+        """Index a key this index has never seen and will not see again (a plan's own index).
+
+        What it was indexed under is not kept: nothing will have to be taken out.
+        """
+        for d in deps:
+            index = self.prefix if d.prefix else self.exact
+            found = index.get(d.target)
+            if found is None:
+                index[d.target] = {key}
+                if d.prefix:
+                    self.prefix_lengths[len(d.target)] += 1
+            else:
+                found.add(key)
+
     def put(self, key: str, deps: Iterable[Dependency]) -> None:
         exact: list[str] = []
         prefixes: list[str] = []

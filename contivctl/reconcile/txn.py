@@ -82,8 +82,9 @@ class Executor:
         #: completed operations, in completion order, with what existed before
         self.done: list[tuple[int, Have | None]] = []
         self.undo_results: list[OpResult] = []
-        #: keys whose `known` entry changed
-        self.touched: set[str] = set()
+        #: keys whose `known` entry changed, in the order they changed (a dict as an ordered set:
+        #: walking them later in that order reads memory in about the order it was written)
+        self.touched: dict[str, None] = {}
         self.stop = False
 
     @property
@@ -111,18 +112,24 @@ class Executor:
             return
         plan = self.plan
         lo = idxs.start
-        indeg = {i: sum(1 for j in plan.preds[i] if j >= lo) for i in idxs}
-        succ: dict[int, list[int]] = {}
+        # lists by position in the stage, not dicts: one plan may hold a hundred thousand operations
+        indeg = [0] * len(idxs)
+        succ: list[list[int] | None] = [None] * len(idxs)
         for i in idxs:
             for j in plan.preds[i]:
                 if j >= lo:
-                    succ.setdefault(j, []).append(i)
-        ready = deque(i for i in idxs if indeg[i] == 0)
+                    indeg[i - lo] += 1
+                    after = succ[j - lo]
+                    if after is None:
+                        succ[j - lo] = [i]
+                    else:
+                        after.append(i)
+        ready = deque(i for i in idxs if not indeg[i - lo])
 
         def release(i: int) -> None:
-            for s in succ.get(i, ()):
-                indeg[s] -= 1
-                if indeg[s] == 0:
+            for s in succ[i - lo] or ():
+                indeg[s - lo] -= 1
+                if not indeg[s - lo]:
                     ready.append(s)
 
         def blocker(i: int) -> str | None:
@@ -171,7 +178,7 @@ class Executor:
     def _goes_with(self, i: int) -> None:
         op = self.plan.ops[i]
         before = self.known.pop(op.key, None)
-        self.touched.add(op.key)
+        self.touched[op.key] = None
         self.results[i] = OpResult(op.kind, op.key, Outcome.OK, None, 0.0)
         self.done.append((i, before))
 
@@ -203,7 +210,7 @@ class Executor:
             assert before is not None
             await d.delete(self.ctx, key, before.value, before.metadata)
             del self.known[key]
-        self.touched.add(key)
+        self.touched[key] = None
 
     async def _undo(self) -> None:
         """Undo completed operations newest first, which is a valid order by construction."""
@@ -217,7 +224,7 @@ class Executor:
             if op.taker is not None and op.taker not in completed and before is not None:
                 # the delete that would have taken it along did not happen: it is still there
                 self.known[op.key] = before
-                self.touched.add(op.key)
+                self.touched[op.key] = None
                 continue
             try:
                 if before is None:
@@ -242,4 +249,4 @@ class Executor:
             else:
                 self.undo_results.append(OpResult(kind, op.key, Outcome.OK, None, time.perf_counter() - t0, undo=True))
             finally:
-                self.touched.add(op.key)
+                self.touched[op.key] = None
