@@ -9,6 +9,7 @@ are the same — it asks the value's descriptor.
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any
 
 import attrs
@@ -31,14 +32,25 @@ class Dependency:
 
     @classmethod
     def on(cls, key: str) -> Dependency:
-        return cls(key)
+        return _shared(key, False)
 
     @classmethod
     def any_under(cls, prefix: str) -> Dependency:
-        return cls(prefix, prefix=True)
+        return _shared(prefix, True)
 
     def matches(self, key: str) -> bool:
         return key.startswith(self.target) if self.prefix else key == self.target
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _shared(target: str, prefix: bool) -> Dependency:
+    """One object per dependency in use: many items depend on the same interface or VRF.
+
+    Frozen, so sharing is invisible, and a hundred thousand items need not
+    keep a hundred thousand copies of a few hundred dependencies alive for
+    the memory and the garbage collector to walk. Bounded, as keys come and go.
+    """
+    return Dependency(target, prefix)
 
 
 @attrs.frozen

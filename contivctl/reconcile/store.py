@@ -9,6 +9,7 @@ sorted list, never by scanning.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -76,10 +77,10 @@ class SortedKeys:
         added = list(added)
         removed = list(removed)
         if len(added) + len(removed) > 64 and len(added) + len(removed) > len(self._keys) // 32:
-            s = set(self._keys)
-            s.difference_update(removed)
-            s.update(added)
-            self._keys = sorted(s)
+            gone = set(removed)
+            kept = [k for k in self._keys if k not in gone] if gone else self._keys
+            # the kept keys are one sorted run, and a batch comes about sorted: a merge, not a full sort
+            self._keys = sorted(dict.fromkeys(itertools.chain(kept, added)))
             return
         for k in removed:
             self.discard(k)
