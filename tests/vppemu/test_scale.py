@@ -172,7 +172,7 @@ async def test_overlay_requests_do_not_walk_all_tunnels(vpp: AsyncClient) -> Non
 
 
 async def test_loopback_numbering_does_not_walk_all_loopbacks(vpp: AsyncClient) -> None:
-    """Pods' TCP-stack loopbacks: a free instance number, borrowed addresses, and deletion."""
+    """Pods' loopbacks: a free instance number, an address of their own or a borrowed one, deletion."""
     gw = (await call(vpp, "create_loopback")).sw_if_index
     await call(vpp, "sw_interface_add_del_address", sw_if_index=gw, is_add=True, prefix="10.1.1.1/24")
     made: list[int] = []
@@ -181,6 +181,9 @@ async def test_loopback_numbering_does_not_walk_all_loopbacks(vpp: AsyncClient) 
         for _ in range(k):
             idx = (await call(vpp, "create_loopback")).sw_if_index
             r = await call(vpp, "sw_interface_set_unnumbered", sw_if_index=gw, unnumbered_sw_if_index=idx, is_add=True)
+            assert r.retval == 0
+            pod_ip = f"10.2.{idx >> 8}.{idx & 0xFF}/32"  # a TCP-stack pod's address on its loopback
+            r = await call(vpp, "sw_interface_add_del_address", sw_if_index=idx, is_add=True, prefix=pod_ip)
             assert r.retval == 0
             made.append(idx)
 

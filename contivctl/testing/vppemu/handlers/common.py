@@ -26,7 +26,7 @@ def delete_interface(ctx: Context, iface: Interface) -> None:
     """What VPP's interface-delete callbacks undo, then the deleted event."""
     st = ctx.state
     idx = iface.sw_if_index
-    st.ip.addresses.pop(idx, None)
+    st.ip.drop_addresses(idx)
     st.l2.leave(idx)
     st.nat.forget_interface(idx)
     st.ip.neighbors.pop(idx, None)

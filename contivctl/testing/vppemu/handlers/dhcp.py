@@ -98,11 +98,11 @@ def deliver_lease(
         raise LookupError(f"no DHCP client on sw_if_index {sw_if_index}")
     iface = state.interfaces.get(sw_if_index)
     old = client.lease
-    addrs = state.ip.addresses.setdefault(sw_if_index, [])
+    addrs = state.ip.addresses.get(sw_if_index, [])
     if old is not None and old.host_address in addrs:
-        addrs.remove(old.host_address)
-    if host_address not in addrs:
-        addrs.append(host_address)
+        state.ip.remove_address(sw_if_index, old.host_address)
+    if host_address not in state.ip.addresses.get(sw_if_index, []):
+        state.ip.add_address(sw_if_index, iface.vrf4, host_address)
     if router != ipaddress.IPv4Address(0):
         state.ip.add_route(
             False,

@@ -43,50 +43,30 @@ def ip_table_dump(ctx: Context, m: Any) -> Iterator[Fields]:
 # ---- addresses
 
 
-def _overlaps(
-    a: ipaddress.IPv4Interface | ipaddress.IPv6Interface, b: ipaddress.IPv4Interface | ipaddress.IPv6Interface
-) -> bool:
-    return a.ip in b.network or b.ip in a.network
-
-
 @reply("sw_interface_add_del_address")
 def add_del_address(ctx: Context, m: Any) -> None:
     st = ctx.state
     iface = st.interfaces.get(m.sw_if_index)
     if m.del_all:
-        st.ip.addresses.pop(iface.sw_if_index, None)
+        st.ip.drop_addresses(iface.sw_if_index)
         return
     if iface.kind is Kind.LOCAL:
         raise VppApiError(Retval.UNSPECIFIED, "local0 interface doesn't support IP addressing")
     addr = m.prefix
     if not isinstance(addr, ipaddress.IPv4Interface | ipaddress.IPv6Interface):
         addr = ipaddress.ip_interface(addr)
-    mine = st.ip.addresses.setdefault(iface.sw_if_index, [])
+    mine = st.ip.addresses.get(iface.sw_if_index, [])
     if not m.is_add:
         match = [a for a in mine if a.ip == addr.ip and a.network.prefixlen == addr.network.prefixlen]
         ensure(bool(match), Retval.ADDRESS_NOT_FOUND_FOR_INTERFACE, str(addr))
-        mine.remove(match[0])
+        st.ip.remove_address(iface.sw_if_index, match[0])
         return
-    is_ip6 = addr.version == 6
-    vrf = iface.vrf(is_ip6)
-    # only interfaces with addresses can conflict: not a walk over every tunnel and pod interface
-    for other_idx, theirs in st.ip.addresses.items():
-        other = st.interfaces.by_index[other_idx]
-        if other.vrf(is_ip6) != vrf:
-            continue
-        for existing in theirs:
-            if (existing.version == 6) != is_ip6:
-                continue
-            if not _overlaps(addr, existing):
-                continue
-            same_prefix_sibling = (
-                other.sw_if_index == iface.sw_if_index
-                and existing.network.prefixlen == addr.network.prefixlen
-                and existing.ip != addr.ip
-            )
-            if not same_prefix_sibling:
-                raise VppApiError(Retval.ADDRESS_IN_USE, f"{addr} conflicts with {existing} on {other.name}")
-    mine.append(addr)
+    vrf = iface.vrf(addr.version == 6)
+    found = st.ip.conflict(iface.sw_if_index, vrf, addr)
+    if found is not None:
+        other, existing = found
+        raise VppApiError(Retval.ADDRESS_IN_USE, f"{addr} conflicts with {existing} on {st.interfaces.get(other).name}")
+    st.ip.add_address(iface.sw_if_index, vrf, addr)
 
 
 @dump("ip_address_dump")

@@ -9,8 +9,10 @@ asked for, so they can never go stale.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import ipaddress
+from collections.abc import Iterator
 
 import attrs
 
@@ -103,6 +105,58 @@ def _special_routes(is_ip6: bool) -> dict[IPNetwork, tuple[Source, list[Path]]]:
     }
 
 
+class OverlapIndex:
+    """The addresses of one family in one VRF, found by overlap without a walk over all of them.
+
+    Two interface addresses overlap when either one's address lies in the
+    other's prefix. Those whose prefix holds the new address are looked up
+    by prefix, once per prefix length in use; those whose address lies in
+    the new prefix are a range of the addresses kept sorted. A node with a
+    thousand pods has a thousand addresses, and each new one is checked.
+    """
+
+    def __init__(self) -> None:
+        self._by_prefix: dict[IPNetwork, list[tuple[int, IPInterface]]] = {}
+        self._lengths: dict[int, int] = {}
+        #: (address as an integer, sw_if_index, prefix length), sorted
+        self._sorted: list[tuple[int, int, int]] = []
+
+    def add(self, sw_if_index: int, addr: IPInterface) -> None:
+        self._by_prefix.setdefault(addr.network, []).append((sw_if_index, addr))
+        n = addr.network.prefixlen
+        self._lengths[n] = self._lengths.get(n, 0) + 1
+        bisect.insort(self._sorted, (int(addr.ip), sw_if_index, n))
+
+    def remove(self, sw_if_index: int, addr: IPInterface) -> None:
+        entries = self._by_prefix[addr.network]
+        entries.remove((sw_if_index, addr))
+        if not entries:
+            del self._by_prefix[addr.network]
+        n = addr.network.prefixlen
+        self._lengths[n] -= 1
+        if not self._lengths[n]:
+            del self._lengths[n]
+        entry = (int(addr.ip), sw_if_index, n)
+        i = bisect.bisect_left(self._sorted, entry)
+        assert self._sorted[i] == entry
+        del self._sorted[i]
+
+    def overlapping(self, addr: IPInterface) -> Iterator[tuple[int, IPInterface]]:
+        """Every (sw_if_index, address) overlapping `addr`; some more than once."""
+        for n in list(self._lengths):
+            yield from self._by_prefix.get(ipaddress.ip_network((addr.ip, n), strict=False), ())
+        # those with a longer or equal prefix whose address lies in addr's prefix (a shorter
+        # prefix holding an address of addr's prefix holds addr too, so it was found above)
+        net = addr.network
+        make = ipaddress.IPv6Interface if addr.version == 6 else ipaddress.IPv4Interface
+        i = bisect.bisect_left(self._sorted, (int(net.network_address), -1, -1))
+        high = int(net.broadcast_address)
+        while i < len(self._sorted) and self._sorted[i][0] <= high:
+            ip, idx, n = self._sorted[i]
+            yield idx, make((ip, n))
+            i += 1
+
+
 @attrs.define
 class IpState:
     tables: dict[tuple[bool, int], Table] = attrs.Factory(
@@ -113,7 +167,10 @@ class IpState:
     )
     # API-sourced routes: table key -> prefix -> paths
     routes: dict[tuple[bool, int], dict[IPNetwork, list[Path]]] = attrs.Factory(dict)
+    #: per interface, in the order added; changed only through add_address, remove_address, drop_addresses
     addresses: dict[int, list[IPInterface]] = attrs.Factory(dict)
+    _overlap: dict[tuple[bool, int], OverlapIndex] = attrs.field(factory=dict, init=False, repr=False)
+    _placed: dict[tuple[int, IPInterface], tuple[bool, int]] = attrs.field(factory=dict, init=False, repr=False)
     #: per interface, as VPP's neighbour database: an interface's go with it in one step
     neighbors: dict[int, dict[IPAddress, Neighbor]] = attrs.Factory(dict)
     container_proxies: set[tuple[IPNetwork, int]] = attrs.Factory(set)
@@ -151,6 +208,43 @@ class IpState:
         if is_ip6 is None:
             return list(lst)
         return [a for a in lst if (a.version == 6) == is_ip6]
+
+    def add_address(self, sw_if_index: int, vrf: int, addr: IPInterface) -> None:
+        """Put `addr` on an interface that is in `vrf` for the address's family."""
+        self.addresses.setdefault(sw_if_index, []).append(addr)
+        key = (addr.version == 6, vrf)
+        self._placed[(sw_if_index, addr)] = key
+        index = self._overlap.get(key)
+        if index is None:
+            index = self._overlap[key] = OverlapIndex()
+        index.add(sw_if_index, addr)
+
+    def remove_address(self, sw_if_index: int, addr: IPInterface) -> None:
+        mine = self.addresses.get(sw_if_index, [])
+        mine.remove(addr)
+        if not mine:
+            self.addresses.pop(sw_if_index, None)
+        key = self._placed.pop((sw_if_index, addr), None)
+        if key is not None:
+            self._overlap[key].remove(sw_if_index, addr)
+
+    def drop_addresses(self, sw_if_index: int) -> None:
+        for addr in list(self.addresses.get(sw_if_index, ())):
+            self.remove_address(sw_if_index, addr)
+
+    def conflict(self, sw_if_index: int, vrf: int, addr: IPInterface) -> tuple[int, IPInterface] | None:
+        """An address `addr` would overlap in `vrf`: VPP refuses it, unless it is another address
+        of the same prefix on the same interface. None when there is none."""
+        index = self._overlap.get((addr.version == 6, vrf))
+        if index is None:
+            return None
+        for other, existing in index.overlapping(addr):
+            same_prefix_sibling = (
+                other == sw_if_index and existing.network.prefixlen == addr.network.prefixlen and existing.ip != addr.ip
+            )
+            if not same_prefix_sibling:
+                return other, existing
+        return None
 
     # ---- routes
     def api_routes(self, is_ip6: bool, table_id: int) -> dict[IPNetwork, list[Path]]:
