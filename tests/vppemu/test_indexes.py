@@ -1,10 +1,12 @@
-"""The overlap index refuses exactly what a comparison with every address refuses.
+"""The emulator's indexes answer what a walk over every object would answer.
 
 VPP refuses an interface address that overlaps another in the same VRF
 (either one's address inside the other's prefix), unless it is a second
-address of the same prefix on the same interface. The emulator finds
-overlaps through an index; here it is checked against that definition
-applied to every address, over random additions and removals.
+address of the same prefix on the same interface; it numbers a new
+loopback, BVI, tunnel or tap with the lowest free instance. The emulator
+answers both through indexes, so that thousands of objects cost no walk;
+here they are checked against those definitions applied to every object,
+over random additions and removals.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contivctl.testing.vppemu.state.interfaces import InstancePool
 from contivctl.testing.vppemu.state.ip import IPInterface, IpState
 
 IFACES = range(3)
@@ -93,3 +96,24 @@ def test_conflicts_match_a_walk_over_every_address(todo: list[tuple[str, int, in
         ip.drop_addresses(idx)
     assert ip.addresses == {}
     assert all(ip.conflict(0, vrf, a) is None for vrf in VRFS for (_, a) in placed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["auto", "auto", "wanted", "free"]), st.integers(0, 40)), max_size=80))
+def test_lowest_free_instance_matches_a_walk(todo: list[tuple[str, int]]) -> None:
+    pool = InstancePool()
+    used: set[int] = set()
+    for op, n in todo:
+        lowest = next(i for i in range(len(used) + 1) if i not in used)
+        assert pool.lowest_free() == lowest
+        if op == "auto":
+            pool.take(lowest)
+            used.add(lowest)
+        elif op == "wanted" and n not in used:
+            pool.take(n)
+            used.add(n)
+        elif op == "free" and used:
+            victim = sorted(used)[n % len(used)]
+            pool.give_back(victim)
+            used.discard(victim)
+        assert all((i in pool) == (i in used) for i in range(42))
