@@ -104,6 +104,16 @@ class Descriptor(abc.ABC, Generic[V]):
         """Whether a failure is transient and worth retrying with backoff."""
         return False
 
+    async def settle(self) -> None:
+        """Finish what this descriptor's deletes left for later; must not raise.
+
+        A delete may leave part of its work to be done in a batch (links
+        waiting to be removed together, say), as long as nothing else needs
+        it done. A transaction that creates after deleting calls this between
+        the two, for every descriptor that deleted something, so that a name
+        or an address a delete gave up is free when a create takes it.
+        """
+
     def dependencies(self, key: str, value: V) -> Iterable[Dependency]:
         """Keys (or prefixes) that must exist before the item is created."""
         return ()

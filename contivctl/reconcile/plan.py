@@ -11,7 +11,8 @@ affects others — a create wakes up items pending on the created key, a
 delete first deletes the items that would lose their dependency. Two
 phases, in this order: *prune* (everything that must go,
 including the old instance of everything to re-create) then *sync*
-(create, update); the executor finishes the first before it starts the
+(create, update); the executor finishes the first, and lets the
+descriptors that deleted something settle it, before it starts the
 second, so names and addresses are freed before being reused, and
 dependents of a re-created item are created once, after it.
 

@@ -99,6 +99,8 @@ class Executor:
         n = len(plan.ops)
         try:
             await self._stage(range(plan.barrier))
+            if plan.barrier < n and not self.stop:
+                await self._settle(range(plan.barrier))
             await self._stage(range(plan.barrier, n))
         finally:
             for i in range(n):
@@ -174,6 +176,16 @@ class Executor:
                 t.cancel()
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
+
+    async def _settle(self, idxs: range) -> None:
+        """Let the descriptors that deleted something finish it, before anything is created."""
+        deleted: dict[int, Any] = {}
+        for i in idxs:
+            op, r = self.plan.ops[i], self.results[i]
+            if op.kind is OpKind.DELETE and op.goes_with is None and r is not None and r.outcome is Outcome.OK:
+                deleted.setdefault(id(op.descriptor), op.descriptor)
+        if deleted:
+            await asyncio.gather(*(d.settle() for d in deleted.values()))
 
     def _goes_with(self, i: int) -> None:
         op = self.plan.ops[i]

@@ -72,6 +72,30 @@ async def test_a_pod_whose_veth_was_deleted_is_rewired(emu: Emulator, pods: Pods
         await stop_node(again)
 
 
+async def test_pods_wired_by_veth_are_rewired_by_tap_when_a_restart_switches_the_mode(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """The pod's eth0 is a retired veth end until it is deleted: the TAP that takes the name waits for that."""
+    node = await make_node(emu, tmp_path / "s.db", config(UseTAPInterfaces=False))
+    netns, cid = pods.netns(), pods.cid()
+    try:
+        first = await node.add(cid, netns)
+    finally:
+        await stop_node(node)
+    again = await make_node(emu, tmp_path / "s.db", config(UseTAPInterfaces=True))
+    try:
+        record = startup_record(again)
+        assert [(o.key, o.error) for o in record.ops if o.outcome != "ok"] == []  # type: ignore[attr-defined]
+        (eth0,) = ip_json(netns, "-d", "link", "show", "eth0")
+        assert eth0.get("linkinfo", {}).get("info_kind") == "tun"
+        addrs = ip_json(netns, "addr", "show", "eth0")[0]["addr_info"]
+        assert str(first.attachment.ip) in [a["local"] for a in addrs]
+        assert not link_exists(None, naming.host_veth_name(cid, "eth0"))
+        await again.delete(cid)
+    finally:
+        await stop_node(again)
+
+
 async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
     emu: Emulator, pods: Pods, tmp_path: Path
 ) -> None:

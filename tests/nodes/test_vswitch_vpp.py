@@ -63,3 +63,55 @@ async def test_routes_to_host_addresses(emu: Emulator, sockdir: Path, side: Host
         assert set(changes) == {"vpp/route/0/10.77.0.5/32"}
         await node.reconciler.apply(changes)
         assert "172.30.5.2" in (await routes(node.vpp, 0))["10.77.0.5/32"]
+
+
+async def test_switching_the_interconnect_from_veth_to_tap_across_a_restart(
+    emu: Emulator, sockdir: Path, side: HostSide
+) -> None:
+    """The TAP's host end takes the name the veth frees: it is created after the veth is gone, in one resync."""
+    from contivctl.agent.node import assemble
+    from contivctl.agent.vpp import HostStack, VppParts
+    from contivctl.dataplane.vpp.connection import Backoff, VPPConnection
+    from contivctl.kv.local import LocalStore
+    from contivctl.reconcile import ItemState
+    from tests.agent.support import API_DIR
+
+    store_path = sockdir / "a.db"
+    host = HostStack(netns=side.path, host_if=side.host_if, vswitch_if=side.vswitch_if)
+
+    async def start(tap: bool):  # type: ignore[no-untyped-def]
+        vpp = VPPConnection(emu.socket_path, api_dir=API_DIR, timeout=2.0, backoff=Backoff(initial=0.01, maximum=0.1))
+        parts = VppParts(vpp, scope=str(store_path), state_dir=store_path.parent, host=host, wait=5)
+        store = await LocalStore.open(store_path)
+        built = await assemble(parts, config(UseTAPInterfaces=tap), "node-a", 5, store)
+        await built.controller.start()
+        return built, vpp, store
+
+    veth_node, vpp, store = await start(tap=False)
+    assert ip_json(side.name, "link", "show", side.host_if)[0].get("link_type") == "ether"
+    await veth_node.controller.stop()  # as a crash would: everything stays
+    await veth_node.reconciler.aclose()
+    await vpp.close()
+    await store.close()
+
+    node, vpp, store = await start(tap=True)
+    try:
+        (record,) = [r for r in node.reconciler.history() if r.kind.value.startswith("resync")][-1:]
+        assert [(op.key, op.error) for op in record.ops if op.outcome != "ok"] == []
+        ifs = await vpp_interfaces(vpp)
+        assert "tap-vpp2" in ifs and "afpacket-vpp2" not in ifs
+        (link,) = ip_json(side.name, "-d", "link", "show", side.host_if)
+        assert link.get("linkinfo", {}).get("info_kind") == "tun"
+        assert {
+            (a["local"], a["prefixlen"])
+            for a in ip_json(side.name, "addr", "show", side.host_if)[0]["addr_info"]
+            if a["family"] == "inet"
+        } == {("172.30.5.2", 24)}
+        counts = node.reconciler.count_states()
+        assert counts[ItemState.FAILED] + counts[ItemState.RETRYING] == 0
+    finally:
+        await node.controller.stop()
+        await node.reconciler.apply({k: None for k in node.controller.desired()}, trigger="test teardown")
+        await node.reconciler.aclose()
+        await vpp.close()
+        await store.close()

@@ -334,3 +334,46 @@ async def test_a_chain_of_items_going_along_waits_for_its_last_delete(world: Wor
     record = await r.apply({k: None for k in chain})
     assert [entry for entry in world.dp.log if entry[0] == "delete"] == [("delete", "p/dev")]
     assert all(o.outcome == "ok" for o in record.ops) and world.dp.values() == {}
+
+
+class LazyNames(Descriptor[str]):
+    """Items holding a name (their value); a delete retires the name, which stays held until ``settle``."""
+
+    prefix = "n/"
+
+    def __init__(self) -> None:
+        self.held: dict[str, str] = {}  # name -> key holding it ("" once retired)
+        self.settled = 0
+
+    async def create(self, ctx: Context, key: str, value: str) -> Metadata:
+        if value in self.held:
+            raise MemoryFault(f"name {value} is taken")
+        self.held[value] = key
+        return None
+
+    async def delete(self, ctx: Context, key: str, value: str, metadata: Metadata) -> None:
+        self.held[value] = ""  # retired: gone for the reconciler, the name not free yet
+
+    async def settle(self) -> None:
+        self.settled += 1
+        self.held = {name: key for name, key in self.held.items() if key}
+
+    async def retrieve(self, ctx: Context, expected: Mapping[str, str]) -> Iterable[Retrieved]:
+        return [Retrieved(key, name) for name, key in self.held.items() if key]
+
+    def owns(self, key: str, value: str) -> bool:
+        return True
+
+
+async def test_a_name_a_delete_gave_up_is_free_when_a_create_of_the_same_transaction_takes_it() -> None:
+    from contivctl.reconcile import Reconciler
+
+    names = LazyNames()
+    r = Reconciler([names])
+    await r.apply({"n/veth": "vpp1"})
+    await r.apply({"n/tap": "vpp1", "n/veth": None})  # one transaction: delete, settle, create
+    assert names.held == {"vpp1": "n/tap"} and names.settled == 1
+    await r.apply({"n/tap": None})  # deletes only: nothing waits for the name, no settling
+    await r.apply({"n/other": "vpp2"})  # creates only
+    assert names.settled == 1 and names.held == {"vpp1": "", "vpp2": "n/other"}
+    await r.aclose()

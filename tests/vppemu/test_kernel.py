@@ -121,6 +121,21 @@ async def test_tap_refusals(emu: Emulator, vpp: AsyncClient) -> None:
     assert len(emu.kernel.taps) == 1
 
 
+async def test_a_host_name_taken_in_the_target_namespace_is_refused(
+    emu: Emulator, vpp: AsyncClient, netns: str
+) -> None:
+    """As VPP's TUNSETIFF in that namespace fails: a refusal (SYSCALL_ERROR_2), not a crash, and no tap left."""
+    import subprocess
+
+    host = _name()
+    subprocess.run(["ip", "-n", netns, "link", "add", host, "type", "veth", "peer", "name", host + "p"], check=True)
+    taken = _tap(host, host_namespace_set=True, host_namespace=netns)
+    assert (await call(vpp, "tap_create_v3", **taken)).retval == -12
+    assert emu.kernel.taps == {} and await _link(host) is None
+    subprocess.run(["ip", "-n", netns, "link", "del", host], check=True)
+    assert (await call(vpp, "tap_create_v3", **taken)).retval == 0
+
+
 async def test_af_packet(emu: Emulator, vpp: AsyncClient) -> None:
     missing = _name()
     r = await call(vpp, "af_packet_create_v3", host_if_name=missing, use_random_hw_addr=True)

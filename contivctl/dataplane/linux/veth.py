@@ -124,6 +124,10 @@ class VethDescriptor(SnapshotDescriptor[Veth]):
             log.info("retiring veth %s failed (%s); deleting it now", value.name, exc)
         await delete_link(value.netns, value.name, "veth")
 
+    async def settle(self) -> None:
+        """Retired veths keep their names: delete them now, as a create (VPP's own TAP, say) may take a name."""
+        await self._snapshots.reaper.flush()
+
     def namespaces(self, expected: Mapping[str, Veth]) -> set[str]:
         return {v.netns for v in expected.values()} | {v.peer_netns for v in expected.values()}
 

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import attrs
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
 
 from contivctl.dataplane.linux.netns import in_netns
 
@@ -113,7 +114,7 @@ class Kernel:
         try:
             fcntl.ioctl(fd, TUNSETPERSIST, 1)
             self._configure(dev, mac, mtu, ip4, ip6)
-        except (OSError, KernelError) as e:
+        except (OSError, NetlinkError, KernelError) as e:
             self._destroy(dev)
             if isinstance(e, KernelError):
                 raise
@@ -137,7 +138,11 @@ class Kernel:
                 attrs_["mtu"] = mtu
             ipr.link("set", index=idx, **attrs_)
             if dev.netns:
-                ipr.link("set", index=idx, net_ns_fd=netns_path(dev.netns))
+                try:
+                    ipr.link("set", index=idx, net_ns_fd=netns_path(dev.netns))
+                except NetlinkError as e:
+                    # VPP opens the tap inside the namespace: a name taken there fails its TUNSETIFF
+                    raise KernelError("TUNSETIFF", e) from e
         # Entered with setns on this thread, not pyroute2's netns mode: that forks a
         # helper, which crashes in a process whose other threads run gRPC.
         in_netns(netns_path(dev.netns) if dev.netns else "", lambda: self._bring_up(dev.name, ip4, ip6))
