@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
-from contivctl.agent.kernel import KernelParts
 from contivctl.agent.logs import RecentLogs
 from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
@@ -96,6 +95,9 @@ def metered(submit: Submit, metrics: AgentMetrics) -> Submit:
 def dataplane_parts(opts: AgentOptions, cfg: Config) -> DataplaneParts:
     """The one place the dataplane flavour is chosen."""
     if opts.dataplane == "kernel":
+        # a VPP node never loads the kernel dataplane's renderers and drivers (nftables and all)
+        from contivctl.agent.kernel import KernelParts
+
         return KernelParts(opts.vswitch_netns, scope=opts.node_name)
     vpp = VPPConnection(opts.vpp_socket, api_dir=opts.vpp_api_dir, timeout=opts.vpp_timeout)
     idle_nat = (
