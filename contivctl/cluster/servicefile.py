@@ -29,10 +29,7 @@ FILE`` prints the checked entries as JSON), as the nodes file is.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
-import json
 import logging
 import os
 import sys
@@ -42,6 +39,7 @@ from typing import Any
 
 import yaml
 
+from contivctl.cluster.watchedfile import WatchedFile, parse_apart, print_parsed
 from contivctl.errors import ConfigError, ConfigProblem
 from contivctl.events import EndpointsRemoved, EndpointsUpdated, Post, ServiceRemoved, ServiceUpdated
 from contivctl.model import Endpoint, EndpointPort, EndpointSlice, Service, ServicePort, ServiceRef
@@ -192,38 +190,10 @@ def load_services(path: Path) -> list[dict[str, Any]]:
     return parse_services(data if data is not None else {}, str(path))
 
 
-#: the child's exit status when the file has problems (printed as JSON on stdout)
-_PROBLEMS = 3
-
-
 async def load_services_apart(path: Path) -> list[dict[str, Any]]:
     """``load_services`` in a child process; the event loop only decodes its JSON answer."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "contivctl.cluster.servicefile",
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    if proc.returncode == _PROBLEMS:
-        raise ConfigError([ConfigProblem(p["path"], p["message"]) for p in json.loads(out)])
-    if proc.returncode != 0:
-        problem = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        raise _problem(str(path), f"could not be parsed: {problem[0]}")
-    entries: list[dict[str, Any]] = json.loads(out)
+    entries: list[dict[str, Any]] = await parse_apart("contivctl.cluster.servicefile", path)
     return entries
-
-
-def _print_entries(path: str) -> int:
-    try:
-        entries = load_services(Path(path))
-    except ConfigError as exc:
-        print(json.dumps([{"path": p.path, "message": p.message} for p in exc.problems]))
-        return _PROBLEMS
-    print(json.dumps(entries))
-    return 0
 
 
 def write_services(path: Path, entries: Iterable[dict[str, Any]]) -> None:
@@ -233,21 +203,20 @@ def write_services(path: Path, entries: Iterable[dict[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-class ServicesFile:
+class ServicesFile(WatchedFile):
     """The Services listed in a file, as events."""
 
+    what = "services file"
+
     def __init__(self, path: Path, post: Post, *, interval: float = CHECK_INTERVAL) -> None:
-        self.path = path
+        super().__init__(path, interval)
         self._post = post
-        self._interval = interval
         #: as last posted (or seeded)
         self.services: dict[ServiceRef, Service] = {}
         self.slices: dict[ServiceRef, EndpointSlice] = {}
-        self._stamp: tuple[int, int, int] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def read_apart(self) -> tuple[list[Service], list[EndpointSlice]]:
-        self._stamp = self._stat()
+        self.remember()
         return values(await load_services_apart(self.path))
 
     def seed(self, services: Iterable[Service], slices: Iterable[EndpointSlice]) -> None:
@@ -255,34 +224,8 @@ class ServicesFile:
         self.services = {s.ref: s for s in services}
         self.slices = {s.service_ref: s for s in slices}
 
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._follow(), name="services-file")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)  # a timer source, as the nodes file
-            if self._stat() == self._stamp:
-                continue
-            try:
-                services, slices = await self.read_apart()
-            except ConfigError as exc:
-                log.error("services file %s not applied, keeping the last good Services: %s", self.path, exc)
-                continue
-            self.apply(services, slices)
+    async def reload(self) -> None:
+        self.apply(*await self.read_apart())
 
     def apply(self, services: Iterable[Service], slices: Iterable[EndpointSlice]) -> None:
         """Post what changed since the Services last posted."""
@@ -307,4 +250,4 @@ class ServicesFile:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_print_entries(sys.argv[1]))
+    raise SystemExit(print_parsed(load_services, sys.argv[1]))

@@ -24,10 +24,7 @@ pod event would wait behind it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
-import json
 import logging
 import os
 import sys
@@ -37,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from contivctl.cluster.watchedfile import WatchedFile, parse_apart, print_parsed
 from contivctl.errors import ConfigError, ConfigProblem
 from contivctl.events import NodeRemoved, NodeUpdated, Post
 from contivctl.model import NodeInfo
@@ -106,42 +104,17 @@ def load_nodes(path: Path) -> list[NodeInfo]:
 
 async def load_nodes_apart(path: Path) -> list[NodeInfo]:
     """``load_nodes`` in a child process; the event loop only decodes its JSON answer."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "contivctl.cluster.static",
-        str(path),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    if proc.returncode == _PROBLEMS:
-        raise ConfigError([ConfigProblem(p["path"], p["message"]) for p in json.loads(out)])
-    if proc.returncode != 0:
-        problem = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        raise ConfigError([ConfigProblem(str(path), f"could not be parsed: {problem[0]}")])
     return [
         NodeInfo(id=n["id"], name=n["name"], ip_addresses=tuple(n["ip"]), management_ips=tuple(n["management_ip"]))
-        for n in json.loads(out)
+        for n in await parse_apart("contivctl.cluster.static", path)
     ]
 
 
-#: the child's exit status when the file has problems (printed as JSON on stdout)
-_PROBLEMS = 3
-
-
-def _print_members(path: str) -> int:
-    try:
-        nodes = load_nodes(Path(path))
-    except ConfigError as exc:
-        print(json.dumps([{"path": p.path, "message": p.message} for p in exc.problems]))
-        return _PROBLEMS
-    members = [
+def _members(path: Path) -> list[dict[str, Any]]:
+    return [
         {"id": n.id, "name": n.name, "ip": list(n.ip_addresses), "management_ip": list(n.management_ips)}
-        for n in nodes
+        for n in load_nodes(path)
     ]
-    print(json.dumps(members))
-    return 0
 
 
 def dump_nodes(nodes: Iterable[NodeInfo]) -> str:
@@ -162,61 +135,34 @@ def write_nodes(path: Path, nodes: Iterable[NodeInfo]) -> None:
     os.replace(tmp, path)
 
 
-class StaticMembership:
+class StaticMembership(WatchedFile):
     """The members listed in a file, as events; this node (by name) is not one of its own peers."""
 
+    what = "nodes file"
+
     def __init__(self, path: Path, me: str, post: Post, *, interval: float = CHECK_INTERVAL) -> None:
-        self.path = path
+        super().__init__(path, interval)
         self.me = me
         self._post = post
-        self._interval = interval
         #: other nodes as last posted (or seeded), by ID
         self.nodes: dict[int, NodeInfo] = {}
-        self._stamp: tuple[int, int, int] | None = None
-        self._task: asyncio.Task[None] | None = None
 
     def read(self) -> list[NodeInfo]:
         """The other nodes now in the file (raises ConfigError); remembers the file's version."""
-        self._stamp = self._stat()
+        self.remember()
         return [n for n in load_nodes(self.path) if n.name != self.me]
 
     async def read_apart(self) -> list[NodeInfo]:
         """``read``, the file parsed in a child process (the event loop goes on meanwhile)."""
-        self._stamp = self._stat()
+        self.remember()
         return [n for n in await load_nodes_apart(self.path) if n.name != self.me]
 
     def seed(self, nodes: Iterable[NodeInfo]) -> None:
         """Nodes the caller gave the controller itself (before its startup resync): not posted again."""
         self.nodes = {n.id: n for n in nodes}
 
-    async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._follow(), name="nodes-file")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)  # a timer source: the file has no change notification here
-            if self._stat() == self._stamp:
-                continue
-            try:
-                now = await self.read_apart()
-            except ConfigError as exc:
-                log.error("nodes file %s not applied, keeping the last good members: %s", self.path, exc)
-                continue
-            self.apply(now)
+    async def reload(self) -> None:
+        self.apply(await self.read_apart())
 
     def apply(self, now: Iterable[NodeInfo]) -> None:
         """Post what changed between the members last posted and ``now``."""
@@ -233,4 +179,4 @@ class StaticMembership:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_print_members(sys.argv[1]))
+    raise SystemExit(print_parsed(_members, sys.argv[1]))
