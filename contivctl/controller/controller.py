@@ -198,9 +198,9 @@ class Controller:
             if len(batch) == 1:
                 await self._run_one(batch[0])
             elif isinstance(batch[0], _NODE_EVENTS):
-                await self._run_node_batch(batch)
+                await self._run_change_batch(batch, "node", self._node_changes, self._apply_node_changes)
             elif isinstance(batch[0], _SERVICE_EVENTS):
-                await self._run_service_batch(batch)
+                await self._run_change_batch(batch, "service", self._service_changes, self._apply_service_changes)
             else:
                 await self._run_batch(batch)
 
@@ -519,33 +519,6 @@ class Controller:
             node_id = known.id if known is not None else node_id
         return view.remove_node(node_id)
 
-    async def _run_node_batch(self, batch: list[Event]) -> None:
-        """Other nodes' events queued behind each other, applied as one best-effort transaction.
-
-        A watch delivering a thousand joins at once would otherwise cost a
-        thousand transactions; their changes are independent (each node's
-        items are its own), so later ones simply override earlier ones.
-        """
-        started = time.perf_counter()
-        changes: Changes = {}
-        for ev in batch:
-            changes.update(self._node_changes(ev))
-        try:
-            await self._apply_node_changes(changes, f"{len(batch)} node events from {batch[0].seq}")
-        except (ContivError, ReconcileError) as exc:
-            for ev in batch:
-                ev.reply.set_exception(exc if isinstance(exc, ContivError) else PodWiringError(str(exc)))
-        else:
-            for ev in batch:
-                ev.reply.set_result(None)
-        log.info(
-            "events %d-%d: %d node events in one transaction in %.1f ms",
-            batch[0].seq,
-            batch[-1].seq,
-            len(batch),
-            (time.perf_counter() - started) * 1e3,
-        )
-
     async def _on_management_ips_changed(self, ev: ManagementIPsChanged) -> None:
         changes = self.node_view.set_management_ips(ev.node_name, ev.ips)
         await self._apply_node_changes(changes, f"management IPs of node {ev.node_name}")
@@ -613,18 +586,25 @@ class Controller:
     async def _on_endpoints_removed(self, ev: EndpointsRemoved) -> None:
         await self._apply_service_changes(self._service_changes(ev), f"endpoints {ev.namespace}/{ev.name} removed")
 
-    async def _run_service_batch(self, batch: list[Event]) -> None:
-        """Service and endpoint events queued behind each other, as one best-effort transaction.
+    async def _run_change_batch(
+        self,
+        batch: list[Event],
+        what: str,
+        changes_of: Callable[[Event], Changes],
+        apply: Callable[[Changes, str], Awaitable[None]],
+    ) -> None:
+        """Events of one kind queued behind each other (other nodes', Services'), as one best-effort transaction.
 
-        A watch's first list (or a services file read) is thousands of them;
-        each concerns its own Service's items, so later ones override earlier.
+        A watch delivering a thousand joins, or the first list of Services,
+        would otherwise cost a thousand transactions; each event concerns its
+        own node's or Service's items, so later ones simply override earlier.
         """
         started = time.perf_counter()
         changes: Changes = {}
         for ev in batch:
-            changes.update(self._service_changes(ev))
+            changes.update(changes_of(ev))
         try:
-            await self._apply_service_changes(changes, f"{len(batch)} service events from {batch[0].seq}")
+            await apply(changes, f"{len(batch)} {what} events from {batch[0].seq}")
         except (ContivError, ReconcileError) as exc:
             for ev in batch:
                 ev.reply.set_exception(exc if isinstance(exc, ContivError) else PodWiringError(str(exc)))
@@ -632,10 +612,11 @@ class Controller:
             for ev in batch:
                 ev.reply.set_result(None)
         log.info(
-            "events %d-%d: %d service events in one transaction in %.1f ms",
+            "events %d-%d: %d %s events in one transaction in %.1f ms",
             batch[0].seq,
             batch[-1].seq,
             len(batch),
+            what,
             (time.perf_counter() - started) * 1e3,
         )
 
