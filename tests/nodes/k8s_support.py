@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -13,6 +14,17 @@ NODECONFIGS = "/apis/nodeconfig.contiv.vpp/v1"
 
 def api_client_for(server: Any) -> client.ApiClient:
     return client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
+
+
+def kubeconfig_for(server: Any, path: Path) -> Path:
+    """A kubeconfig at ``path`` that points a client at the mock API server (no credentials)."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: mock\n"
+        f"clusters: [{{name: mock, cluster: {{server: '{str(server.url).rstrip('/')}'}}}}]\n"
+        "contexts: [{name: mock, context: {cluster: mock, user: nobody}}]\n"
+        "users: [{name: nobody, user: {}}]\n"
+    )
+    return path
 
 
 def watches(server: Any, path: str) -> list[Any]:

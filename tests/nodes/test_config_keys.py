@@ -19,7 +19,7 @@ from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import Pods, vpp_interfaces
 from tests.nodes.conftest import needs_root
-from tests.nodes.k8s_support import NODECONFIGS, api_client_for, node, node_config, send, watching
+from tests.nodes.k8s_support import NODECONFIGS, api_client_for, kubeconfig_for, node, node_config, send, watching
 from tests.nodes.support import NODE, HostSide, config, running_node
 from tests.nodes.test_k8s import Posted, declare
 
@@ -94,13 +94,7 @@ class StubNode:
 
 async def start_kubernetes(kmock: Any, tmp_path: Path, config_text: str) -> tuple[StubNode, list[str]]:
     """The agent's Kubernetes start against kmock, with a NodeConfig for this node already there."""
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: mock\n"
-        f"clusters: [{{name: mock, cluster: {{server: '{str(kmock.url).rstrip('/')}'}}}}]\n"
-        "contexts: [{name: mock, context: {cluster: mock, user: nobody}}]\n"
-        "users: [{name: nobody, user: {}}]\n"
-    )
+    kubeconfig = kubeconfig_for(kmock, tmp_path / "kubeconfig")
     cfg = tmp_path / "contiv.yaml"
     cfg.write_text(config_text)
     agent = Agent(AgentOptions(config=cfg, node_name=NODE, store=tmp_path / "agent.db", kubeconfig=str(kubeconfig)))
@@ -140,13 +134,7 @@ async def test_without_the_crd_kubernetes_starts_after_readiness(
     from tests.agent.test_metrics import free_port
 
     declare(kmock)
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: mock\n"
-        f"clusters: [{{name: mock, cluster: {{server: '{str(kmock.url).rstrip('/')}'}}}}]\n"
-        "contexts: [{name: mock, context: {cluster: mock, user: nobody}}]\n"
-        "users: [{name: nobody, user: {}}]\n"
-    )
+    kubeconfig = kubeconfig_for(kmock, tmp_path / "kubeconfig")
     cfg = tmp_path / "contiv.yaml"
     # TAP: the host end is the emulated VPP's, gone with it (a veth would stay in this namespace)
     cfg.write_text(

@@ -16,7 +16,7 @@ from contivctl.testing.vppemu import Emulator
 from tests.agent.support import API_DIR, Pods, vpp_interfaces
 from tests.agent.test_metrics import free_port
 from tests.nodes.conftest import needs_root
-from tests.nodes.k8s_support import send
+from tests.nodes.k8s_support import kubeconfig_for, send
 from tests.nodes.support import NODE
 from tests.nodes.test_k8s import declare
 
@@ -44,13 +44,7 @@ async def test_the_label_of_the_pod_in_kubernetes_decides_its_tcp_stack(
     kmock: kmock.KubernetesEmulator, emu: Emulator, sockdir: Path, tmp_path: Path
 ) -> None:
     declare(kmock)
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: mock\n"
-        f"clusters: [{{name: mock, cluster: {{server: '{str(kmock.url).rstrip('/')}'}}}}]\n"
-        "contexts: [{name: mock, context: {cluster: mock, user: nobody}}]\n"
-        "users: [{name: nobody, user: {}}]\n"
-    )
+    kubeconfig = kubeconfig_for(kmock, tmp_path / "kubeconfig")
     cfg = tmp_path / "contiv.yaml"
     # TAP: the host end is the emulated VPP's, gone with it (a veth would stay in this namespace)
     cfg.write_text(
