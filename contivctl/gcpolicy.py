@@ -23,6 +23,12 @@ def tune() -> None:
 
 
 def settle() -> None:
-    """After start-up: what exists now lives as long as the agent, so later collections skip it."""
-    gc.collect()
+    """After start-up: what exists now lives as long as the agent, so later collections skip it.
+
+    Frozen without a collection first: a full collection of the start-up heap
+    held the event loop for 80-100 ms right after readiness (500 pods),
+    longer than any stall the agent allows itself. Start-up makes little
+    cyclic garbage (decoded messages go by reference counting), and what of
+    it is frozen stays, a bounded cost paid once.
+    """
     gc.freeze()
