@@ -82,7 +82,9 @@ class NodesFile(LoneNode):
 
     async def before_resync(self, controller: Controller) -> None:
         self.members = StaticMembership(self.path, self._node_name, controller.post)
-        nodes = await self.members.read_apart()
+        # read here, not in a child process as while running: nothing is served before the startup
+        # resync, and a child's interpreter start alone costs more than parsing most files
+        nodes = self.members.read()
         for node in nodes:
             controller.node_view.set_node(node)
         self.members.seed(nodes)

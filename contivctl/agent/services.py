@@ -57,7 +57,7 @@ class ServicesFromFile:
 
     async def before_resync(self, controller: Controller) -> None:
         self.file = ServicesFile(self.path, controller.post)
-        services, slices = await self.file.read_apart()
+        services, slices = self.file.read()  # in this process: nothing is served yet (see NodesFile)
         view = controller.services
         for svc in services:
             view.set_service(svc)

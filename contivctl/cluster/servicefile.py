@@ -215,6 +215,11 @@ class ServicesFile(WatchedFile):
         self.services: dict[ServiceRef, Service] = {}
         self.slices: dict[ServiceRef, EndpointSlice] = {}
 
+    def read(self) -> tuple[list[Service], list[EndpointSlice]]:
+        """The Services now in the file, parsed here (raises ConfigError); remembers the file's version."""
+        self.remember()
+        return values(load_services(self.path))
+
     async def read_apart(self) -> tuple[list[Service], list[EndpointSlice]]:
         self.remember()
         return values(await load_services_apart(self.path))
