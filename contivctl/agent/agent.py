@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
+from contivctl.agent.health import ResyncHealth
 from contivctl.agent.kernel import KernelParts
 from contivctl.agent.logs import RecentLogs
 from contivctl.agent.looplag import LoopLag
@@ -108,6 +109,8 @@ class Agent:
         self.cluster = cluster_wiring(opts)
         self.store: LocalStore | None = None
         self.node: Node | None = None
+        #: what the last full resync left failed (readiness names it)
+        self.resync_health: ResyncHealth | None = None
         self.api: ContivAPI | None = None
         self.rest: RestServer | None = None
         self.cni: CNIServer | None = None
@@ -145,6 +148,9 @@ class Agent:
             return False, reason
         if self.node is None or not self.node.controller.ready.is_set():
             return False, "startup resync is not done"
+        left = self.resync_health.not_ready() if self.resync_health is not None else None
+        if left is not None:
+            return False, left
         if self.cluster.conflict:
             return False, self.cluster.conflict
         return True, "ready"
@@ -192,6 +198,7 @@ class Agent:
             on_record=self.metrics.observe_txn,
         )
         self.metrics.readings = readings(node, self.loop_lag)
+        self.resync_health = ResyncHealth(node.controller, node.reconciler)
         controller = node.controller
         await self._start_kubernetes(node)
         self.api = ContivAPI(

@@ -50,7 +50,7 @@ from contivctl.items import Changes, Items
 from contivctl.model import Attachment, AttachmentKey, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
-from contivctl.reconcile.history import Mode
+from contivctl.reconcile.history import Mode, TxnRecord
 from contivctl.render import naming
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,9 @@ class Controller:
         self._pre_removal: list[PodHook] = []
         self._post_add: list[PodHook] = []
         self.ready = asyncio.Event()
+        #: the record of the last full resync (the startup's, or one after VPP restarted): what it
+        #: left failed makes the node not ready until healed (the agent's readiness asks)
+        self.last_full_resync: TxnRecord | None = None
         self._task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[Any]]] = {
             AddPod: self._add,
@@ -170,6 +173,7 @@ class Controller:
                 continue
             self.pods.add(att, self.node_view.renderers.pod(att, net))
         record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
+        self.last_full_resync = record
         log.info("startup resync: %d attachments, %d operations", len(self.pods), len(record.ops))
         self.ready.set()
 
@@ -460,7 +464,9 @@ class Controller:
 
     async def _resync(self, ev: Resync) -> object:
         if ev.full:
-            return await self.reconciler.resync_full(self.desired(), trigger=ev.reason)
+            record = await self.reconciler.resync_full(self.desired(), trigger=ev.reason)
+            self.last_full_resync = record
+            return record
         return await self.reconciler.resync_downstream(trigger=ev.reason)
 
     # -- nodes -----------------------------------------------------------------
