@@ -49,6 +49,17 @@ def _count(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse's type: the error names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive number of seconds")
+    return value
+
+
 def _check_node_id(node_id: int, option: str = "--node-id") -> None:
     """Node IDs start at 1: 0 or less is a usage error, not a failed computation."""
     if node_id < 1:
@@ -142,6 +153,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         dataplane=args.dataplane,
         vswitch_netns=args.vswitch_netns,
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
+        liveness_timeout=args.liveness_timeout,
     )
     return asyncio.run(run_agent(opts))
 
@@ -473,6 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="the cluster's members from a YAML file instead of etcd, followed while running "
         "(CONTIV_NODES_FILE; docs/cluster.md)",
+    )
+    agent.add_argument(
+        "--liveness-timeout",
+        type=_seconds,
+        default=_env("CONTIV_LIVENESS_TIMEOUT") or default("liveness_timeout"),
+        metavar="SECONDS",
+        help="/liveness fails once the event loop has not turned for this long "
+        f"(CONTIV_LIVENESS_TIMEOUT; default {default('liveness_timeout'):g})",
     )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)

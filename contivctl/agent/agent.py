@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
-from contivctl.agent.health import ResyncHealth
+from contivctl.agent.health import ResyncHealth, Watchdog
 from contivctl.agent.kernel import KernelParts
 from contivctl.agent.logs import RecentLogs
 from contivctl.agent.looplag import LoopLag
@@ -119,6 +119,8 @@ class Agent:
         self.kubernetes: KubernetesSources | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
+        #: whether the loop turns, asked from a thread (REST: /liveness)
+        self.watchdog = Watchdog(self.loop_lag, opts.liveness_timeout)
         #: the last log lines, for contivctl bugtool (REST: /contiv/v1/logs)
         self.recent_logs = RecentLogs()
         #: what the agent did and holds, for Prometheus (REST: /metrics)
@@ -167,6 +169,7 @@ class Agent:
     async def start(self) -> None:
         logging.getLogger().addHandler(self.recent_logs)
         self.loop_lag.start()
+        self.watchdog.start()
         self.store = await LocalStore.open(self.opts.store)
         host, _, port = self.opts.http.rpartition(":")
         reports = Reports(self)
@@ -175,6 +178,7 @@ class Agent:
             plan=lambda: self.node.view.inputs.plan if self.node is not None else self.plan,
             ipam=self.config.ipam,
             ready=self.readiness,
+            alive=self.watchdog.alive,
             history=lambda: self.node.reconciler.history() if self.node is not None else [],
             loop_lag=self.loop_lag.to_data,
             metrics=self.metrics.exposition,
@@ -272,6 +276,7 @@ class Agent:
             await self.parts.close()
         if self.store is not None:
             await self.store.close()
+        self.watchdog.stop()
         await self.loop_lag.stop()
         logging.getLogger().removeHandler(self.recent_logs)
 

@@ -80,11 +80,11 @@ class ResyncHealth:
 class Watchdog:
     """Tells whether the event loop has turned within ``limit`` seconds; safe to ask from any thread."""
 
-    def __init__(self, lag: LoopLag, limit: float, *, loop_thread: int | None = None) -> None:
+    def __init__(self, lag: LoopLag, limit: float) -> None:
         self._lag = lag
         self.limit = limit
-        #: the thread running the loop, whose stack is logged when it is stuck
-        self._loop_thread = loop_thread if loop_thread is not None else threading.get_ident()
+        #: the thread running the loop (the one that starts the watchdog), whose stack is logged when stuck
+        self._loop_thread = threading.get_ident()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -99,7 +99,11 @@ class Watchdog:
         return True, "alive"
 
     def start(self) -> None:
-        """Watch from a thread: log once per episode where a stuck loop is, and when it turns again."""
+        """Watch from a thread: log once per episode where a stuck loop is, and when it turns again.
+
+        Call it from the loop's thread: that is the thread whose stack is logged.
+        """
+        self._loop_thread = threading.get_ident()
         self._stop.clear()
         self._thread = threading.Thread(target=self._watch, name="loop-watchdog", daemon=True)
         self._thread.start()
