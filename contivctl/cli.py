@@ -60,6 +60,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _seconds_or_off(text: str) -> float:
+    """A number of seconds, or 0 for "never"."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return _seconds(text)
+
+
 def _check_node_id(node_id: int, option: str = "--node-id") -> None:
     """Node IDs start at 1: 0 or less is a usage error, not a failed computation."""
     if node_id < 1:
@@ -154,6 +161,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         vswitch_netns=args.vswitch_netns,
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
         liveness_timeout=args.liveness_timeout,
+        gc_interval=args.gc_interval,
     )
     return asyncio.run(run_agent(opts))
 
@@ -493,6 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="/liveness fails once the event loop has not turned for this long "
         f"(CONTIV_LIVENESS_TIMEOUT; default {default('liveness_timeout'):g})",
+    )
+    agent.add_argument(
+        "--gc-interval",
+        type=_seconds_or_off,
+        default=_env("CONTIV_GC_INTERVAL") or default("gc_interval"),
+        metavar="SECONDS",
+        help="how often attachments whose pod or network namespace is gone are removed; 0: never "
+        f"(CONTIV_GC_INTERVAL; default {default('gc_interval'):g})",
     )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from contivctl import __version__, gcpolicy
@@ -30,12 +31,13 @@ from contivctl.agent.node import Node, assemble, stop_node
 from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
 from contivctl.agent.reports import Reports
+from contivctl.agent.sweep import Sweeper
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import load_config
 from contivctl.dataplane.vpp.connection import VPPConnection
-from contivctl.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, Submit
+from contivctl.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, GCResult, Submit, SweepResult
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.k8s.access import KubernetesAccess, choose_access
 from contivctl.k8s.hooks import NodeRemovalHook
@@ -84,7 +86,17 @@ def metered(submit: Submit, metrics: AgentMetrics) -> Submit:
             metrics.observe_cni(command, type(exc).__name__, time.perf_counter() - started)
             raise
         metrics.observe_cni(command, "ok", time.perf_counter() - started)
+        if isinstance(result, GCResult):
+            metrics.observe_collected("cni-gc", len(result.removed))
         return result
+
+    return counted
+
+
+def count_sweep(metrics: AgentMetrics) -> Callable[[SweepResult], None]:
+    def counted(result: SweepResult) -> None:
+        for _key, reason in result.removed:
+            metrics.observe_collected(reason)
 
     return counted
 
@@ -117,6 +129,8 @@ class Agent:
         self.stopping = asyncio.Event()
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
         self.kubernetes: KubernetesSources | None = None
+        #: attachments whose pod is gone, removed periodically
+        self.sweeper: Sweeper | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
         #: whether the loop turns, asked from a thread (REST: /liveness)
@@ -221,6 +235,16 @@ class Agent:
         await self.cni.start()
         await self.cluster.before_resync(controller)
         await controller.start()
+        if self.opts.gc_interval > 0:
+            self.sweeper = Sweeper(
+                controller.submit,
+                controller.ready,
+                lambda: controller.pods.attachments.values(),
+                self.kubernetes,
+                interval=self.opts.gc_interval,
+                on_result=count_sweep(self.metrics),
+            )
+            self.sweeper.start()
         await self.cluster.join(controller)
         log.info(
             "agent for node %s (ID %d) is ready (%s dataplane)",
@@ -262,6 +286,8 @@ class Agent:
             view.set_inputs(view.inputs.reconfigured(crd, None))
 
     async def stop(self) -> None:
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()

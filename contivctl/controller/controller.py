@@ -44,6 +44,8 @@ from contivctl.events import (
     NodeRemoved,
     NodeUpdated,
     Resync,
+    SweepAttachments,
+    SweepResult,
 )
 from contivctl.ipam import PodIPAllocator
 from contivctl.items import Changes, Items
@@ -62,7 +64,7 @@ MAX_BATCH = 16
 MAX_NODE_BATCH = 64
 _NODE_EVENTS = (NodeUpdated, NodeRemoved)
 #: the events of pods' CNI calls, which go ahead of the others
-_POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect)
+_POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect, SweepAttachments)
 
 PodHook = Callable[[Attachment], Awaitable[None]]
 NetnsCheck = Callable[[str], bool]
@@ -100,6 +102,7 @@ class Controller:
             DeletePod: self._on_delete,
             CheckPod: self._check,
             GarbageCollect: self._gc,
+            SweepAttachments: self._sweep,
             Resync: self._resync,
             DhcpLeased: self._on_lease,
             NodeUpdated: self._on_node_updated,
@@ -461,6 +464,25 @@ class Controller:
             else:
                 removed.append(key)
         return GCResult(tuple(removed), tuple(errors))
+
+    async def _sweep(self, ev: SweepAttachments) -> SweepResult:
+        garbage: list[tuple[AttachmentKey, str, str]] = []
+        for key, att in self.pods.attachments.items():
+            if not self._netns_exists(att.netns):
+                garbage.append((key, "netns-gone", f"network namespace {att.netns} is gone"))
+            elif ev.pods is not None and key in ev.suspects and att.pod.name and not ev.pods.has(att):
+                garbage.append((key, "pod-gone", f"pod {att.pod} (UID {att.uid or 'unknown'}) is gone"))
+        removed: list[tuple[AttachmentKey, str]] = []
+        errors: list[str] = []
+        for key, reason, why in garbage:
+            try:
+                await self._delete(key, f"garbage-collect {key}: {why}")
+            except (ContivError, ReconcileError) as exc:  # the sweep goes on; the next one tries again
+                errors.append(f"{key}: {exc}")
+            else:
+                removed.append((key, reason))
+                log.info("garbage-collected attachment %s: %s", key, why)
+        return SweepResult(tuple(removed), tuple(errors))
 
     async def _resync(self, ev: Resync) -> object:
         if ev.full:

@@ -97,7 +97,12 @@ class Reflector:
         self._delay = self._backoff[0]
         self.last_error = ""
 
-    async def _list(self) -> str:
+    async def fetch(self) -> list[Obj]:
+        """The objects as the API server has them now, by a list of their own (the cache is not touched)."""
+        data = await self._fetch()
+        return list(data.get("items") or [])
+
+    async def _fetch(self) -> dict[str, Any]:
         resp = await self._list_fn(**self._kwargs, _preload_content=False)
         try:
             if not 200 <= resp.status <= 299:
@@ -105,6 +110,12 @@ class Reflector:
             data = json.loads(await resp.read())
         finally:
             resp.release()
+        if not isinstance(data, dict):
+            raise ValueError(f"a list of {self.name} is not a JSON object")
+        return data
+
+    async def _list(self) -> str:
+        data = await self._fetch()
         self.lists += 1
         fresh = {object_key(o): o for o in data.get("items") or []}
         for key in [k for k in self.cache if k not in fresh]:

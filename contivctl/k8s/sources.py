@@ -24,17 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from kubernetes_asyncio import client
 
 from contivctl.config.model import NodeConfig
 from contivctl.errors import ConfigError
-from contivctl.events import ManagementIPsChanged, NodeConfigChanged, NodeRemoved, Post
+from contivctl.events import ManagementIPsChanged, NodeConfigChanged, NodeRemoved, PodsOnNode, Post
 from contivctl.k8s import objects
 from contivctl.k8s.hooks import NodeRemovalHook
 from contivctl.k8s.objects import PodInfo
 from contivctl.k8s.reflector import Obj, Reflector
+from contivctl.model import PodRef
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,19 @@ class KubernetesSources:
             return None
         return f"{namespace}/{name}" in self.pods
 
+    def pods_now(self) -> PodsOnNode | None:
+        """This node's pods from the watched index; None unless it was listed in full and follows the API server."""
+        r = self.pod_reflector
+        if not r.synced.is_set() or not r.watching:
+            return None
+        return _pods_on_node(self.pods.values())
+
+    async def list_pods(self) -> PodsOnNode:
+        """This node's pods as the API server has them now (a list of its own; raises if it cannot be read)."""
+        objs = await self.pod_reflector.fetch()
+        mine = (o for o in objs if isinstance(o, dict) and (o.get("spec") or {}).get("nodeName") == self.node_name)
+        return _pods_on_node(objects.pod_info(o) for o in mine)
+
     # -- changes ---------------------------------------------------------------
 
     async def _on_node(self, key: str, old: Obj | None, new: Obj | None) -> None:
@@ -153,6 +168,14 @@ class KubernetesSources:
         if old is not None and old.get("spec") == new.get("spec"):
             return
         self._post(NodeConfigChanged(node_config=cfg))
+
+
+def _pods_on_node(pods: Iterable[PodInfo]) -> PodsOnNode:
+    listed = list(pods)
+    return PodsOnNode(
+        uids=frozenset(p.uid for p in listed if p.uid),
+        names=frozenset(PodRef(p.namespace, p.name) for p in listed),
+    )
 
 
 def describe(sources: KubernetesSources | None) -> dict[str, Any]:
