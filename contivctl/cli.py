@@ -126,12 +126,18 @@ def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
-    from pathlib import Path
 
     from contivctl.agent.agent import run_agent
     from contivctl.agent.logs import configure
 
     configure(args.log_level, args.log_format)
+    return asyncio.run(run_agent(agent_options(args)))
+
+
+def agent_options(args: argparse.Namespace) -> AgentOptions:
+    """The agent's options from its command line and environment, checked (ConfigError: a usage error)."""
+    from pathlib import Path
+
     if not args.config:
         raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
     if not args.node_name:
@@ -144,7 +150,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     etcd = _etcd_config(args, required=False)
     if args.nodes_file and etcd is not None:
         raise ConfigError([ConfigProblem("--nodes-file", "cannot be used with etcd: the other nodes come from one")])
-    opts = AgentOptions(
+    return AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
         node_id=default("node_id") if args.node_id is None else args.node_id,
@@ -163,7 +169,6 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         liveness_timeout=args.liveness_timeout,
         gc_interval=args.gc_interval,
     )
-    return asyncio.run(run_agent(opts))
 
 
 def _check_http(addr: str) -> None:
