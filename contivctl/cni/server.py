@@ -30,6 +30,7 @@ from grpclib.const import Status
 from grpclib.exceptions import GRPCError
 from grpclib.server import Server
 
+from contivctl.cni.codec import RequestCodec
 from contivctl.cni.generated.cni import (
     Attachment as PbAttachment,
 )
@@ -221,7 +222,7 @@ class CNIServer:
                 raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
             os.chmod(self.path, 0o600)
             sock.setblocking(False)
-            server = Server([self._service])
+            server = Server([self._service], codec=RequestCodec())
             await server.start(sock=sock)
         except BaseException:
             sock.close()

@@ -28,6 +28,7 @@ from contivctl.controller.eventlog import log_event
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.pods import PodView
 from contivctl.controller.podstore import PodStore
+from contivctl.controller.requests import check_add, check_known, shown
 from contivctl.errors import AttachmentNotFound, ContivError, PodWiringError
 from contivctl.events import (
     AddPod,
@@ -368,6 +369,8 @@ class Controller:
     async def _add(self, ev: AddPod) -> AddResult:
         key = AttachmentKey(ev.container_id, ev.ifname)
         existing = self.pods.get(key)
+        if existing is None:
+            check_add(ev)  # what the agent already has was checked when it came
         if existing is not None:
             if existing.netns == ev.netns:
                 return self._result(existing)  # a repeated ADD gets what the first one got
@@ -443,7 +446,8 @@ class Controller:
         key = AttachmentKey(ev.container_id, ev.ifname)
         att = self.pods.get(key)
         if att is None:
-            raise AttachmentNotFound(f"no attachment {key}")
+            check_known(ev.container_id, ev.ifname)
+            raise AttachmentNotFound(f"no attachment {shown(f'{ev.container_id}/{ev.ifname}')}")
         problems = []
         if ev.netns and ev.netns != att.netns:
             problems.append(f"attachment {key} is in network namespace {att.netns}, not {ev.netns}")
