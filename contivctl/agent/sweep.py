@@ -89,6 +89,8 @@ class Sweeper:
                 await self.sweep()
             except ContivError as exc:
                 log.warning("attachment sweep failed: %s", exc)
+            except Exception:  # a bug must not end the sweeps for the agent's lifetime
+                log.exception("attachment sweep failed unexpectedly")
 
     async def sweep(self) -> SweepResult:
         """One sweep (the timer's, or a test's): suspects from the index, confirmed by a fresh list."""

@@ -87,6 +87,10 @@ class Reflector:
             except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
                 self.watching = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # the client's own (a watch line it cannot read): never stop following
+                self.watching = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: the watch failed unexpectedly", self.name)
             if not self.version or self.version == "0":
                 self.version = ""  # nothing to resume from: list again
             log.warning("%s: %s; retrying in %.1fs", self.name, self.last_error, self._delay)
