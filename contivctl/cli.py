@@ -49,6 +49,24 @@ def _count(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse's type: the error names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: a positive number of seconds")
+    return value
+
+
+def _seconds_or_off(text: str) -> float:
+    """A number of seconds, or 0 for "never"."""
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return _seconds(text)
+
+
 def _check_node_id(node_id: int, option: str = "--node-id") -> None:
     """Node IDs start at 1: 0 or less is a usage error, not a failed computation."""
     if node_id < 1:
@@ -108,12 +126,18 @@ def cmd_ipam_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     import asyncio
-    from pathlib import Path
 
     from contivctl.agent.agent import run_agent
     from contivctl.agent.logs import configure
 
     configure(args.log_level, args.log_format)
+    return asyncio.run(run_agent(agent_options(args)))
+
+
+def agent_options(args: argparse.Namespace) -> AgentOptions:
+    """The agent's options from its command line and environment, checked (ConfigError: a usage error)."""
+    from pathlib import Path
+
     if not args.config:
         raise ConfigError([ConfigProblem("--config", "is required (or set CONTIV_CONFIG)")])
     if not args.node_name:
@@ -126,7 +150,7 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
     etcd = _etcd_config(args, required=False)
     if args.nodes_file and etcd is not None:
         raise ConfigError([ConfigProblem("--nodes-file", "cannot be used with etcd: the other nodes come from one")])
-    opts = AgentOptions(
+    return AgentOptions(
         config=Path(args.config),
         node_name=args.node_name,
         node_id=default("node_id") if args.node_id is None else args.node_id,
@@ -144,8 +168,9 @@ def cmd_agent(args: argparse.Namespace, out: TextIO) -> int:
         nodes_file=Path(args.nodes_file) if args.nodes_file else None,
         services_file=Path(args.services_file) if args.services_file else None,
         no_services=args.no_services,
+        liveness_timeout=args.liveness_timeout,
+        gc_interval=args.gc_interval,
     )
-    return asyncio.run(run_agent(opts))
 
 
 def _check_http(addr: str) -> None:
@@ -495,6 +520,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=_env("CONTIV_NO_SERVICES").lower() in ("1", "true", "yes"),
         help="forward no Services, also with Kubernetes: leave them to kube-proxy (CONTIV_NO_SERVICES=1)",
+    )
+    agent.add_argument(
+        "--liveness-timeout",
+        type=_seconds,
+        default=_env("CONTIV_LIVENESS_TIMEOUT") or default("liveness_timeout"),
+        metavar="SECONDS",
+        help="/liveness fails once the event loop has not turned for this long "
+        f"(CONTIV_LIVENESS_TIMEOUT; default {default('liveness_timeout'):g})",
+    )
+    agent.add_argument(
+        "--gc-interval",
+        type=_seconds_or_off,
+        default=_env("CONTIV_GC_INTERVAL") or default("gc_interval"),
+        metavar="SECONDS",
+        help="how often attachments whose pod or network namespace is gone are removed; 0: never "
+        f"(CONTIV_GC_INTERVAL; default {default('gc_interval'):g})",
     )
     _add_etcd_options(agent)
     agent.set_defaults(handler=cmd_agent)

@@ -32,7 +32,10 @@ def parse_duration(text: str) -> timedelta:
     for match in _PART.finditer(s):
         if match.start() != pos:
             break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
+        try:
+            total += float(match.group(1)) * _UNITS[match.group(2)]
+        except OverflowError:
+            raise ValueError(f"{text!r} is longer than any duration this agent can hold") from None
         pos = match.end()
     if pos != len(s):
         raise ValueError(f"{text!r} is not a duration (use e.g. 30s, 5m, 1h30m)")

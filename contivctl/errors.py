@@ -13,6 +13,7 @@ showing a traceback::
     ├── ReportError          the agent cannot give a report as asked (a bad query value)
     ├── StoreError           the local store or etcd failed an operation
     ├── AttachmentNotFound   a CNI CHECK named an attachment the agent does not have
+    ├── InvalidRequest       a CNI request names what cannot be (a malformed container ID, interface, namespace)
     ├── PodWiringError       a pod could not be wired; everything the attempt made was undone
     ├── ClusterError         this node cannot take (or keep) its place in the cluster
     │   ├── NodeIDConflict     the node ID this node used is recorded for another node in etcd
@@ -98,6 +99,10 @@ class StoreError(ContivError):
 
 class AttachmentNotFound(ContivError):
     """The agent has no attachment of that container and interface (CNI error 3: nothing to clean up)."""
+
+
+class InvalidRequest(ContivError):
+    """A pod's CNI request that cannot be acted on; the message names each field and what is wrong."""
 
 
 class PodWiringError(ContivError):

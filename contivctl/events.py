@@ -91,6 +91,43 @@ class GarbageCollect(Event):
 
 
 @attrs.frozen
+class PodsOnNode:
+    """The pods Kubernetes has on this node, as one list of them read."""
+
+    uids: frozenset[str] = frozenset()
+    names: frozenset[PodRef] = frozenset()
+
+    def has(self, att: Attachment) -> bool:
+        """Whether the pod of ``att`` is among them: by UID when the runtime gave one, else by name."""
+        return att.uid in self.uids if att.uid else att.pod in self.names
+
+
+@attrs.frozen(eq=False)
+class SweepAttachments(Event):
+    """Remove the attachments whose pod is gone (a periodic sweep); answered with a SweepResult.
+
+    Gone is: the attachment's network namespace no longer exists; or, for
+    an attachment in ``suspects`` only, its pod is not in ``pods``, a list of
+    this node's pods read after the attachment was suspected. A pod exists
+    in Kubernetes before the runtime asks for its network, so a list read
+    after an attachment was made names its pod unless the pod is gone; a
+    watch that lags or an index kept through an outage cannot be trusted
+    that way, so it only ever makes suspects.
+    """
+
+    pods: PodsOnNode | None = None
+    suspects: frozenset[AttachmentKey] = frozenset()
+
+
+@attrs.frozen
+class SweepResult:
+    """What a sweep removed (each with why: ``netns-gone`` or ``pod-gone``) and one line per failure."""
+
+    removed: tuple[tuple[AttachmentKey, str], ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class AddResult:
     """What a CNI ADD answers: the interface, its address and the default route."""
 

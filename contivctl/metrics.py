@@ -129,6 +129,13 @@ class AgentMetrics:
             "Idle NAT44 sessions deleted by the sweep (CleanupIdleNATSessions)",
             registry=r,
         )
+        self.collected = Counter(
+            "contivctl_attachments_collected",
+            "Attachments removed as garbage, by why: the runtime's CNI GC, their network namespace gone, "
+            "their pod gone from Kubernetes",
+            ["reason"],
+            registry=r,
+        )
         build = GaugeMetricFamily(
             "contivctl_build_info", "The agent's version", labels=["version", "python", "dataplane"]
         )
@@ -143,6 +150,11 @@ class AgentMetrics:
     def observe_cni(self, command: str, result: str, seconds: float) -> None:
         self.cni_requests.labels(command, result).inc()
         self.cni_duration.labels(command).observe(seconds)
+
+    def observe_collected(self, reason: str, count: int = 1) -> None:
+        """``count`` attachments removed as garbage; ``reason``: ``cni-gc``, ``netns-gone`` or ``pod-gone``."""
+        if count:
+            self.collected.labels(reason).inc(count)
 
     def observe_txn(self, record: TxnRecord) -> None:
         self.txn_duration.labels(trigger_class(record)).observe(record.duration)

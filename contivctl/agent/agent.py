@@ -19,10 +19,12 @@ import importlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from contivctl import __version__, gcpolicy
 from contivctl.agent.cluster import cluster_node_id, cluster_wiring
+from contivctl.agent.health import ResyncHealth, Watchdog
 from contivctl.agent.logs import RecentLogs
 from contivctl.agent.looplag import LoopLag
 from contivctl.agent.node import Node, assemble, stop_node
@@ -30,6 +32,7 @@ from contivctl.agent.options import AgentOptions
 from contivctl.agent.parts import DataplaneParts
 from contivctl.agent.reports import Reports
 from contivctl.agent.services import ServicesFromFile, services_from_kubernetes
+from contivctl.agent.sweep import Sweeper
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
@@ -37,7 +40,18 @@ from contivctl.config import load_config
 from contivctl.config.model import Config
 from contivctl.dataplane.vpp.connection import VPPConnection
 from contivctl.dataplane.vpp.natsessions import IdleTimeouts
-from contivctl.events import AddPod, CheckPod, DeletePod, Event, GarbageCollect, Submit
+from contivctl.errors import ContivError
+from contivctl.events import (
+    AddPod,
+    CheckPod,
+    DeletePod,
+    Event,
+    GarbageCollect,
+    GCResult,
+    PodsOnNode,
+    Submit,
+    SweepResult,
+)
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.k8s.access import KubernetesAccess, choose_access
 from contivctl.k8s.hooks import NodeRemovalHook
@@ -87,7 +101,17 @@ def metered(submit: Submit, metrics: AgentMetrics) -> Submit:
             metrics.observe_cni(command, type(exc).__name__, time.perf_counter() - started)
             raise
         metrics.observe_cni(command, "ok", time.perf_counter() - started)
+        if isinstance(result, GCResult):
+            metrics.observe_collected("cni-gc", len(result.removed))
         return result
+
+    return counted
+
+
+def count_sweep(metrics: AgentMetrics) -> Callable[[SweepResult], None]:
+    def counted(result: SweepResult) -> None:
+        for _key, reason in result.removed:
+            metrics.observe_collected(reason)
 
     return counted
 
@@ -114,6 +138,23 @@ def dataplane_parts(opts: AgentOptions, cfg: Config) -> DataplaneParts:
     )
 
 
+class _StartedPods:
+    """This node's pods from the agent's Kubernetes sources, once started (they may start after readiness)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
+
+    def pods_now(self) -> PodsOnNode | None:
+        sources = self._agent.kubernetes
+        return None if sources is None else sources.pods_now()
+
+    async def list_pods(self) -> PodsOnNode:
+        sources = self._agent.kubernetes
+        if sources is None:
+            raise ContivError("Kubernetes is not started yet")
+        return await sources.list_pods()
+
+
 class Agent:
     def __init__(self, opts: AgentOptions) -> None:
         self.opts = opts
@@ -126,6 +167,8 @@ class Agent:
         self.cluster = cluster_wiring(opts)
         self.store: LocalStore | None = None
         self.node: Node | None = None
+        #: what the last full resync left failed (readiness names it)
+        self.resync_health: ResyncHealth | None = None
         self.api: ContivAPI | None = None
         self.rest: RestServer | None = None
         self.cni: CNIServer | None = None
@@ -138,8 +181,12 @@ class Agent:
             )
         self.kubernetes: KubernetesSources | None = None
         self._kubernetes_start: asyncio.Task[None] | None = None
+        #: attachments whose pod is gone, removed periodically
+        self.sweeper: Sweeper | None = None
         #: how late the event loop runs (REST: /contiv/v1/loop)
         self.loop_lag = LoopLag()
+        #: whether the loop turns, asked from a thread (REST: /liveness)
+        self.watchdog = Watchdog(self.loop_lag, opts.liveness_timeout)
         #: the last log lines, for contivctl bugtool (REST: /contiv/v1/logs)
         self.recent_logs = RecentLogs()
         #: what the agent did and holds, for Prometheus (REST: /metrics)
@@ -180,6 +227,9 @@ class Agent:
             return False, reason
         if self.node is None or not self.node.controller.ready.is_set():
             return False, "startup resync is not done"
+        left = self.resync_health.not_ready() if self.resync_health is not None else None
+        if left is not None:
+            return False, left
         if self.cluster.conflict:
             return False, self.cluster.conflict
         return True, "ready"
@@ -196,6 +246,7 @@ class Agent:
     async def start(self) -> None:
         logging.getLogger().addHandler(self.recent_logs)
         self.loop_lag.start()
+        self.watchdog.start()
         self.store = await LocalStore.open(self.opts.store)
         host, _, port = self.opts.http.rpartition(":")
         reports = Reports(self)
@@ -204,6 +255,7 @@ class Agent:
             plan=lambda: self.node.view.inputs.plan if self.node is not None else self.plan,
             ipam=self.config.ipam,
             ready=self.readiness,
+            alive=self.watchdog.alive,
             history=lambda: self.node.reconciler.history() if self.node is not None else [],
             loop_lag=self.loop_lag.to_data,
             metrics=self.metrics.exposition,
@@ -228,6 +280,7 @@ class Agent:
             services=self.services,
         )
         self.metrics.readings = readings(node, self.loop_lag)
+        self.resync_health = ResyncHealth(node.controller, node.reconciler)
         controller = node.controller
         # The startup resync needs this node's NodeConfig, if the CRD configures nodes, and the Services
         # Kubernetes has, if this agent forwards them: Kubernetes first. Otherwise nothing of Kubernetes
@@ -260,6 +313,16 @@ class Agent:
         if self.services_file is not None and self.services:
             await self.services_file.before_resync(controller)
         await controller.start()
+        if self.opts.gc_interval > 0:
+            self.sweeper = Sweeper(
+                controller.submit,
+                controller.ready,
+                lambda: controller.pods.attachments.values(),
+                _StartedPods(self),
+                interval=self.opts.gc_interval,
+                on_result=count_sweep(self.metrics),
+            )
+            self.sweeper.start()
         await self.cluster.join(controller)
         if later:
             self._kubernetes_start = asyncio.get_running_loop().create_task(
@@ -328,6 +391,8 @@ class Agent:
         if starting is not None:
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         if self.services_file is not None:
             await self.services_file.stop()
         if self.kubernetes is not None:
@@ -344,6 +409,7 @@ class Agent:
             await self.parts.close()
         if self.store is not None:
             await self.store.close()
+        self.watchdog.stop()
         await self.loop_lag.stop()
         logging.getLogger().removeHandler(self.recent_logs)
 

@@ -40,6 +40,10 @@ class AgentOptions:
     k8s_sync_timeout: float = 5.0
     #: how long a CNI call arriving before the startup resync is done waits for it
     cni_ready_timeout: float = 10.0
+    #: seconds the event loop may go without turning before /liveness fails (docs/agent.md)
+    liveness_timeout: float = 20.0
+    #: seconds between two sweeps for attachments whose pod is gone (0: none; docs/agent.md)
+    gc_interval: float = 60.0
     #: who plays the vswitch: VPP, or the Linux kernel of ``vswitch_netns`` (docs/kernel-dataplane.md)
     dataplane: Dataplane = "vpp"
     #: kernel dataplane: the namespace playing the vswitch ("" = the agent's own)

@@ -52,6 +52,10 @@ _ADDRESSES = (
 )
 
 
+#: the longest VPP CLI command passed on (VPP's own line editor stops far below)
+MAX_CLI = 4096
+
+
 def camel(name: str) -> str:
     return _CAMEL.sub(lambda m: m.group(1).upper(), name)
 
@@ -237,4 +241,8 @@ class Reports:
         command = body.get("command")
         if not isinstance(command, str) or not command.strip():
             raise ReportError("a VPP CLI command is needed, e.g. 'show interface'")
+        if not command.isascii() or not command.isprintable():
+            raise ReportError("a VPP CLI command is printable ASCII: VPP's API carries nothing else")
+        if len(command) > MAX_CLI:
+            raise ReportError(f"a VPP CLI command of {len(command)} characters is longer than {MAX_CLI}")
         return {"command": command, "reply": await self._agent.parts.cli(command)}

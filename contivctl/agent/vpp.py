@@ -73,6 +73,8 @@ class VppParts:
         self._tracing: asyncio.Task[None] | None = None
         #: CleanupIdleNATSessions: swept every "other" timeout, as the original did
         self.nat_sweeper = IdleSessionSweeper(vpp, idle_nat, idle_nat.other) if idle_nat else None
+        #: the full resync a VPP restart set off, until the controller has run it
+        self._restoring: Resync | None = None
 
     def descriptors(self) -> list[Descriptor[Any]]:
         return [
@@ -109,13 +111,22 @@ class VppParts:
             if not event.restarted:
                 return
             log.warning("VPP restarted (%s): full resync", event.reason)
-            post(Resync(full=True, reason=f"VPP restarted: {event.reason}"))
+            resync = Resync(full=True, reason=f"VPP restarted: {event.reason}")
+            self._restoring = resync
+            resync.reply.add_done_callback(lambda _: self._restored(resync))
+            post(resync)
             if self._packet_trace:
                 self._tracing = asyncio.get_running_loop().create_task(self._trace_packets())
 
         self.vpp.on_reconnect = back
         if self.nat_sweeper is not None:
             self.nat_sweeper.start()
+
+    def _restored(self, resync: Resync) -> None:
+        if not resync.reply.cancelled():
+            resync.reply.exception()  # the controller logged it; what it left failed, readiness names
+        if self._restoring is resync:
+            self._restoring = None
 
     async def _trace_packets(self) -> None:
         try:
@@ -124,7 +135,11 @@ class VppParts:
             log.warning("packet trace not enabled: %s", exc)
 
     def not_ready(self) -> str | None:
-        return None if self.vpp.connected else "VPP is not connected"
+        if not self.vpp.connected:
+            return "VPP is not connected"
+        if self._restoring is not None:
+            return f"VPP restarted: its configuration is being restored ({self._restoring.reason})"
+        return None
 
     def observe(self, observer: RequestObserver) -> None:
         self.vpp.observer = observer

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from contivctl.cni.generated.cni_pb2 import (
     Attachment,
@@ -219,15 +220,24 @@ Method = Callable[[Any], Awaitable[Any]]
 def _handler(method: Method, request: Any, reply: Any) -> Any:
     """A unary method handler: the message decoded, the service's answer encoded, a StatusError as the status."""
 
-    async def handle(message: Any, context: Any) -> Any:
+    async def handle(data: bytes, context: Any) -> Any:
         try:
-            return await method(message)
+            return await method(_decoded(request, data))
         except StatusError as exc:
             await context.abort(exc.code, exc.message)
 
-    return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=request.FromString, response_serializer=reply.SerializeToString
-    )
+    # decoded in the handler, not by gRPC: gRPC answers a request it cannot decode with INTERNAL,
+    # as if the agent had failed; it is the sender's error, and says so
+    return grpc.unary_unary_rpc_method_handler(handle, response_serializer=reply.SerializeToString)
+
+
+def _decoded(request: Any, data: bytes) -> Any:
+    try:
+        return request.FromString(data)
+    except DecodeError as exc:
+        raise StatusError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{request.DESCRIPTOR.full_name} could not be decoded: {exc}"
+        ) from None
 
 
 def method_handlers(service: RemoteCNI) -> dict[str, Any]:

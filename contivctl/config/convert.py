@@ -101,7 +101,10 @@ def duration(bare_unit: timedelta, *, maximum: timedelta | None = None) -> Calla
         if isinstance(raw, bool):
             raise ValueError(f"expected a duration such as 30s or 5m, got boolean {raw!r}")
         if isinstance(raw, int | float):
-            value = raw * bare_unit
+            try:
+                value = raw * bare_unit
+            except (OverflowError, ValueError):  # beyond what a duration holds, or not a number (NaN)
+                raise ValueError(f"{raw!r} is not a duration this agent can hold") from None
         elif isinstance(raw, str):
             stripped = raw.strip()
             if stripped.startswith("-"):

@@ -28,6 +28,7 @@ from contivctl.controller.eventlog import log_event
 from contivctl.controller.nodes import NodeView
 from contivctl.controller.pods import PodView
 from contivctl.controller.podstore import PodStore
+from contivctl.controller.requests import check_add, check_known, shown
 from contivctl.controller.services import ServiceView, cluster_node_ips
 from contivctl.errors import AttachmentNotFound, ContivError, PodWiringError
 from contivctl.events import (
@@ -49,6 +50,8 @@ from contivctl.events import (
     Resync,
     ServiceRemoved,
     ServiceUpdated,
+    SweepAttachments,
+    SweepResult,
 )
 from contivctl.ipam import PodIPAllocator
 from contivctl.iptypes import IPAddress
@@ -56,7 +59,7 @@ from contivctl.items import Changes, Items
 from contivctl.model import TCP_STACK_LABEL, Attachment, AttachmentKey, PodRef
 from contivctl.reconcile import Reconciler
 from contivctl.reconcile.errors import ReconcileError
-from contivctl.reconcile.history import Mode
+from contivctl.reconcile.history import Mode, TxnRecord
 from contivctl.render import naming
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,7 @@ MAX_BATCH = 16
 MAX_NODE_BATCH = 64
 _NODE_EVENTS = (NodeUpdated, NodeRemoved)
 #: the events of pods' CNI calls, which go ahead of the others
-_POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect)
+_POD_EVENTS = (AddPod, DeletePod, CheckPod, GarbageCollect, SweepAttachments)
 #: Service and EndpointSlice events applied in one transaction at the most (a watch's first list
 #: delivers them all at once)
 MAX_SERVICE_BATCH = 256
@@ -103,12 +106,16 @@ class Controller:
         self._pre_removal: list[PodHook] = []
         self._post_add: list[PodHook] = []
         self.ready = asyncio.Event()
+        #: the record of the last full resync (the startup's, or one after VPP restarted): what it
+        #: left failed makes the node not ready until healed (the agent's readiness asks)
+        self.last_full_resync: TxnRecord | None = None
         self._task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[Any]]] = {
             AddPod: self._add,
             DeletePod: self._on_delete,
             CheckPod: self._check,
             GarbageCollect: self._gc,
+            SweepAttachments: self._sweep,
             Resync: self._resync,
             DhcpLeased: self._on_lease,
             NodeUpdated: self._on_node_updated,
@@ -187,6 +194,7 @@ class Controller:
                 continue
             self.pods.add(att, self.node_view.renderers.pod(att, net))
         record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
+        self.last_full_resync = record
         log.info("startup resync: %d attachments, %d operations", len(self.pods), len(record.ops))
         self.ready.set()
 
@@ -389,6 +397,8 @@ class Controller:
     async def _add(self, ev: AddPod) -> AddResult:
         key = AttachmentKey(ev.container_id, ev.ifname)
         existing = self.pods.get(key)
+        if existing is None:
+            check_add(ev)  # what the agent already has was checked when it came
         if existing is not None:
             if existing.netns == ev.netns:
                 return self._result(existing)  # a repeated ADD gets what the first one got
@@ -464,7 +474,8 @@ class Controller:
         key = AttachmentKey(ev.container_id, ev.ifname)
         att = self.pods.get(key)
         if att is None:
-            raise AttachmentNotFound(f"no attachment {key}")
+            check_known(ev.container_id, ev.ifname)
+            raise AttachmentNotFound(f"no attachment {shown(f'{ev.container_id}/{ev.ifname}')}")
         problems = []
         if ev.netns and ev.netns != att.netns:
             problems.append(f"attachment {key} is in network namespace {att.netns}, not {ev.netns}")
@@ -486,9 +497,30 @@ class Controller:
                 removed.append(key)
         return GCResult(tuple(removed), tuple(errors))
 
+    async def _sweep(self, ev: SweepAttachments) -> SweepResult:
+        garbage: list[tuple[AttachmentKey, str, str]] = []
+        for key, att in self.pods.attachments.items():
+            if not self._netns_exists(att.netns):
+                garbage.append((key, "netns-gone", f"network namespace {att.netns} is gone"))
+            elif ev.pods is not None and key in ev.suspects and att.pod.name and not ev.pods.has(att):
+                garbage.append((key, "pod-gone", f"pod {att.pod} (UID {att.uid or 'unknown'}) is gone"))
+        removed: list[tuple[AttachmentKey, str]] = []
+        errors: list[str] = []
+        for key, reason, why in garbage:
+            try:
+                await self._delete(key, f"garbage-collect {key}: {why}")
+            except (ContivError, ReconcileError) as exc:  # the sweep goes on; the next one tries again
+                errors.append(f"{key}: {exc}")
+            else:
+                removed.append((key, reason))
+                log.info("garbage-collected attachment %s: %s", key, why)
+        return SweepResult(tuple(removed), tuple(errors))
+
     async def _resync(self, ev: Resync) -> object:
         if ev.full:
-            return await self.reconciler.resync_full(self.desired(), trigger=ev.reason)
+            record = await self.reconciler.resync_full(self.desired(), trigger=ev.reason)
+            self.last_full_resync = record
+            return record
         return await self.reconciler.resync_downstream(trigger=ev.reason)
 
     # -- nodes -----------------------------------------------------------------

@@ -2,11 +2,15 @@
 
 It lists, then watches from the list's resourceVersion, and calls
 ``on_change(key, old, new)`` for each difference (``new`` None: deleted).
-A watch that expires (410 Gone) is answered with a fresh list — the
-client's own 410 retry would reuse the stale version — and the difference
-between the cache and the new list is reported as changes. Every other
-failure (API server gone, refused, timed out) is retried with backoff,
-forever: the agent's other work never waits on the API server.
+Every other failure (API server gone, refused, timed out, a watch cut
+off) is retried with backoff, forever, and the watch resumes from the last
+resourceVersion it saw: the API server replays what happened meanwhile, so
+an outage costs no list of every object (a thousand agents relisting at
+once is what brings an API server back down). Only when that version has
+expired (410 Gone) does the reflector list again — the client's own 410
+retry would reuse the stale version — and the difference between the cache
+and the new list is reported as changes. The agent's other work never
+waits on the API server.
 """
 
 from __future__ import annotations
@@ -60,27 +64,49 @@ class Reflector:
         self.lists = 0
         #: the last error, for readiness/debugging ("" while healthy)
         self.last_error = ""
+        #: the resourceVersion the cache is current to ("" before the first list, or after a 410)
+        self.version = ""
+        #: whether a watch is open now: the cache follows the API server (not an outage's stale copy)
+        self.watching = False
+        self._delay = backoff[0]
 
     async def run(self) -> None:
-        delay = self._backoff[0]
         while True:
             try:
-                version = await self._list()
-                delay = self._backoff[0]
-                self.last_error = ""
-                await self._watch(version)
+                if not self.version:
+                    self.version = await self._list()
+                    self._healthy()
+                await self._watch()
             except ApiException as exc:
+                self.watching = False
                 if exc.status == GONE:
-                    log.info("%s: watch expired (410), listing again", self.name)
+                    log.info("%s: watch of version %s expired (410), listing again", self.name, self.version)
+                    self.version = ""
                     continue
                 self.last_error = f"API error {exc.status}: {exc.reason}"
             except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+                self.watching = False
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("%s: %s; retrying in %.1fs", self.name, self.last_error, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff[1])
+            except Exception as exc:  # the client's own (a watch line it cannot read): never stop following
+                self.watching = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("%s: the watch failed unexpectedly", self.name)
+            if not self.version or self.version == "0":
+                self.version = ""  # nothing to resume from: list again
+            log.warning("%s: %s; retrying in %.1fs", self.name, self.last_error, self._delay)
+            await asyncio.sleep(self._delay)
+            self._delay = min(self._delay * 2, self._backoff[1])
 
-    async def _list(self) -> str:
+    def _healthy(self) -> None:
+        self._delay = self._backoff[0]
+        self.last_error = ""
+
+    async def fetch(self) -> list[Obj]:
+        """The objects as the API server has them now, by a list of their own (the cache is not touched)."""
+        data = await self._fetch()
+        return list(data.get("items") or [])
+
+    async def _fetch(self) -> dict[str, Any]:
         resp = await self._list_fn(**self._kwargs, _preload_content=False)
         try:
             if not 200 <= resp.status <= 299:
@@ -88,6 +114,12 @@ class Reflector:
             data = json.loads(await resp.read())
         finally:
             resp.release()
+        if not isinstance(data, dict):
+            raise ValueError(f"a list of {self.name} is not a JSON object")
+        return data
+
+    async def _list(self) -> str:
+        data = await self._fetch()
         self.lists += 1
         fresh = {object_key(o): o for o in data.get("items") or []}
         for key in [k for k in self.cache if k not in fresh]:
@@ -100,16 +132,23 @@ class Reflector:
         self.synced.set()
         return str((data.get("metadata") or {}).get("resourceVersion") or "")
 
-    async def _watch(self, version: str) -> None:
+    async def _watch(self) -> None:
         while True:
             kwargs: dict[str, Any] = dict(self._kwargs, timeout_seconds=self._watch_timeout)
-            if version:
-                kwargs["resource_version"] = version
+            if self.version:
+                kwargs["resource_version"] = self.version
             async with Watch(return_type="object") as watch:
-                async for event in watch.stream(self._list_fn, **kwargs):
-                    version = self._on_event(event, version)
+                async for event in watch.stream(self._opening, **kwargs):
+                    self.version = self._on_event(event, self.version)
                     await self._deliver(event)
             # The server ended the watch (its timeout): go on from where we are.
+
+    async def _opening(self, **kwargs: Any) -> Any:
+        """The watch request; once the server has answered it, the API server is back."""
+        resp = await self._list_fn(**kwargs)
+        self.watching = True
+        self._healthy()
+        return resp
 
     def _on_event(self, event: Mapping[str, Any], version: str) -> str:
         obj = event.get("raw_object") or {}

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,7 @@ from contivctl.events import (
     ManagementIPsChanged,
     NodeConfigChanged,
     NodeRemoved,
+    PodsOnNode,
     Post,
     ServiceRemoved,
     ServiceUpdated,
@@ -179,6 +181,19 @@ class KubernetesSources:
             return None
         return f"{namespace}/{name}" in self.pods
 
+    def pods_now(self) -> PodsOnNode | None:
+        """This node's pods from the watched index; None unless it was listed in full and follows the API server."""
+        r = self.pod_reflector
+        if not r.synced.is_set() or not r.watching:
+            return None
+        return _pods_on_node(self.pods.values())
+
+    async def list_pods(self) -> PodsOnNode:
+        """This node's pods as the API server has them now (a list of its own; raises if it cannot be read)."""
+        objs = await self.pod_reflector.fetch()
+        mine = (o for o in objs if isinstance(o, dict) and (o.get("spec") or {}).get("nodeName") == self.node_name)
+        return _pods_on_node(objects.pod_info(o) for o in mine)
+
     # -- changes ---------------------------------------------------------------
 
     async def _on_node(self, key: str, old: Obj | None, new: Obj | None) -> None:
@@ -242,6 +257,14 @@ class KubernetesSources:
         services = list(self.services.cache.values()) if self.services is not None else []
         slices = list(self.endpoint_slices.cache.values()) if self.endpoint_slices is not None else []
         return services, slices
+
+
+def _pods_on_node(pods: Iterable[PodInfo]) -> PodsOnNode:
+    listed = list(pods)
+    return PodsOnNode(
+        uids=frozenset(p.uid for p in listed if p.uid),
+        names=frozenset(PodRef(p.namespace, p.name) for p in listed),
+    )
 
 
 def describe(sources: KubernetesSources | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from contivctl.errors import VPPError
+from contivctl.reconcile import ItemState
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import (
@@ -123,22 +124,44 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
         await stop_node(again)
 
 
-async def test_vpp_restart_leads_to_a_full_resync_that_rewires_pods(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
-    node = await make_node(emu, tmp_path / "s.db", config())
+@pytest.mark.parametrize("mode", MODES_FOR_RESTART)
+async def test_vpp_restart_leads_to_a_full_resync_that_rewires_pods_with_the_same_addresses(
+    mode: str, emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    node = await make_node(emu, tmp_path / "s.db", config(**MODES_FOR_RESTART[mode]))
     try:
-        netns, cid = pods.netns(), pods.cid()
-        await node.add(cid, netns)
-        name = naming.vpp_pod_if_name(cid, "eth0")
-        await emu.restart()
+        wired = {}
+        for _ in range(2):
+            netns, cid = pods.netns(), pods.cid()
+            wired[cid] = (netns, str((await node.add(cid, netns)).attachment.ip))
+        allocations = node.controller.pods.allocator.allocations()
+        before = set(await vpp_interfaces(node.vpp))
+        await emu.restart()  # VPP forgets everything; the agent sees it on reconnect
 
         async def rewired() -> bool:
             try:
-                return name in await vpp_interfaces(node.vpp)
+                return set(await vpp_interfaces(node.vpp)) == before
             except VPPError:  # the connection is still being re-established
                 return False
 
         await eventually(rewired)
-        assert any(r.trigger.startswith("VPP restarted") for r in node.reconciler.history())
-        assert link_exists(netns, "eth0")
+        await until(lambda: any(r.trigger.startswith("VPP restarted") and r.done for r in node.reconciler.history()))
+        (resync,) = [r for r in node.reconciler.history() if r.trigger.startswith("VPP restarted")]
+        assert {o.op for o in resync.ops} >= {"create"} and all(o.outcome == "ok" for o in resync.ops)
+        assert node.controller.pods.allocator.allocations() == allocations  # the same addresses
+        for cid, (netns, ip) in wired.items():
+            found = ip_json(netns, "addr", "show", "eth0")[0]["addr_info"]
+            addrs = [a["local"] for a in found if a["family"] == "inet"]
+            assert addrs == [ip], (cid, addrs)
+            assert {link["ifname"] for link in ip_json(netns, "link", "show")} == {"lo", "eth0"}
+            assert not link_exists(None, naming.tap_temp_name(cid, "eth0"))
+        tagged = [d.tag for d in await node.vpp.dump("sw_interface_dump") if d.tag.startswith("contiv:")]
+        assert len(tagged) == len(before)  # one of each, none twice
+        # Nothing of before is left over, and nothing is left to fix: another full resync does nothing.
+        record = await node.reconciler.resync_full(node.controller.desired(), trigger="check")
+        assert record.ops == (), [(o.op, o.key) for o in record.ops]
+        states = node.reconciler.count_states()
+        assert states[ItemState.FAILED] == states[ItemState.RETRYING] == 0
     finally:
         await stop_node(node)
+

@@ -78,18 +78,24 @@ async def queue_items(q: asyncio.Queue[Any]) -> AsyncIterator[Any]:
 
 class Relay:
     """A TCP relay in front of the mock API server: ``cut()`` makes the server vanish abruptly
-    (open connections reset, new ones refused), the way a crashed or partitioned API server looks."""
+    (open connections reset, new ones refused), the way a crashed or partitioned API server looks;
+    ``resume()`` brings it back on the same port."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
+        self._port = 0
         self.url = ""
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self._port)
+        self._port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self._port}"
+
+    async def resume(self) -> None:
+        """The API server is back, at the address it had."""
+        await self.start()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self._target)

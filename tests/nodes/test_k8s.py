@@ -29,6 +29,7 @@ from tests.nodes.k8s_support import (
     watching,
 )
 from tests.nodes.support import NODE, HostSide, config, routes, running_node, tunnels
+from tests.polling import until
 
 RESOURCES = ("v1/nodes", "v1/pods", "nodeconfig.contiv.vpp/v1/nodeconfigs")
 
@@ -66,6 +67,11 @@ async def sources(server: Any, post: Post) -> AsyncIterator[KubernetesSources]:
         await src.close()
 
 
+def versioned(obj: dict[str, Any], version: str) -> dict[str, Any]:
+    """``obj`` at resourceVersion ``version`` (kmock keeps what it is given and versions nothing itself)."""
+    return {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+
+
 async def test_relist_after_410(kmock: kmock.KubernetesEmulator) -> None:
     declare(kmock)
     seen: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
@@ -78,12 +84,13 @@ async def test_relist_after_410(kmock: kmock.KubernetesEmulator) -> None:
     task = asyncio.create_task(reflector.run())
     try:
         first = await watching(kmock, "/api/v1/nodes")
-        await send(kmock, "POST", "/api/v1/nodes", node("node-b", "10.20.0.2"))
+        await send(kmock, "POST", "/api/v1/nodes", versioned(node("node-b", "10.20.0.2"), "5"))
         assert await asyncio.wait_for(seen.get(), 10) == ("node-b", True)
-        assert reflector.lists == 1
+        assert (reflector.lists, reflector.version) == (1, "5")
         await gone(kmock, first)
-        await watching(kmock, "/api/v1/nodes", count=2)
+        second = await watching(kmock, "/api/v1/nodes", count=2)
         assert reflector.lists == 2  # a fresh list, not the client's retry with the stale version
+        assert second.params.get("resourceVersion") == "..."  # the new list's version, not the expired 5
         assert set(reflector.cache) == {"node-b"}
         assert seen.empty()  # the re-list found nothing new
         await send(kmock, "DELETE", "/api/v1/nodes/node-b")
@@ -93,6 +100,44 @@ async def test_relist_after_410(kmock: kmock.KubernetesEmulator) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await api.close()
+
+
+async def test_a_watch_resumes_from_the_last_version_after_the_api_server_was_away(
+    kmock: kmock.KubernetesEmulator,
+) -> None:
+    declare(kmock)
+    relay = Relay(kmock.url.host or "127.0.0.1", kmock.url.port or 80)
+    await relay.start()
+    seen: asyncio.Queue[tuple[str, bool]] = asyncio.Queue()
+
+    async def on_change(key: str, old: Any, new: Any) -> None:
+        seen.put_nowait((key, new is not None))
+
+    api = client.ApiClient(client.Configuration(host=relay.url))
+    reflector = Reflector("nodes", client.CoreV1Api(api).list_node, on_change, backoff=(0.02, 0.2))
+    task = asyncio.create_task(reflector.run())
+    try:
+        await watching(kmock, "/api/v1/nodes")
+        await send(kmock, "POST", "/api/v1/nodes", versioned(node("node-b", "10.20.0.2"), "41"))
+        assert await asyncio.wait_for(seen.get(), 10) == ("node-b", True)
+        await until(lambda: reflector.watching)
+        await relay.cut()
+        await until(lambda: bool(reflector.last_error) and not reflector.watching)
+        await relay.resume()
+        resumed = await watching(kmock, "/api/v1/nodes", count=2)
+        assert resumed.params.get("resourceVersion") == "41"  # from where it was, not from a new list
+        assert reflector.lists == 1
+        await until(lambda: reflector.watching and not reflector.last_error)
+        assert seen.empty()  # what the resumed watch replayed was known already
+        await send(kmock, "POST", "/api/v1/nodes", versioned(node("node-c", "10.20.0.3"), "42"))
+        assert await asyncio.wait_for(seen.get(), 10) == ("node-c", True)
+        assert reflector.version == "42"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await api.close()
+        await relay.cut()
 
 
 async def test_node_objects_and_deletion_hook(kmock: kmock.KubernetesEmulator) -> None:

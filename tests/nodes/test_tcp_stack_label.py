@@ -4,39 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import kmock
 
 from contivctl.agent.agent import Agent
 from contivctl.agent.options import AgentOptions
-from contivctl.cni.generated.cni_pb2 import CNIReply, CNIRequest
-from contivctl.cni.server import SERVICE
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import API_DIR, Pods, vpp_interfaces
 from tests.agent.test_metrics import free_port
+from tests.cni.client import cni_call
 from tests.nodes.conftest import needs_root
 from tests.nodes.k8s_support import kubeconfig_for, send
 from tests.nodes.support import NODE
 from tests.nodes.test_k8s import declare
-
-
-async def cni(socket: str, command: str, cid: str, netns: str, pod: str) -> CNIReply:
-    async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
-        call = channel.unary_unary(
-            f"/{SERVICE}/{command}",
-            request_serializer=CNIRequest.SerializeToString,
-            response_deserializer=CNIReply.FromString,
-        )
-        request = CNIRequest(
-            version="1.1.0",
-            container_id=cid,
-            network_namespace=netns,
-            interface_name="eth0",
-            extra_arguments=f"K8S_POD_NAMESPACE=default;K8S_POD_NAME={pod};K8S_POD_UID=u-{pod}",
-        )
-        reply: CNIReply = await call(request, timeout=30)
-        return reply
 
 
 @needs_root
@@ -76,7 +56,7 @@ async def test_the_label_of_the_pod_in_kubernetes_decides_its_tcp_stack(
         wired = {}
         for name in ("web", "db"):
             cid = pods.cid()
-            reply = await cni(socket, "Add", cid, pods.netns(), name)
+            reply = await cni_call(socket, "Add", cid, pods.netns(), name)
             assert reply.result == 0, reply.error
             wired[name] = cid
         ifaces = await vpp_interfaces(emu_vpp(agent))
@@ -86,7 +66,7 @@ async def test_the_label_of_the_pod_in_kubernetes_decides_its_tcp_stack(
         tap_web = ifaces[naming.vpp_pod_if_name(wired["web"], "eth0")]
         assert [r.sw_if_index for r in rules] == [tap_web.sw_if_index]
         for name, cid in wired.items():
-            await cni(socket, "Delete", cid, "", name)
+            await cni_call(socket, "Delete", cid, "", name)
     finally:
         await agent.stop()
         pods.cleanup()

@@ -75,14 +75,25 @@ class Emulator:
         await self._server.serve_forever()
 
     async def restart(self) -> None:
-        """Like a VPP restart: every client is cut off, the kernel taps vanish, state starts over."""
+        """Like a VPP restart: every client is cut off, the kernel taps vanish, state starts over.
+
+        A real VPP's taps vanish as its process dies, before the new one
+        listens; so the socket refuses connections until the old taps are
+        gone, and a client that reconnects meets the restarted VPP and a
+        kernel without the old taps (not one of them still in a pod's
+        namespace, about to vanish under a resync that saw it).
+        """
+        listening = self._server is not None
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         self._drop_all()
-        # The fresh state first: a client reconnecting while the taps are being
-        # removed must meet the restarted VPP, not the old one.
         self.state = VppState.boot(self.nics)
         self.restarts += 1
         async with self.kernel_lock:
             await asyncio.to_thread(self.kernel.cleanup)
+        if listening:
+            await self.start()
 
     def _drop_all(self) -> None:
         for conn in list(self.connections):
