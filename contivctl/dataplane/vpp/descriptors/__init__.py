@@ -21,6 +21,11 @@ from contivctl.dataplane.vpp.descriptors.nat import (
     Nat44StaticMappingDescriptor,
 )
 from contivctl.dataplane.vpp.descriptors.neighbor import NeighborConfigDescriptor, NeighborDescriptor
+from contivctl.dataplane.vpp.descriptors.punt import (
+    ProxyArpInterfaceDescriptor,
+    ProxyArpRangeDescriptor,
+    PuntRedirectDescriptor,
+)
 from contivctl.dataplane.vpp.descriptors.services import (
     AppNamespaceDescriptor,
     DhcpClientDescriptor,
@@ -48,6 +53,9 @@ ALL_KINDS = (
     SessionLayerDescriptor,
     AppNamespaceDescriptor,
     DhcpClientDescriptor,
+    ProxyArpRangeDescriptor,
+    ProxyArpInterfaceDescriptor,
+    PuntRedirectDescriptor,
 )
 
 
@@ -77,6 +85,9 @@ __all__ = [
     "Nat44StaticMappingDescriptor",
     "NeighborConfigDescriptor",
     "NeighborDescriptor",
+    "ProxyArpInterfaceDescriptor",
+    "ProxyArpRangeDescriptor",
+    "PuntRedirectDescriptor",
     "RouteDescriptor",
     "SessionLayerDescriptor",
     "StnRuleDescriptor",
