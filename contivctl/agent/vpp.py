@@ -92,6 +92,11 @@ class VppParts:
             setup = await self._stolen(setup)
         host = self.host
         nics = await physical_nics(self.vpp)
+        if setup.eff.stn_mode and not nics:
+            raise STNError(
+                "STN mode, but VPP has no NIC: the NIC must be stolen (contivctl stn steal) before VPP starts, "
+                "or VPP skips it as a NIC Linux still uses"
+            )
         host_ips = await host_ipv4_addresses(host.netns, skip=(host.host_if, host.vswitch_if))
         return VswitchInputs(
             eff=setup.eff,
