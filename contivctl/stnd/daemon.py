@@ -4,8 +4,8 @@ It gives back (reverts) every stolen NIC:
 - on ``ReleaseInterface`` (that one);
 - on SIGTERM or SIGINT;
 - when the host interconnect's Linux end (``vpp1``, ``--watch-link``) goes
-  away or down after it was seen, or is not seen within ``--grace`` seconds
-  of a steal.
+  away after it was there, or down after it was up, or is not up within
+  ``--grace`` seconds of a steal.
 
 Why the link and not the agent: the NIC is VPP's, not the agent's. While VPP
 runs it forwards the node's traffic, whether the agent is up, restarting or
@@ -105,19 +105,30 @@ class LinkWatch:
         return None
 
     async def _run(self) -> None:
+        # A link that was there and is gone means VPP went away, even if it was never seen up: a VPP
+        # (or agent) that dies within a poll of making it must not wait out the grace. Down or without
+        # carrier counts only after it was up: a fresh TAP is down until it is brought up.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.grace
-        seen = False
+        there = up = False
         while True:
             problem = await self._state()
             if problem is None:
-                if not seen:
+                if not up:
                     log.info("%s is up: giving the NICs back as soon as it goes away", self.name)
-                seen = True
-            elif seen:
-                reason = problem
-                break
-            elif loop.time() >= deadline:
+                there = up = True
+            elif problem.endswith("is gone"):
+                if there:
+                    reason = problem
+                    break
+            else:
+                if not there:
+                    log.info("%s is there, not up yet (%s)", self.name, problem)
+                there = True
+                if up:
+                    reason = problem
+                    break
+            if not up and loop.time() >= deadline:
                 reason = f"{self.name} did not come up within {self.grace:g}s of the steal"
                 break
             await asyncio.sleep(self.interval)

@@ -28,6 +28,17 @@ GATEWAY = "192.168.77.1"
 NIC_IP = "192.168.77.5/24"
 
 
+async def given_back(nic: StandInNic, before: dict[str, Any], timeout: float = 20.0) -> None:
+    """Wait until the NIC is as it was; at the deadline fail with the difference."""
+    from tests.polling import until
+
+    try:
+        await until(lambda: nic.snapshot() == before, timeout=timeout)
+    except AssertionError:
+        assert nic.snapshot() == before
+        raise
+
+
 def sh(*args: str) -> str:
     return subprocess.run(list(args), check=True, capture_output=True, text=True).stdout
 

@@ -19,9 +19,8 @@ from contivctl.stn.client import STNClient
 from contivctl.testing.vppemu import running_emulator
 from tests.agent.support import API_DIR, vpp_interfaces
 from tests.nodes.support import HostSide, config, ip_json, routes, running_node
-from tests.polling import until
 from tests.stn.conftest import needs_root
-from tests.stn.support import GATEWAY, StandInNic, running_daemon
+from tests.stn.support import GATEWAY, StandInNic, given_back, running_daemon
 
 pytestmark = needs_root
 
@@ -57,7 +56,7 @@ async def test_steal_wire_and_give_back(nic: StandInNic, sockdir: Path, tap: boo
                     assert [op for op in record.ops if op.key in desired] == []
                     assert nic.addresses() == [] and not nic.is_up()  # VPP's, as long as the link lives
                 # The node took its items away, the host interconnect with them: the NIC is the kernel's again.
-                await until(lambda: nic.snapshot() == before, timeout=20)
+                await given_back(nic, before)
                 assert daemon.logged(f"{side.host_if} is gone")
     finally:
         subprocess.run(["ip", "link", "del", side.vswitch_if], check=False, capture_output=True)

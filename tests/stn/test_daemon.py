@@ -14,7 +14,7 @@ from contivctl.model import StolenRoute
 from contivctl.stn.client import STNClient
 from tests.polling import until
 from tests.stn.conftest import needs_root
-from tests.stn.support import GATEWAY, StandInNic, running_daemon, sh, start_daemon
+from tests.stn.support import GATEWAY, StandInNic, given_back, running_daemon, sh, start_daemon
 
 pytestmark = needs_root
 
@@ -47,7 +47,7 @@ async def test_steal_then_release_gives_back_exactly(nic: StandInNic, sockdir: P
         assert d.state_file.exists()
 
         await client.release(nic.nic)
-        await until(lambda: nic.snapshot() == before)
+        await given_back(nic, before)
         assert not d.state_file.exists()
         with pytest.raises(STNError, match="not stolen"):
             await client.info(nic.nic)
@@ -60,7 +60,7 @@ async def test_sigterm_gives_back(nic: StandInNic, sockdir: Path) -> None:
         assert _stolen_state(nic)
         assert d.stop(signal.SIGTERM) == 0
         assert not d.socket.exists()
-    await until(lambda: nic.snapshot() == before)
+    await given_back(nic, before)
 
 
 async def test_vpp_link_gone_gives_back(nic: StandInNic, sockdir: Path) -> None:
@@ -75,15 +75,28 @@ async def test_vpp_link_gone_gives_back(nic: StandInNic, sockdir: Path) -> None:
         await until(lambda: d.logged(f"{link} is up"))
         assert _stolen_state(nic)
         sh("ip", "-n", nic.host, "link", "del", link)
-        await until(lambda: nic.snapshot() == before)
+        await given_back(nic, before)
         assert d.logged(f"{link} is gone")
+
+
+async def test_vpp_link_gone_before_it_was_up_gives_back(nic: StandInNic, sockdir: Path) -> None:
+    """A VPP that dies right after making its TAP: the link was there, so its loss counts at once."""
+    before = nic.snapshot()
+    link = f"stn{nic.tag}v"
+    sh("ip", "-n", nic.host, "link", "add", link, "type", "veth", "peer", "name", f"stn{nic.tag}w")  # down
+    with running_daemon(nic, sockdir, watch_link=link) as d:  # the grace (30 s) is longer than the wait
+        await STNClient(str(d.socket)).steal(nic.nic)
+        await until(lambda: d.logged(f"{link} is there, not up yet"))
+        sh("ip", "-n", nic.host, "link", "del", link)
+        await given_back(nic, before, timeout=10)
+        assert d.logged(f"{link} is gone") and not d.logged("did not come up")
 
 
 async def test_vpp_link_never_up_gives_back_after_the_grace(nic: StandInNic, sockdir: Path) -> None:
     before = nic.snapshot()
     with running_daemon(nic, sockdir, watch_link=f"stn{nic.tag}v", grace=0.2) as d:
         await STNClient(str(d.socket)).steal(nic.nic)
-        await until(lambda: nic.snapshot() == before)
+        await given_back(nic, before)
         assert d.logged("did not come up within 0.2s")
 
 
@@ -98,7 +111,7 @@ async def test_a_restarted_daemon_still_knows_what_it_stole(nic: StandInNic, soc
         client = STNClient(str(again.socket))
         assert (await client.info()).addresses == stolen.addresses
         await client.release(nic.nic)
-        await until(lambda: nic.snapshot() == before)
+        await given_back(nic, before)
     finally:
         again.stop()
 
@@ -148,4 +161,19 @@ async def test_cli_steal_info_release(nic: StandInNic, sockdir: Path) -> None:
         assert released.returncode == 0, released.stderr
         missing = cli("info")
         assert missing.returncode == 1 and "no interface is stolen" in missing.stderr
-        await until(lambda: nic.snapshot() == before)
+        await given_back(nic, before)
+
+
+@pytest.mark.parametrize("how", ["StealInterface", "StealFirstNIC"])
+async def test_cli_steal_chooses_the_nic_from_the_config(nic: StandInNic, sockdir: Path, how: str) -> None:
+    before = nic.snapshot()
+    with running_daemon(nic, sockdir) as d:
+        conf = sockdir / "contiv.conf"
+        choice = f"stealInterface: {nic.nic}" if how == "StealInterface" else "stealFirstNIC: true"
+        conf.write_text(f"{choice}\nstnSocketFile: {d.socket}\n")
+        cmd = ["ip", "netns", "exec", nic.host, "python3", "-m", "contivctl", "stn", "steal", "--config", str(conf)]
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+        assert res.returncode == 0, res.stderr
+        assert _stolen_state(nic)
+        assert (await STNClient(str(d.socket)).info(nic.nic)).addresses[0] == ipaddress.IPv4Interface("192.168.77.5/24")
+    await given_back(nic, before)  # given back when the daemon stopped
