@@ -49,13 +49,14 @@ def _socket(args: argparse.Namespace) -> str:
 
 
 def _add_client_options(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: given before the subcommand (`contivctl stn --socket X steal`), the value stays
     p.add_argument(
         "--socket",
-        default=_env("CONTIV_STN_SOCKET"),
+        default=argparse.SUPPRESS,
         metavar="PATH",
         help=f"the daemon's socket (CONTIV_STN_SOCKET; default the config's STNSocketFile, else {DEFAULT_SOCKET})",
     )
-    p.add_argument("--config", default=_env("CONTIV_CONFIG"), metavar="FILE", help="agent config (CONTIV_CONFIG)")
+    p.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help="agent config (CONTIV_CONFIG)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

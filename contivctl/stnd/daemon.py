@@ -193,7 +193,10 @@ class Daemon(StnBase):
             if found is not None:
                 log.info("%s is stolen already", name)
                 return found
-            record = await channel.run(lambda c: nic.steal(c, name, dhcp))
+            taken = await channel.run(lambda c: nic.steal(c, name, dhcp))
+            if taken is None:
+                raise GRPCError(Status.NOT_FOUND, f"interface {name} not found")
+            record = taken
             if is_pci_address(record.pci_address):
                 driver = self.pci.driver_of(record.pci_address) or record.kernel_driver
                 record = attrs.evolve(record, pci_driver=driver)
@@ -271,8 +274,7 @@ class Daemon(StnBase):
         try:
             record = await self.steal(name, message.dhcp_enabled)
         except STNError as exc:
-            status = Status.NOT_FOUND if str(exc).endswith("not found") else Status.UNKNOWN
-            raise GRPCError(status, str(exc)) from None
+            raise GRPCError(Status.UNKNOWN, str(exc)) from None
         except ContivError as exc:
             raise GRPCError(Status.UNKNOWN, f"cannot steal {name}: {exc}") from None
         return to_reply(record.stolen())

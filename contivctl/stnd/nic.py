@@ -314,12 +314,15 @@ def _ignoring(ch: Channel, req: nlmsg.Request, what: str, *codes: int) -> bool:
     return True
 
 
-def steal(channels: Channels, name: str, dhcp: bool) -> NicRecord:
-    """Record ``name``'s state and take it away from the kernel's IP stack (raises STNError)."""
+def steal(channels: Channels, name: str, dhcp: bool) -> NicRecord | None:
+    """Record ``name``'s state and take it away from the kernel's IP stack; None when there is no such link.
+
+    Raises STNError when the kernel refuses a step (what was done is undone first).
+    """
     ch = channels("")
     found = link_flags(ch, name)
     if found is None:
-        raise STNError(f"interface {name} not found")
+        return None
     index, flags = found
     driver, bus = driver_info_here(name)
     record = NicRecord(
