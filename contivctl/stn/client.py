@@ -1,24 +1,25 @@
 """The agent's (and ``contivctl stn steal``'s) client of the STN daemon.
 
-Each call opens its own connection: the daemon is asked a handful of times
-in a node's life, and a connection kept open would only be one more thing
-to notice breaking. Every failure is an STNError naming the socket, so a
-node that cannot start in STN mode says where it looked.
+Each call opens its own ``grpc.aio`` channel to the daemon's unix socket
+(``unix:<path>``): the daemon is asked a handful of times in a node's life,
+and a connection kept open would only be one more thing to notice
+breaking. Every failure is an STNError naming the socket, so a node that
+cannot start in STN mode says where it looked: a daemon that cannot be
+reached (gRPC's UNAVAILABLE) or does not answer in time says so; any other
+status is the daemon's answer, with its message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
-from grpclib.client import Channel
-from grpclib.exceptions import GRPCError, StreamTerminatedError
+import grpc
 
 from contivctl.errors import STNError
 from contivctl.model import StolenInterface
-from contivctl.stn.generated.stn import StnReply, StnRequest, StnStub
-from contivctl.stn.wire import from_reply
+from contivctl.stn.generated.stn_pb2 import STNReply, STNRequest
+from contivctl.stn.wire import INFO, RELEASE, SERVICE, STEAL, from_reply
 
 log = logging.getLogger(__name__)
 
@@ -31,32 +32,36 @@ class STNClient:
         #: a steal or release may wait for a PCI driver to bind and a link to come back
         self.timeout = timeout
 
-    async def _call(self, what: str, call: Callable[[StnStub], Awaitable[StnReply]]) -> StnReply:
-        channel = Channel(path=self.socket_path)
-        try:
-            return await call(StnStub(channel, timeout=self.timeout))
-        except GRPCError as exc:
-            raise STNError(f"STN daemon ({self.socket_path}): {what}: {exc.message or exc.status.name}") from None
-        except (OSError, StreamTerminatedError, TimeoutError) as exc:
-            raise STNError(f"no STN daemon answers on {self.socket_path} ({what}): {exc}") from None
-        finally:
-            channel.close()
+    async def _call(self, what: str, method: str, request: STNRequest) -> STNReply:
+        async with grpc.aio.insecure_channel(f"unix:{self.socket_path}") as channel:
+            call = channel.unary_unary(
+                f"/{SERVICE}/{method}",
+                request_serializer=STNRequest.SerializeToString,
+                response_deserializer=STNReply.FromString,
+            )
+            try:
+                reply: STNReply = await call(request, timeout=self.timeout)
+            except grpc.aio.AioRpcError as exc:
+                code, details = exc.code(), exc.details()
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    raise STNError(f"no STN daemon answers on {self.socket_path} ({what}): {details}") from None
+                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise STNError(
+                        f"the STN daemon on {self.socket_path} did not answer within {self.timeout:g}s ({what})"
+                    ) from None
+                raise STNError(f"STN daemon ({self.socket_path}): {what}: {details or code.name}") from None
+            return reply
 
     async def steal(self, name: str, *, dhcp: bool = False) -> StolenInterface:
-        reply = await self._call(
-            f"steal {name}", lambda s: s.steal_interface(StnRequest(interface_name=name, dhcp_enabled=dhcp))
-        )
+        reply = await self._call(f"steal {name}", STEAL, STNRequest(interface_name=name, dhcp_enabled=dhcp))
         return from_reply(name, reply)
 
     async def release(self, name: str) -> None:
-        await self._call(f"release {name}", lambda s: s.release_interface(StnRequest(interface_name=name)))
+        await self._call(f"release {name}", RELEASE, STNRequest(interface_name=name))
 
     async def info(self, name: str = "") -> StolenInterface:
         """What was stolen as ``name`` ("" = the first interface stolen)."""
-        reply = await self._call(
-            f"stolen interface {name or '(first)'}",
-            lambda s: s.stolen_interface_info(StnRequest(interface_name=name)),
-        )
+        reply = await self._call(f"stolen interface {name or '(first)'}", INFO, STNRequest(interface_name=name))
         return from_reply(name, reply)
 
     async def wait_info(self, name: str = "", *, wait: float = 30.0, step: float = 0.5) -> StolenInterface:

@@ -1,6 +1,9 @@
-"""A stolen interface as the STN protocol carries it, both ways.
+"""The STN protocol's names, and a stolen interface as the protocol carries it, both ways.
 
-The reply is text (``"192.168.16.5/24"``, ``""`` for the default route's
+The service and its methods are the original's (``proto/stn.proto``); both
+the daemon's method table and the client's calls are written by hand from
+these names (the messages are generated, ``contivctl/stn/generated``). The
+reply is text (``"192.168.16.5/24"``, ``""`` for the default route's
 destination); inside contivctl it is a ``StolenInterface`` with typed
 addresses, parsed once here so that nothing downstream parses text again.
 """
@@ -11,16 +14,24 @@ import ipaddress
 
 from contivctl.errors import STNError
 from contivctl.model import StolenInterface, StolenRoute
-from contivctl.stn.generated.stn import StnReply, StnReplyRoute
+from contivctl.stn.generated.stn_pb2 import STNReply
+
+#: the service's full name: the method paths are /stn.STN/<method>, as in the original protocol
+SERVICE = "stn.STN"
+#: its methods, each taking an STNRequest and answering an STNReply
+STEAL = "StealInterface"
+RELEASE = "ReleaseInterface"
+INFO = "StolenInterfaceInfo"
+METHODS = (STEAL, RELEASE, INFO)
 
 
-def to_reply(stolen: StolenInterface) -> StnReply:
-    return StnReply(
+def to_reply(stolen: StolenInterface) -> STNReply:
+    return STNReply(
         result=0,
         pci_address=stolen.pci_address,
         ip_addresses=[str(a) for a in stolen.addresses],
         routes=[
-            StnReplyRoute(
+            STNReply.Route(
                 destination_subnet="" if r.dst is None else str(r.dst),
                 next_hop_ip="" if r.via is None else str(r.via),
             )
@@ -30,7 +41,7 @@ def to_reply(stolen: StolenInterface) -> StnReply:
     )
 
 
-def from_reply(name: str, reply: StnReply) -> StolenInterface:
+def from_reply(name: str, reply: STNReply) -> StolenInterface:
     """The interface ``name`` as ``reply`` describes it; STNError when the reply says failure or is not readable."""
     if reply.result != 0:
         raise STNError(f"the STN daemon could not tell of {name or 'the stolen interface'}: {reply.error}")

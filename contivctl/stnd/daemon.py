@@ -18,6 +18,11 @@ back instead of staying unreachable.
 
 What is stolen is kept in ``--state-file`` too, so a restarted daemon still
 knows what to give back and what to tell the agent.
+
+The service is served by gRPC's C core (``grpc.aio``), its method table
+written by hand (``method_handlers``) from the messages generated of
+``proto/stn.proto``; a failure is a gRPC status with a message, as the
+original's server answers.
 """
 
 from __future__ import annotations
@@ -27,21 +32,22 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
-from grpclib.const import Status
-from grpclib.exceptions import GRPCError
-from grpclib.server import Server
+import grpc
 
 from contivctl.dataplane.linux import channel
 from contivctl.errors import ContivError, STNError
-from contivctl.stn.generated.stn import StnBase, StnReply, StnRequest
-from contivctl.stn.wire import to_reply
+from contivctl.stn.generated.stn_pb2 import STNReply, STNRequest
+from contivctl.stn.wire import INFO, RELEASE, SERVICE, STEAL, to_reply
 from contivctl.stnd import nic
 from contivctl.stnd.pci import SYSFS_PCI, PciDevices, is_pci_address
 
@@ -51,6 +57,19 @@ DEFAULT_SOCKET = "/var/run/contiv/stn.sock"
 DEFAULT_STATE = "/var/run/contiv/stn-state.json"
 #: how long a NIC bound to its driver again may take to show up as a link
 LINK_RETURN_WAIT = 10.0
+#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
+MAX_SOCKET_PATH = 107
+#: the private directory the socket is bound in first, beside its path (see SocketServer)
+PRIVATE_BIND = "/.XXXXXXXX/s"
+
+
+class StatusError(Exception):
+    """A call's failure as the gRPC status the client reads (``grpc.StatusCode``, message)."""
+
+    def __init__(self, code: Any, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @attrs.frozen
@@ -136,7 +155,7 @@ class LinkWatch:
         await self._lost(reason)
 
 
-class Daemon(StnBase):
+class Daemon:
     """The ``stn.STN`` service and the record of stolen NICs, in the order stolen."""
 
     def __init__(self, opts: DaemonOptions) -> None:
@@ -178,11 +197,11 @@ class Daemon(StnBase):
     def _find(self, name: str) -> nic.NicRecord:
         if not name:
             if not self.records:
-                raise GRPCError(Status.NOT_FOUND, "no interface is stolen")
+                raise StatusError(grpc.StatusCode.NOT_FOUND, "no interface is stolen")
             return next(iter(self.records.values()))
         found = self.records.get(name)
         if found is None:
-            raise GRPCError(Status.NOT_FOUND, f"interface {name} is not stolen")
+            raise StatusError(grpc.StatusCode.NOT_FOUND, f"interface {name} is not stolen")
         return found
 
     # -- stealing and giving back -----------------------------------------------------
@@ -195,7 +214,7 @@ class Daemon(StnBase):
                 return found
             taken = await channel.run(lambda c: nic.steal(c, name, dhcp))
             if taken is None:
-                raise GRPCError(Status.NOT_FOUND, f"interface {name} not found")
+                raise StatusError(grpc.StatusCode.NOT_FOUND, f"interface {name} not found")
             record = taken
             if is_pci_address(record.pci_address):
                 driver = self.pci.driver_of(record.pci_address) or record.kernel_driver
@@ -267,64 +286,111 @@ class Daemon(StnBase):
 
     # -- the service -------------------------------------------------------------------
 
-    async def steal_interface(self, message: StnRequest) -> StnReply:
+    async def steal_interface(self, message: STNRequest) -> STNReply:
         name = message.interface_name
         if not name:
-            raise GRPCError(Status.INVALID_ARGUMENT, "no interface name given")
+            raise StatusError(grpc.StatusCode.INVALID_ARGUMENT, "no interface name given")
         try:
             record = await self.steal(name, message.dhcp_enabled)
         except STNError as exc:
-            raise GRPCError(Status.UNKNOWN, str(exc)) from None
+            raise StatusError(grpc.StatusCode.UNKNOWN, str(exc)) from None
         except ContivError as exc:
-            raise GRPCError(Status.UNKNOWN, f"cannot steal {name}: {exc}") from None
+            raise StatusError(grpc.StatusCode.UNKNOWN, f"cannot steal {name}: {exc}") from None
         return to_reply(record.stolen())
 
-    async def release_interface(self, message: StnRequest) -> StnReply:
+    async def release_interface(self, message: STNRequest) -> STNReply:
         try:
             await self.release(message.interface_name)
         except ContivError as exc:
-            raise GRPCError(Status.UNKNOWN, str(exc)) from None
-        return StnReply(result=0)
+            raise StatusError(grpc.StatusCode.UNKNOWN, str(exc)) from None
+        return STNReply(result=0)
 
-    async def stolen_interface_info(self, message: StnRequest) -> StnReply:
+    async def stolen_interface_info(self, message: STNRequest) -> STNReply:
         return to_reply(self._find(message.interface_name).stolen())
 
 
+Method = Callable[[STNRequest], Awaitable[STNReply]]
+
+
+def _handler(method: Method) -> Any:
+    """A unary method handler: the request decoded, the answer encoded, a StatusError as the status."""
+
+    async def handle(message: STNRequest, context: Any) -> Any:
+        try:
+            return await method(message)
+        except StatusError as exc:
+            await context.abort(exc.code, exc.message)
+
+    return grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=STNRequest.FromString, response_serializer=STNReply.SerializeToString
+    )
+
+
+def method_handlers(service: Daemon) -> dict[str, Any]:
+    """The methods of ``stn.STN`` by name, as in the original protocol."""
+    return {
+        STEAL: _handler(service.steal_interface),
+        RELEASE: _handler(service.release_interface),
+        INFO: _handler(service.stolen_interface_info),
+    }
+
+
 class SocketServer:
-    """The service on a unix socket only root may use: parent made 0700 if missing, the socket 0600."""
+    """The service on a unix socket only root may use: parent made 0700 if missing, the socket 0600.
+
+    gRPC's C core binds the socket itself, with the process's umask; so it
+    binds in a fresh directory beside the path that only root can enter, the
+    socket is made 0600 there and only then linked to its path: it is never
+    reachable by others, from the moment it exists. ``link`` (unlike
+    ``rename``) never replaces a socket that appeared at the path meanwhile.
+    A stale socket (nobody listening) is replaced; a live one, or a file
+    that is not a socket, is refused.
+    """
 
     def __init__(self, service: Daemon, path: str) -> None:
         self.path = Path(path)
         self._service = service
-        self._server: Server | None = None
+        self._server: Any = None
         self._inode: int | None = None
 
     async def start(self) -> None:
+        # the socket is bound in a private directory beside the path first: both must fit a socket address
+        longest = len(os.fsencode(self.path.parent)) + len(PRIVATE_BIND)
+        if max(longest, len(os.fsencode(self.path))) > MAX_SOCKET_PATH:
+            raise STNError(
+                f"cannot serve STN on {self.path}: AF_UNIX path too long "
+                f"(its directory's path may have at most {MAX_SOCKET_PATH - len(PRIVATE_BIND)} bytes)"
+            )
         parent = self.path.parent
         try:
             if not parent.exists():
                 parent.mkdir(mode=0o700, parents=True)
                 os.chmod(parent, 0o700)  # whatever the umask made of it
             self._remove_stale()
+            private = Path(tempfile.mkdtemp(prefix=".", dir=parent))  # mode 0700
         except OSError as exc:
             raise STNError(f"cannot serve STN on {self.path}: {exc.strerror or exc}") from None
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        bound = private / "s"
+        server = grpc.aio.server()
         try:
-            # the socket file takes the socket inode's mode at bind: never reachable by others
-            os.fchmod(sock.fileno(), 0o600)
+            server.add_registered_method_handlers(SERVICE, method_handlers(self._service))
             try:
-                sock.bind(str(self.path))
+                server.add_insecure_port(f"unix:{bound}")
+            except RuntimeError as exc:
+                raise STNError(f"cannot serve STN on {self.path}: {exc}") from None
+            os.chmod(bound, 0o600)
+            await server.start()
+            try:
+                os.link(bound, self.path)
+            except FileExistsError:
+                raise STNError(f"another STN daemon serves {self.path}; not taking it over") from None
             except OSError as exc:
                 raise STNError(f"cannot serve STN on {self.path}: {exc.strerror or exc}") from None
-            os.chmod(self.path, 0o600)
-            sock.setblocking(False)
-            server = Server([self._service])
-            await server.start(sock=sock)
         except BaseException:
-            sock.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            await server.stop(None)
             raise
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
         self._inode = os.stat(self.path).st_ino
         self._server = server
         log.info("STN daemon listening on %s", self.path)
@@ -352,8 +418,8 @@ class SocketServer:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close()
-        await server.wait_closed()
+        await server.stop(None)
+        # remove the socket only if it is still ours (a newer daemon may have replaced it)
         with contextlib.suppress(FileNotFoundError):
             if os.lstat(self.path).st_ino == self._inode:
                 self.path.unlink()

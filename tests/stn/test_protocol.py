@@ -10,13 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 
 from contivctl.errors import STNError
 from contivctl.model import StolenInterface, StolenRoute
-from contivctl.stn.generated.stn import StnBase, StnReply, StnReplyRoute, StnRequest
-from contivctl.stn.wire import from_reply, to_reply
-from contivctl.stnd.daemon import Daemon, DaemonOptions, SocketServer
+from contivctl.stn.client import STNClient
+from contivctl.stn.generated import stn_pb2
+from contivctl.stn.generated.stn_pb2 import STNReply, STNRequest
+from contivctl.stn.wire import METHODS, SERVICE, from_reply, to_reply
+from contivctl.stnd.daemon import Daemon, DaemonOptions, SocketServer, method_handlers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,25 +32,32 @@ def test_committed_generated_code_is_what_the_proto_gives_today() -> None:
 
 
 def test_method_paths_and_field_numbers_are_the_originals() -> None:
-    class Service(StnBase):
-        pass
-
-    assert set(Service().__mapping__()) == {
+    assert {f"/{SERVICE}/{name}" for name in method_handlers(Daemon(DaemonOptions(state_file="")))} == {
         "/stn.STN/StealInterface",
         "/stn.STN/ReleaseInterface",
         "/stn.STN/StolenInterfaceInfo",
     }
+    # the hand-written table is the .proto's service: its name, methods and message types
+    service = stn_pb2.DESCRIPTOR.services_by_name["STN"]
+    assert service.full_name == SERVICE
+    assert [(m.name, m.input_type.full_name, m.output_type.full_name) for m in service.methods] == [
+        (name, "stn.STNRequest", "stn.STNReply") for name in METHODS
+    ]
     # bytes as the original's Go code encodes them (field number << 3 | wire type)
-    assert bytes(StnRequest(interface_name="eth1", dhcp_enabled=True)) == b"\x0a\x04eth1\x10\x01"
-    reply = StnReply(
+    request = STNRequest(interface_name="eth1", dhcp_enabled=True)
+    assert request.SerializeToString() == b"\x0a\x04eth1\x10\x01"
+    assert STNRequest.FromString(b"\x0a\x04eth1\x10\x01") == request
+    reply = STNReply(
         result=1,
         error="e",
         pci_address="p",
         ip_addresses=["a"],
-        routes=[StnReplyRoute(destination_subnet="d", next_hop_ip="n")],
+        routes=[STNReply.Route(destination_subnet="d", next_hop_ip="n")],
         kernel_driver="k",
     )
-    assert bytes(reply) == b"\x08\x01\x12\x01e\x1a\x01p\x22\x01a\x2a\x06\x0a\x01d\x12\x01n\x32\x01k"
+    wire = b"\x08\x01\x12\x01e\x1a\x01p\x22\x01a\x2a\x06\x0a\x01d\x12\x01n\x32\x01k"
+    assert reply.SerializeToString() == wire
+    assert STNReply.FromString(wire) == reply
 
 
 def test_reply_round_trip_and_the_default_route_as_the_original_writes_it() -> None:
@@ -67,9 +77,9 @@ def test_reply_round_trip_and_the_default_route_as_the_original_writes_it() -> N
     reply.routes[0].destination_subnet = "0.0.0.0/0"
     assert from_reply("eth1", reply) == stolen
     with pytest.raises(STNError, match="not IPv4"):
-        from_reply("eth1", StnReply(ip_addresses=["fd00::5/64"]))
+        from_reply("eth1", STNReply(ip_addresses=["fd00::5/64"]))
     with pytest.raises(STNError, match="boom"):
-        from_reply("eth1", StnReply(result=1, error="boom"))
+        from_reply("eth1", STNReply(result=1, error="boom"))
 
 
 @pytest.mark.parametrize(
@@ -82,8 +92,8 @@ def test_reply_round_trip_and_the_default_route_as_the_original_writes_it() -> N
     ],
 )
 def test_gateway_and_the_made_up_one(address: str, routes: list[tuple[str, str]], gateway: str | None) -> None:
-    reply = StnReply(
-        ip_addresses=[address], routes=[StnReplyRoute(destination_subnet=d, next_hop_ip=n) for d, n in routes]
+    reply = STNReply(
+        ip_addresses=[address], routes=[STNReply.Route(destination_subnet=d, next_hop_ip=n) for d, n in routes]
     )
     found = from_reply("eth1", reply).gateway
     assert (str(found) if found else None) == gateway
@@ -99,9 +109,14 @@ async def test_socket_private_parent_made_stale_one_replaced(tmp_path: Path) -> 
     other = tmp_path / "fresh" / "stn.sock"
     for where in (path, other):
         server = SocketServer(Daemon(DaemonOptions(socket=str(where), state_file="")), str(where))
-        await server.start()
+        umask = os.umask(0)  # the most open the process could make it: the socket is 0600 whatever
+        try:
+            await server.start()
+        finally:
+            os.umask(umask)
         try:
             assert stat.S_IMODE(os.stat(where).st_mode) == 0o600
+            assert os.listdir(where.parent) == ["stn.sock"]  # the private directory it was bound in is gone
             with pytest.raises(STNError, match="another STN daemon"):
                 await SocketServer(Daemon(DaemonOptions(state_file="")), str(where)).start()
         finally:
@@ -113,3 +128,39 @@ async def test_socket_private_parent_made_stale_one_replaced(tmp_path: Path) -> 
     with pytest.raises(STNError, match="not a socket"):
         await SocketServer(Daemon(DaemonOptions(state_file="")), str(path)).start()
     assert path.read_text() == "not a socket"
+
+
+async def test_failures_travel_as_the_originals_status_codes(sockdir: Path) -> None:
+    """What the original's clients look at: the status and its message (nothing here needs root or a NIC)."""
+    path = sockdir / "stn.sock"
+    server = SocketServer(Daemon(DaemonOptions(socket=str(path), state_file="", watch_link="")), str(path))
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"unix:{path}") as channel:
+
+            async def call(method: str, name: str) -> tuple[grpc.StatusCode, str]:
+                stub = channel.unary_unary(
+                    f"/{SERVICE}/{method}",
+                    request_serializer=STNRequest.SerializeToString,
+                    response_deserializer=STNReply.FromString,
+                )
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await stub(STNRequest(interface_name=name), timeout=10)
+                return caught.value.code(), caught.value.details()
+
+            assert await call("StealInterface", "") == (grpc.StatusCode.INVALID_ARGUMENT, "no interface name given")
+            assert await call("StolenInterfaceInfo", "") == (grpc.StatusCode.NOT_FOUND, "no interface is stolen")
+            assert await call("ReleaseInterface", "eth9") == (grpc.StatusCode.NOT_FOUND, "interface eth9 is not stolen")
+        with pytest.raises(STNError, match=r"STN daemon \(.*\): stolen interface eth9: interface eth9 is not stolen"):
+            await STNClient(str(path)).info("eth9")
+    finally:
+        await server.stop()
+    with pytest.raises(STNError, match="no STN daemon answers on"):
+        await STNClient(str(path), timeout=5).info()
+
+
+async def test_a_socket_path_too_long_for_a_unix_address_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / ("d" * 100) / "stn.sock"
+    with pytest.raises(STNError, match="AF_UNIX path too long"):
+        await SocketServer(Daemon(DaemonOptions(state_file="")), str(path)).start()
+    assert not path.parent.exists()
