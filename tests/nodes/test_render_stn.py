@@ -142,3 +142,10 @@ def test_stn_mode_does_not_change_at_run_time() -> None:
         by_entry.reconfigured(NodeConfig(), None)
     kept = by_entry.reconfigured(NodeConfig(steal_interface="eth1", nat_external_traffic=True), None)
     assert kept.stolen == STOLEN and kept.plan.node_ip == ipaddress.IPv4Interface("10.20.0.5/24")
+
+
+def test_services_see_the_host_through_stns_interconnect() -> None:
+    """A node forwarding Services: the interconnect STN mode builds is NAT inside and outside, as outside STN."""
+    items = render_vswitch_base(attrs.evolve(inputs(), services=True))
+    assert "vpp/interface/tap-vpp2" in items
+    assert items["vpp/nat44/interface/tap-vpp2"] == vpp.Nat44Interface(interface="tap-vpp2", inside=True, outside=True)
