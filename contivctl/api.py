@@ -164,9 +164,8 @@ class ContivAPI:
         return other_nics(self._view().inputs)
 
     def get_host_interconnect_if_name(self) -> str:
-        """VPP's end of the host interconnect ("" in STN mode, which has none)."""
-        inputs = self._view().inputs
-        return "" if inputs.eff.stn_mode else host_interconnect_if_name(inputs)
+        """VPP's end of the host interconnect (in STN mode too: unnumbered to the main NIC)."""
+        return host_interconnect_if_name(self._view().inputs)
 
     def get_vxlan_bvi_if_name(self) -> str:
         """The VXLAN BVI ("" in L2 mode, which has no overlay)."""

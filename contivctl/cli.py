@@ -299,6 +299,22 @@ def _add_install_cni_command(sub: Any) -> None:
     p.set_defaults(handler=install_cni.run)
 
 
+# -- stn -------------------------------------------------------------------------------
+
+
+def _add_stn_command(sub: Any) -> None:
+    from contivctl.stnd import command
+
+    p = sub.add_parser(
+        "stn",
+        help="the STN daemon: steal the node's NIC for VPP, give it back when VPP goes away",
+        description="Serve the STN protocol on STNSocketFile: steal a NIC (record and flush its addresses and "
+        "routes, set it down) so that VPP can take it, and give it back exactly as it was on release, on "
+        "SIGTERM/SIGINT, and when the host interconnect's link goes away. See docs/stn.md.",
+    )
+    command.add_arguments(p)
+
+
 # -- demo --------------------------------------------------------------------------------
 
 
@@ -543,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspection.add_commands(sub, _count)
     _add_demo_command(sub)
     _add_install_cni_command(sub)
+    _add_stn_command(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ showing a traceback::
     │   └── RecordError        a value under allocatedIDs/ is not a node record
     ├── DemoError            the demo could not build or check its cluster (contivctl.demo.sh)
     │   └── PluginUnavailable  contiv-cni is not built and cannot be (no Go) (contivctl.demo.cni_binary)
+    ├── STNError             the STN daemon is not there, or could not steal, give back or tell of a NIC
     └── DataplaneError       the dataplane could not be reached or refused a change
         ├── VPPError         anything between the agent and VPP's binary API
         │   ├── VPPIncompatible    VPP lacks messages the driver needs, or has other CRCs
@@ -123,6 +124,10 @@ class NodeIDUnavailable(ClusterError):
 
 class RecordError(ClusterError):
     """A value under ``allocatedIDs/`` that is not a node record."""
+
+
+class STNError(ContivError):
+    """Stealing the NIC failed, or the STN daemon cannot say what it stole: the node has no node IP."""
 
 
 class DataplaneError(ContivError):

@@ -183,3 +183,63 @@ class EndpointSlice:
     @property
     def service_ref(self) -> ServiceRef:
         return ServiceRef(self.namespace, self.service)
+
+
+# -- STN: what the STN daemon stole -------------------------------------------------
+
+
+@attrs.frozen
+class StolenRoute:
+    """A route that went out of the stolen NIC: ``dst`` None is the default route, ``via`` None a link route."""
+
+    dst: ipaddress.IPv4Network | None
+    via: ipaddress.IPv4Address | None = None
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return self.dst if self.dst is not None else ipaddress.IPv4Network("0.0.0.0/0")
+
+
+@attrs.frozen
+class StolenInterface:
+    """What the NIC had in Linux before the STN daemon took it for VPP (the daemon's StolenInterfaceInfo).
+
+    Its first address is the node IP; VPP's NIC gets the addresses and the
+    routes with a gateway, the host stack the same routes through VPP.
+    """
+
+    name: str
+    addresses: tuple[ipaddress.IPv4Interface, ...]
+    routes: tuple[StolenRoute, ...] = ()
+    #: "" when the NIC is no PCI device (a veth)
+    pci_address: str = ""
+    kernel_driver: str = ""
+
+    @property
+    def node_ip(self) -> ipaddress.IPv4Interface | None:
+        return self.addresses[0] if self.addresses else None
+
+    @property
+    def default_gateway(self) -> ipaddress.IPv4Address | None:
+        """The next hop of the stolen default route, if there was one."""
+        return next((r.via for r in self.routes if r.network.prefixlen == 0 and r.via is not None), None)
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address | None:
+        """Where the host stack sends what goes through VPP: the default gateway, else a made-up one.
+
+        Without a default route any address of the node's subnet other than
+        its own will do, because VPP answers ARP for the whole subnet: the
+        first host address, or the last when the node has the first (the
+        rule of the original's later versions). None when the subnet has no
+        address to spare (/31, /32).
+        """
+        found = self.default_gateway
+        ip = self.node_ip
+        if found is not None or ip is None:
+            return found
+        net = ip.network
+        if net.num_addresses < 4:
+            return None
+        first = net.network_address + 1
+        return first if first != ip.ip else net.broadcast_address - 1

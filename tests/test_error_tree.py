@@ -24,6 +24,7 @@ OWN_TREES = ("contivctl.reconcile", "contivctl.testing")
 #: once one has joined, so that the entry goes.
 OUTSIDE: dict[str, str] = {
     "contivctl.cni.server.StatusError": "the gRPC status a CNI call ends with: raised and caught inside the server",
+    "contivctl.stnd.daemon.StatusError": "the gRPC status an STN call ends with: raised and caught inside the daemon",
 }
 
 #: ContivError subclasses not drawn yet, likewise.

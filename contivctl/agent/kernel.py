@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from contivctl.dataplane.linux import kernel_descriptors
-from contivctl.errors import ContivError
+from contivctl.errors import ConfigError, ConfigProblem, ContivError
 from contivctl.events import Post
 from contivctl.ipam import NodeSetup
 from contivctl.reconcile.descriptor import Descriptor
@@ -45,6 +45,11 @@ class KernelParts:
         return None
 
     async def inputs(self, setup: NodeSetup) -> VswitchInputs:
+        if setup.eff.stn_mode:  # there is no VPP to hand a stolen NIC to
+            key = "StealInterface" if setup.eff.steal_interface else "StealFirstNIC"
+            raise ConfigError(
+                [ConfigProblem(key, "STN needs the VPP dataplane: the kernel dataplane keeps the NIC in Linux")]
+            )
         return VswitchInputs(
             eff=setup.eff, plan=setup.plan, dhcp_gateway=setup.dhcp_gateway, host_netns=self.vswitch_netns
         )

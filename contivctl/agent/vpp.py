@@ -2,8 +2,9 @@
 
 What only this flavour has: the connection to VPP (awaited at start,
 followed across VPP restarts with a full resync), packet tracing, the NICs
-VPP found at boot and the host stack's addresses as inputs, and DHCP
-leases of VPP's clients, which arrive as events.
+VPP found at boot and the host stack's addresses as inputs, DHCP leases of
+VPP's clients, which arrive as events, and in STN mode what the STN daemon
+stole (asked once at start: the node IP and gateway come from it).
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from contivctl.dataplane.vpp.dhcp import on_leases
 from contivctl.dataplane.vpp.natsessions import IdleSessionSweeper, IdleTimeouts, SweepObserver
 from contivctl.dataplane.vpp.nics import physical_nics
 from contivctl.dataplane.vpp.trace import enable_packet_trace
-from contivctl.errors import VPPError
+from contivctl.errors import STNError, VPPError
 from contivctl.events import DhcpLeased, Post, Resync
-from contivctl.ipam import NodeSetup
+from contivctl.ipam import NodeSetup, node_setup
 from contivctl.reconcile.descriptor import Descriptor
 from contivctl.render import naming
 from contivctl.render import vpp as vpp_render
 from contivctl.render.inputs import VswitchInputs
 from contivctl.render.renderers import Renderers
+from contivctl.stn.client import STNClient
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class VppParts:
         packet_trace: bool = False,
         wait: float | None = None,
         idle_nat: IdleTimeouts | None = None,
+        stn_wait: float = 30.0,
     ) -> None:
         self.vpp = vpp
         self.host = host or HostStack()
@@ -70,6 +73,8 @@ class VppParts:
         self._packet_trace = packet_trace
         #: how long the start waits for VPP (None: as long as it takes, as a node must)
         self._wait = wait
+        #: how long the start asks the STN daemon again while it does not answer (it may start with the agent)
+        self._stn_wait = stn_wait
         self._tracing: asyncio.Task[None] | None = None
         #: CleanupIdleNATSessions: swept every "other" timeout, as the original did
         self.nat_sweeper = IdleSessionSweeper(vpp, idle_nat, idle_nat.other) if idle_nat else None
@@ -89,8 +94,15 @@ class VppParts:
 
     async def inputs(self, setup: NodeSetup) -> VswitchInputs:
         """The setup plus the NICs VPP has and the host's addresses that VPP routes back."""
+        if setup.eff.stn_mode:
+            setup = await self._stolen(setup)
         host = self.host
         nics = await physical_nics(self.vpp)
+        if setup.eff.stn_mode and not nics:
+            raise STNError(
+                "STN mode, but VPP has no NIC: the NIC must be stolen (contivctl stn steal) before VPP starts, "
+                "or VPP skips it as a NIC Linux still uses"
+            )
         host_ips = await host_ipv4_addresses(host.netns, skip=(host.host_if, host.vswitch_if))
         return VswitchInputs(
             eff=setup.eff,
@@ -101,7 +113,33 @@ class VppParts:
             host_netns=host.netns,
             host_if=host.host_if,
             vswitch_if=host.vswitch_if,
+            stolen=setup.stolen,
         )
+
+    async def _stolen(self, setup: NodeSetup) -> NodeSetup:
+        """The setup with the node IP and gateway of the NIC the STN daemon stole (raises STNError)."""
+        eff = setup.eff
+        name = eff.steal_interface  # "" with StealFirstNIC: the daemon answers for the first NIC it stole
+        client = STNClient(eff.config.stn_socket_file)
+        stolen = await client.wait_info(name, wait=self._stn_wait)
+        what = name or "the stolen NIC"
+        stolen = attrs.evolve(stolen, name=name)
+        if stolen.node_ip is None:
+            raise STNError(f"{what} had no IPv4 address when it was stolen: in STN mode that address is the node IP")
+        if stolen.gateway is None:
+            raise STNError(
+                f"{what} ({stolen.node_ip}) had no default route, and its subnet has no address to spare "
+                "for a gateway of the host stack"
+            )
+        log.info(
+            "STN: %s stolen with %s, gateway %s (%s)",
+            what,
+            ", ".join(str(a) for a in stolen.addresses),
+            stolen.gateway,
+            "its default route" if stolen.default_gateway is not None else "made up in its subnet",
+        )
+        crd = eff.node if eff.source == "crd" else None
+        return node_setup(eff.config, eff.node_name, setup.plan.node_id, crd=crd, stolen=stolen)
 
     def follow(self, post: Post) -> None:
         """Leases become ``DhcpLeased``; a VPP that lost its configuration gets it back by a full resync."""

@@ -106,7 +106,13 @@ def validate(
     file as a whole.
     """
     ctx = _Context(cfg, frozenset(failed), spelled or {})
-    return [*_global_problems(ctx), *_ipam_problems(ctx), *_node_ip_problems(ctx, node), *_node_problems(ctx)]
+    return [
+        *_global_problems(ctx),
+        *_ipam_problems(ctx),
+        *_node_ip_problems(ctx, node),
+        *_node_problems(ctx),
+        *_stn_problems(ctx, node),
+    ]
 
 
 def advise(
@@ -118,7 +124,7 @@ def advise(
 ) -> list[ConfigProblem]:
     """What loads but does not do what it says; ``config check`` prints it, the agent logs it."""
     ctx = _Context(cfg, frozenset(failed), spelled or {})
-    return [*_global_warnings(ctx), *_ipam_warnings(ctx, node)]
+    return [*_global_warnings(ctx), *_ipam_warnings(ctx, node), *_stn_warnings(ctx, node)]
 
 
 def _global_problems(ctx: _Context) -> Iterator[ConfigProblem]:
@@ -246,7 +252,9 @@ def _origin(ctx: _Context, name: str) -> str:
 def _node_ip_sources(cfg: Config) -> list[str]:
     """Names of the nodes whose entry makes NodeInterconnectCIDR unnecessary for them (static IP or DHCP)."""
     return [
-        n.node_name for n in cfg.node_config if n.main_vpp_interface.ip is not None or n.main_vpp_interface.use_dhcp
+        n.node_name
+        for n in cfg.node_config
+        if n.main_vpp_interface.ip is not None or n.main_vpp_interface.use_dhcp or n.steal_interface
     ]
 
 
@@ -258,6 +266,8 @@ def _node_ip_problems(ctx: _Context, node: str | None) -> Iterator[ConfigProblem
         return
     if ipam.node_interconnect_cidr is not None or ipam.node_interconnect_dhcp or ipam.contiv_cidr is not None:
         return  # (a ContivCIDR that carves no range has a problem of its own)
+    if cfg.steal_first_nic or cfg.steal_interface:
+        return  # every node steals its NIC: the NIC's address is its node IP
     dhcp = key_path(cfg.dialect, Config, "ipam", "node_interconnect_dhcp")
     main_ip = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "ip").split(".", 1)[1]
     main_dhcp = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "use_dhcp").split(".", 1)[1]
@@ -271,7 +281,7 @@ def _node_ip_problems(ctx: _Context, node: str | None) -> Iterator[ConfigProblem
             )
         return
     eff = effective_config(cfg, node)
-    if eff.main_interface.ip is not None or eff.use_dhcp:
+    if eff.main_interface.ip is not None or eff.use_dhcp or eff.stn_mode:
         return
     if not node:
         why = "no node entry applies (no node name given)"
@@ -357,3 +367,88 @@ def _node_problems(ctx: _Context) -> Iterator[ConfigProblem]:
                 where = ctx.item("node_config", i, "other_vpp_interfaces")
                 name_key = key_path(cfg.dialect, Config, "node_config", "main_vpp_interface", "interface_name")
                 yield ConfigProblem(f"{where}[{j}].{name_key.rsplit('.', 1)[1]}", "is required")
+
+
+#: STNVersion values and what they mean (render/vpp/stn.py)
+STN_VERSIONS = {0: "an STN rule", 1: "an STN rule", 2: "an IP punt redirect"}
+
+
+def _stn_nodes(ctx: _Context, node: str | None) -> Iterator[tuple[str, Any]]:
+    """(key path prefix, effective config) of each node the rules judge that is in STN mode."""
+    cfg = ctx.cfg
+    if node is not None:
+        eff = effective_config(cfg, node)
+        if eff.stn_mode:
+            yield "", eff
+        return
+    if cfg.steal_first_nic or cfg.steal_interface:
+        yield "", effective_config(cfg, "")
+    for n in cfg.node_config:
+        eff = effective_config(cfg, n.node_name)
+        if eff.stn_mode:
+            yield n.node_name, eff
+
+
+def _stn_problems(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
+    """What STN mode cannot do (docs/stn.md): refused here rather than accepted and not done."""
+    cfg = ctx.cfg
+    if ctx.ok("stn_version") and cfg.stn_version not in STN_VERSIONS:
+        allowed = ", ".join(f"{v} ({what})" for v, what in STN_VERSIONS.items())
+        yield ConfigProblem(ctx.where("stn_version"), f"{cfg.stn_version} is not an STN version (allowed: {allowed})")
+    if not ctx.ok("ipam", "node_config", "steal_first_nic", "steal_interface"):
+        return
+    nodes = list(_stn_nodes(ctx, node))
+    if not nodes:
+        return
+    pods = cfg.ipam.pod_subnet_cidr
+    if pods is not None and pods.version == 6:
+        yield ConfigProblem(
+            ctx.where("ipam", "pod_subnet_cidr"),
+            f"{pods} is IPv6; STN steals IPv4 addresses only (as the original): STN mode needs IPv4 ranges",
+        )
+    if node is not None:
+        yield from _stn_dhcp(ctx, node, nodes)
+
+
+def _stn_dhcp(ctx: _Context, node: str | None, nodes: list[tuple[str, Any]]) -> Iterator[ConfigProblem]:
+    """A stealing node with DHCP: refused for the node the agent runs on, a warning for the file as a whole."""
+    cfg = ctx.cfg
+    dhcp = ctx.where("ipam", "node_interconnect_dhcp")
+    for name, eff in nodes:
+        if not eff.use_dhcp:
+            continue
+        if cfg.ipam.node_interconnect_dhcp and not eff.node.main_vpp_interface.use_dhcp:
+            where = dhcp
+        else:
+            index = next((i for i, n in enumerate(cfg.node_config) if n.node_name == (name or node)), None)
+            where = ctx.item("node_config", index, "main_vpp_interface", "use_dhcp") if index is not None else dhcp
+        who = f"node {name!r}" if name else (f"node {node!r}" if node else "a node without an entry")
+        refusal = "" if node is not None else f"; the agent of {who} refuses to start"
+        yield ConfigProblem(
+            where,
+            f"true, and {who} steals its NIC (STN): DHCP on a stolen NIC is not supported; "
+            f"give the NIC a static address in Linux before it is stolen{refusal}",
+        )
+
+
+def _stn_warnings(ctx: _Context, node: str | None) -> Iterator[ConfigProblem]:
+    """In STN mode the stolen NIC's address and gateway win: a configured one is ignored."""
+    cfg = ctx.cfg
+    if not ctx.ok("ipam", "node_config", "steal_first_nic", "steal_interface"):
+        return
+    nodes = list(_stn_nodes(ctx, node))
+    if node is None:
+        yield from _stn_dhcp(ctx, node, nodes)
+    for name, eff in nodes:
+        who = f"node {name!r}" if name else (f"node {node!r}" if node else "a node without an entry")
+        index = next((i for i, n in enumerate(cfg.node_config) if n.node_name == (name or node)), None)
+        if eff.main_interface.ip is not None and index is not None:
+            yield ConfigProblem(
+                ctx.item("node_config", index, "main_vpp_interface", "ip"),
+                f"{eff.main_interface.ip} is ignored: {who} steals its NIC (STN), whose first address is the node IP",
+            )
+        if eff.node.gateway is not None and index is not None:
+            yield ConfigProblem(
+                ctx.item("node_config", index, "gateway"),
+                f"{eff.node.gateway} is ignored: {who} steals its NIC (STN), whose default route gives the gateway",
+            )

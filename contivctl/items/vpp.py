@@ -29,6 +29,9 @@ addresses and prefixes are written the way `ipaddress` prints them):
 | `vpp/session/global`                         | `SessionLayer`        |
 | `vpp/appns/<id>`                             | `AppNamespace`        |
 | `vpp/dhcp/<if>`                              | `DhcpClient`          |
+| `vpp/proxyarp/range/<vrf>/<low>-<high>`      | `ProxyArpRange`       |
+| `vpp/proxyarp/interface/<if>`                | `ProxyArpInterface`   |
+| `vpp/punt/ip4/<rx if or any>` (`ip6`)        | `PuntRedirect`        |
 
 VRF 0 always exists in VPP, so nothing depends on a `vpp/vrf/0` item.
 Addresses, prefixes and interface addresses are `ipaddress` values (the
@@ -635,6 +638,62 @@ class DhcpClient:
         return [Dependency.on(interface_key(self.interface))]
 
 
+# -- steal the NIC: proxy ARP and punt redirect ----------------------------------
+
+
+@attrs.frozen
+class ProxyArpRange:
+    """VPP answers ARP for every address from ``low`` to ``high`` of ``vrf``, on interfaces with proxy ARP on."""
+
+    low: ipaddress.IPv4Address = attrs.field(converter=ipaddress.IPv4Address)
+    high: ipaddress.IPv4Address = attrs.field(converter=ipaddress.IPv4Address)
+    vrf: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"vpp/proxyarp/range/{self.vrf}/{self.low}-{self.high}"
+
+    def deps(self) -> list[Dependency]:
+        return _vrf_deps(self.vrf)
+
+
+@attrs.frozen
+class ProxyArpInterface:
+    """Proxy ARP on ``interface``: ARP requests there for a proxied range are answered with its MAC."""
+
+    interface: str
+
+    @property
+    def key(self) -> str:
+        return f"vpp/proxyarp/interface/{self.interface}"
+
+    def deps(self) -> list[Dependency]:
+        return [Dependency.on(interface_key(self.interface))]
+
+
+@attrs.frozen
+class PuntRedirect:
+    """What VPP would punt (addressed to it, consumed by nothing in VPP) is sent out of ``interface`` to ``next_hop``.
+
+    ``rx_interface`` None: whatever interface it came in on. One redirect per
+    receiving interface and address family, as in VPP.
+    """
+
+    interface: str
+    next_hop: IPAddress = attrs.field(converter=_ip)
+    rx_interface: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"vpp/punt/ip{self.next_hop.version}/{self.rx_interface or 'any'}"
+
+    def deps(self) -> list[Dependency]:
+        out = [Dependency.on(interface_key(self.interface))]
+        if self.rx_interface is not None:
+            out.append(Dependency.on(interface_key(self.rx_interface)))
+        return out
+
+
 VppItem = (
     Interface
     | Address
@@ -656,4 +715,7 @@ VppItem = (
     | SessionLayer
     | AppNamespace
     | DhcpClient
+    | ProxyArpRange
+    | ProxyArpInterface
+    | PuntRedirect
 )

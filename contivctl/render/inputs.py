@@ -14,12 +14,13 @@ from typing import Literal
 import attrs
 
 from contivctl.config.model import Config, NodeConfig
-from contivctl.config.node import EffectiveConfig
+from contivctl.config.node import EffectiveConfig, effective_config
+from contivctl.errors import ConfigError, ConfigProblem
 from contivctl.ipam import NodeAddressPlan, node_setup
 from contivctl.iptypes import IPAddress
 from contivctl.items import linux as lx
 from contivctl.items import vpp
-from contivctl.model import DhcpLease
+from contivctl.model import DhcpLease, StolenInterface
 from contivctl.render import naming
 
 
@@ -42,6 +43,8 @@ class VswitchInputs:
     vswitch_if: str = naming.HOST_IF_VSWITCH
     #: Kubernetes Services are forwarded by this agent (render/vpp/services.py, render/kernel/services.py)
     services: bool = False
+    #: STN mode: what the main NIC had in Linux before the STN daemon took it for VPP
+    stolen: StolenInterface | None = None
 
     @property
     def config(self) -> Config:
@@ -53,8 +56,24 @@ class VswitchInputs:
         return self.eff.node if self.eff.source == "crd" else None
 
     def reconfigured(self, crd: NodeConfig | None, lease: DhcpLease | None) -> VswitchInputs:
-        """The same node under another NodeConfig or DHCP lease (raises IPAMError when no node IP fits)."""
-        setup = node_setup(self.config, self.eff.node_name, self.plan.node_id, crd=crd, lease=lease)
+        """The same node under another NodeConfig or DHCP lease (raises IPAMError when no node IP fits).
+
+        STN mode is settled at the agent's start, when the STN daemon is
+        asked what it stole: a NodeConfig that would turn it on or off is
+        refused (ConfigError), not half applied.
+        """
+        if effective_config(self.config, self.eff.node_name, crd).stn_mode != self.eff.stn_mode:
+            now = "off" if self.eff.stn_mode else "on"
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "StealInterface",
+                        f"NodeConfig of {self.eff.node_name} would turn STN mode {now}; STN mode is set when the "
+                        "agent starts (from its configuration file): not applied",
+                    )
+                ]
+            )
+        setup = node_setup(self.config, self.eff.node_name, self.plan.node_id, crd=crd, lease=lease, stolen=self.stolen)
         return attrs.evolve(self, eff=setup.eff, plan=setup.plan, dhcp_gateway=setup.dhcp_gateway)
 
 

@@ -205,6 +205,29 @@ async def test_stn(vpp: VPPConnection) -> None:
     await roundtrip(D.StnRuleDescriptor(vpp), ctx, I.StnRule("10.1.1.5", "tap-vpp2"))
 
 
+async def test_proxy_arp(vpp: VPPConnection) -> None:
+    ctx = Ctx()
+    await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("tap-vpp2", I.Loopback()))
+    await roundtrip(D.ProxyArpRangeDescriptor(vpp), ctx, I.ProxyArpRange("10.1.1.1", "10.1.1.254"))
+    await roundtrip(D.ProxyArpInterfaceDescriptor(vpp), ctx, I.ProxyArpInterface("tap-vpp2"))
+
+
+async def test_punt_redirect(vpp: VPPConnection) -> None:
+    ctx = Ctx()
+    await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("tap-vpp2", I.Loopback()))
+    await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("other", I.Loopback()))
+    d = D.PuntRedirectDescriptor(vpp)
+    await roundtrip(d, ctx, I.PuntRedirect("tap-vpp2", "10.1.1.5"), I.PuntRedirect("other", "10.1.1.6"))
+    await roundtrip(d, ctx, I.PuntRedirect("tap-vpp2", "fd00::5", rx_interface="other"))
+    # a redirect to an interface nobody tagged is someone else's
+    foreign = await vpp.call("create_loopback")
+    path = {"sw_if_index": foreign.sw_if_index, "nh": {"address": {"ip4": "1.2.3.4"}}, "label_stack": [{}] * 16}
+    punt = {"af": 0, "n_paths": 1, "paths": [path]}
+    await vpp.call("add_del_ip_punt_redirect_v2", is_add=True, punt=punt)
+    r = await found(d, ctx, "vpp/punt/ip4/any")
+    assert r is not None and r.owned is False and r.value.interface == "loop2"
+
+
 async def test_session_layer_and_app_namespace(vpp: VPPConnection) -> None:
     ctx, s = Ctx(), D.SessionLayerDescriptor(vpp)
     await ctx.create(D.InterfaceDescriptor(vpp), I.Interface("loop-pod", I.Loopback()))

@@ -49,6 +49,9 @@ def _items(text: bool) -> list[Any]:
         I.Nat44StaticMapping(a("10.1.1.5"), a("10.9.0.1"), I.NatProtocol.TCP, 8080, 80),
         I.Nat44IdentityMapping(a("10.9.0.1"), I.NatProtocol.UDP, 4789, vrf=0),
         I.StnRule(a("10.1.1.7"), "tap-vpp2"),
+        I.ProxyArpRange(a("192.168.16.1"), a("192.168.16.254")),
+        I.ProxyArpInterface("tap-vpp2"),
+        I.PuntRedirect("tap-vpp2", a("192.168.16.5")),
     ]
 
 
@@ -64,6 +67,9 @@ KEYS = [
     "vpp/nat44/static/tcp/10.9.0.1:80",
     "vpp/nat44/identity/0/udp/10.9.0.1:4789",
     "vpp/stn/10.1.1.7",
+    "vpp/proxyarp/range/0/192.168.16.1-192.168.16.254",
+    "vpp/proxyarp/interface/tap-vpp2",
+    "vpp/punt/ip4/any",
 ]
 
 

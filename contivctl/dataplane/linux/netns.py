@@ -95,6 +95,7 @@ def netns_exists(netns: str) -> bool:
 # ethtool: checksum offload is a per-device setting reached through an ioctl
 # on any socket of the device's namespace.
 _SIOCETHTOOL = 0x8946
+_ETHTOOL_GDRVINFO = 0x00000003
 _ETHTOOL_GRXCSUM = 0x00000014
 _ETHTOOL_SRXCSUM = 0x00000015
 _ETHTOOL_GTXCSUM = 0x00000016
@@ -130,3 +131,29 @@ def _get_csum_offload(ifname: str) -> tuple[bool, bool]:
 async def get_checksum_offload(netns: str, ifname: str) -> tuple[bool, bool]:
     """(rx, tx) checksum offload of a device, as ethtool -k shows it."""
     return await run_in_netns(netns, lambda: _get_csum_offload(ifname))
+
+
+#: struct ethtool_drvinfo: cmd, then driver, version, fw_version, bus_info and erom_version (32 bytes
+#: each), 12 reserved bytes and five counters
+_DRVINFO = struct.Struct("I32s32s32s32s32s12s5I")
+
+
+def driver_info_here(ifname: str) -> tuple[str, str]:
+    """(driver, bus address) of ``ifname`` in the calling thread's namespace, as ``ethtool -i`` shows them.
+
+    The bus address of a PCI NIC is its PCI address (``0000:00:08.0``); a
+    virtual device (a veth) has none (""). A device without ethtool
+    support answers ("", "").
+    """
+    buf = ctypes.create_string_buffer(_DRVINFO.pack(_ETHTOOL_GDRVINFO, *([b""] * 6), *([0] * 5)))
+    ifreq = struct.pack("16sP", ifname.encode(), ctypes.addressof(buf))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            fcntl.ioctl(sock.fileno(), _SIOCETHTOOL, ifreq)
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+                return "", ""
+            raise LinuxError(f"cannot ask ethtool about {ifname}: {exc.strerror}") from None
+    fields = _DRVINFO.unpack(buf.raw[: _DRVINFO.size])
+    driver, bus = fields[1], fields[4]
+    return driver.split(b"\0", 1)[0].decode(errors="replace"), bus.split(b"\0", 1)[0].decode(errors="replace")

@@ -30,7 +30,7 @@ def render_interconnect(inputs: VswitchInputs) -> Items:
     cfg = inputs.config
     plan = inputs.plan
     if inputs.eff.stn_mode:
-        return {}  # STN wiring is not rendered (see docs/nodes.md)
+        return {}  # STN mode has an interconnect of its own (render/vpp/stn.py)
     mtu = cfg.mtu_size or None
     vpp_if = host_interconnect_if_name(inputs)
     vpp_mac = naming.host_interconnect_vpp_mac(plan.node_id)

@@ -57,6 +57,9 @@ def other_nics(inputs: VswitchInputs) -> list[str]:
 
 
 def gateway(inputs: VswitchInputs) -> IPAddress | None:
+    """The node's default gateway: in STN mode the stolen NIC's (render/vpp/stn.py), else configured or leased."""
+    if inputs.eff.stn_mode and inputs.stolen is not None:
+        return inputs.stolen.gateway
     return inputs.eff.gateway or inputs.dhcp_gateway
 
 

@@ -109,8 +109,8 @@ def render_service_base(inputs: VswitchInputs) -> Items:
         vpp.Nat44Global(),
         vpp.Nat44Address(ip=inputs.plan.nat_loopback_ip, vrf=vpp.ANY_VRF, twice_nat=True),
     ]
-    if not inputs.eff.stn_mode:
-        items.append(vpp.Nat44Interface(interface=host_interconnect_if_name(inputs), inside=True, outside=True))
+    # the host interconnect (STN mode's too, render/vpp/stn.py): the host stack is a client of Services
+    items.append(vpp.Nat44Interface(interface=host_interconnect_if_name(inputs), inside=True, outside=True))
     main = main_if_name(inputs)
     found = default_interface(inputs)
     if not (nat_external_traffic(inputs) and found is not None and found[0] == main):

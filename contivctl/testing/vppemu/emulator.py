@@ -11,14 +11,14 @@ import contextlib
 import ipaddress
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
 from . import apidefs, handlers
 from .faults import Faults
 from .handlers.base import Fields
 from .handlers.dhcp import deliver_lease
-from .kernel import Kernel
+from .kernel import Kernel, nic_free
 from .server import SOCKET_CLIENT_BIT, Connection, Route, build_routes, frame
 from .state import VppState
 from .state.nat import TWICE_NAT, Session
@@ -33,9 +33,20 @@ class EmulatorError(AssertionError):
 
 
 class Emulator:
-    def __init__(self, socket_path: str | os.PathLike[str], nics: Iterable[str] = (), api_dir: str | None = None):
+    def __init__(
+        self,
+        socket_path: str | os.PathLike[str],
+        nics: Iterable[str] = (),
+        api_dir: str | None = None,
+        host_nics: Mapping[str, tuple[str, str]] | None = None,
+    ):
         self.socket_path = str(socket_path)
         self.nics = list(nics)
+        #: NICs backed by a Linux link: VPP name -> (netns, link name); VPP takes one at boot only when
+        #: it is free (down, no IPv4 address), as DPDK does
+        self.host_nics = dict(host_nics or {})
+        #: why a host NIC was not taken at the last boot, by VPP name
+        self.skipped_nics: dict[str, str] = {}
         self.defs = apidefs.load(api_dir)
         self.message_table: list[dict[str, object]] = self.defs.table()
         self.routes: list[Route | None] = build_routes(self.defs)
@@ -52,7 +63,18 @@ class Emulator:
         self._server: asyncio.AbstractServer | None = None
 
     # ---- lifecycle
+    async def _boot_nics(self) -> list[str]:
+        self.skipped_nics = {}
+        for vpp_name, (netns, link) in self.host_nics.items():
+            why = await asyncio.to_thread(nic_free, netns, link)
+            if why is not None:
+                log.warning("VPP skips %s: %s", vpp_name, why)
+                self.skipped_nics[vpp_name] = why
+        return [*self.nics, *(n for n in self.host_nics if n not in self.skipped_nics)]
+
     async def start(self) -> None:
+        if self.host_nics:
+            self.state = VppState.boot(await self._boot_nics())
         path = Path(self.socket_path)
         if path.is_socket():
             path.unlink()
@@ -88,7 +110,7 @@ class Emulator:
             self._server.close()
             self._server = None
         self._drop_all()
-        self.state = VppState.boot(self.nics)
+        self.state = VppState.boot(await self._boot_nics() if self.host_nics else self.nics)
         self.restarts += 1
         async with self.kernel_lock:
             await asyncio.to_thread(self.kernel.cleanup)
@@ -203,13 +225,16 @@ async def running_emulator(
     nics: Iterable[str] = (),
     api_dir: str | None = None,
     socket_name: str = "vpp-api.sock",
+    host_nics: Mapping[str, tuple[str, str]] | None = None,
 ) -> AsyncIterator[Emulator]:
     """An emulator serving `<directory>/<socket_name>` for the duration of the block.
 
     On exit it removes every tap it made and raises if any handler crashed,
     so an emulator bug cannot hide behind a client-side timeout.
+    ``host_nics`` (VPP name -> (netns, Linux link)) are NICs VPP takes at boot
+    if they are free in Linux, like a NIC the STN daemon stole.
     """
-    emu = Emulator(Path(directory) / socket_name, nics, api_dir)
+    emu = Emulator(Path(directory) / socket_name, nics, api_dir, host_nics)
     await emu.start()
     try:
         yield emu

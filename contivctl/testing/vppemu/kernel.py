@@ -82,6 +82,29 @@ def bring_up(name: str) -> None:
             fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH22x", name.encode(), flags | IFF_UP))
 
 
+def nic_free(netns: str, name: str) -> str | None:
+    """Why VPP could not take Linux link ``name`` of ``netns`` as a NIC; None when it could.
+
+    DPDK skips a device whose Linux interface is up ("active"); a NIC is
+    handed to VPP by setting it down and taking its addresses (the STN
+    daemon's steal). The link itself stays: in tests it stands in for a NIC.
+    """
+
+    def look() -> str | None:
+        with IPRoute() as ipr:
+            found = cast(list[int], ipr.link_lookup(ifname=name))
+            if not found:
+                return f"there is no link {name}"
+            link = ipr.get_links(found[0])[0]
+            if link["flags"] & IFF_UP:
+                return f"{name} is up in Linux"
+            if ipr.get_addr(index=found[0], family=socket.AF_INET):
+                return f"{name} has IPv4 addresses in Linux"
+        return None
+
+    return in_netns(netns_path(netns) if netns else "", look)
+
+
 class Kernel:
     """Taps the emulator made, so a restart or shutdown can take them all away."""
 

@@ -22,6 +22,11 @@ from contivctl.dataplane.vpp.descriptors.nat import (
     Nat44StaticMappingDescriptor,
 )
 from contivctl.dataplane.vpp.descriptors.neighbor import NeighborConfigDescriptor, NeighborDescriptor
+from contivctl.dataplane.vpp.descriptors.punt import (
+    ProxyArpInterfaceDescriptor,
+    ProxyArpRangeDescriptor,
+    PuntRedirectDescriptor,
+)
 from contivctl.dataplane.vpp.descriptors.services import (
     AppNamespaceDescriptor,
     ContainerProxyDescriptor,
@@ -52,6 +57,9 @@ ALL_KINDS = (
     SessionLayerDescriptor,
     AppNamespaceDescriptor,
     DhcpClientDescriptor,
+    ProxyArpRangeDescriptor,
+    ProxyArpInterfaceDescriptor,
+    PuntRedirectDescriptor,
 )
 
 
@@ -83,6 +91,9 @@ __all__ = [
     "Nat44StaticMappingDescriptor",
     "NeighborConfigDescriptor",
     "NeighborDescriptor",
+    "ProxyArpInterfaceDescriptor",
+    "ProxyArpRangeDescriptor",
+    "PuntRedirectDescriptor",
     "RouteDescriptor",
     "SessionLayerDescriptor",
     "StnRuleDescriptor",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-MODULES = ("interface", "ip", "neighbor", "l2", "vxlan", "devices", "nat", "services", "dhcp", "vpe")
+MODULES = ("interface", "ip", "neighbor", "l2", "vxlan", "devices", "nat", "services", "dhcp", "vpe", "punt")
 
 
 def load_all() -> None:

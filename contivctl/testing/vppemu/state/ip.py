@@ -176,6 +176,8 @@ class IpState:
     container_proxies: set[tuple[IPNetwork, int]] = attrs.Factory(set)
     proxy_arp_ranges: list[tuple[int, ipaddress.IPv4Address, ipaddress.IPv4Address]] = attrs.Factory(list)
     proxy_arp_interfaces: set[int] = attrs.Factory(set)
+    #: IP punt redirects: (is_ip6, receiving sw_if_index or ALL for any) -> paths
+    punt_redirects: dict[tuple[bool, int], list[Path]] = attrs.Factory(dict)
     neighbor_config: dict[int, tuple[int, int, bool]] = attrs.Factory(
         lambda: {0: (50000, 0, False), 1: (50000, 0, False)}
     )
