@@ -233,6 +233,13 @@ func TestAFullQueueTakesNoNewAttachmentButStillReplacesAQueuedOne(t *testing.T) 
 	}
 }
 
+func TestTheFileNameIsTheAgents(t *testing.T) {
+	// tests/cni/test_delqueue.py holds the agent's file_name to the same name
+	if got := queueFileName("0123456789abcdef", "eth0"); got != "95d930c5a66b2036a9ec16dc13c504ed7f547806f37744d78cfdbac51bbb9913.json" {
+		t.Errorf("queueFileName: %s", got)
+	}
+}
+
 func TestTheQueueDirectoryIsBesideTheSocketUnlessSaid(t *testing.T) {
 	for _, c := range []struct {
 		server string
