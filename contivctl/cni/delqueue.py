@@ -270,11 +270,11 @@ class DeleteQueue:
         self._remove(read)
         age = queued.age(started)
         log.info(
-            "queued DEL of %s done (network namespace %s, queued %s%s)",
+            "queued DEL of %s done (network namespace %s; queued at %s%s)",
             queued.key,
             queued.netns or "-",
-            queued.queued_at or "at an unknown time",
-            "" if age is None else f", {age:.1f}s before",
+            queued.queued_at or "an unknown time",
+            "" if age is None else f", {age:.1f}s earlier",
         )
         if self._observe is not None:
             self._observe("ok")

@@ -28,7 +28,7 @@ from tests.polling import until
 PLUGINS_NAME = "95d930c5a66b2036a9ec16dc13c504ed7f547806f37744d78cfdbac51bbb9913.json"
 
 
-def queued(cid: str, ifname: str = "eth0", netns: str = "/var/run/netns/p", **more: Any) -> dict[str, Any]:
+def queued(cid: str, ifname: Any = "eth0", netns: Any = "/var/run/netns/p", **more: Any) -> dict[str, Any]:
     """A queued DEL as the plugin writes it."""
     netconf = {"cniVersion": "1.0.0", "name": "k8s-pod-network", "type": "contiv-cni", "grpcServer": "/x/cni.sock"}
     return {
@@ -126,7 +126,7 @@ async def test_a_drain_does_each_del_and_removes_its_file(tmp_path: Path, caplog
     assert os.listdir(queue) == [] and seen == ["ok"] * 100
     lines = [r.getMessage() for r in caplog.records if "queued DEL of" in r.getMessage()]
     assert len(lines) == 100  # one line per drained DEL
-    assert "queued DEL of c000/eth0 done (network namespace /var/run/netns/p, queued 2026-05-01T10:00:00" in lines[0]
+    assert "queued DEL of c000/eth0 done (network namespace /var/run/netns/p; queued at 2026-05-01T10:00:00" in lines[0]
     assert not await dq.drain()  # nothing left: nothing done
 
 
