@@ -27,6 +27,7 @@ from contivctl.agent.vpp import VppParts
 from contivctl.cni.delqueue import file_name
 from contivctl.controller.podstore import PodStore
 from contivctl.dataplane.vpp.connection import VPPConnection
+from contivctl.model import AttachmentKey
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
 from tests.agent.support import API_DIR, PODS_ONLY, link_exists, vpp_interfaces
@@ -169,3 +170,33 @@ async def test_a_del_while_the_agent_is_down_is_done_before_the_restarted_agent_
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
         await agent.stop()
+
+
+async def test_an_add_after_a_queued_del_of_its_attachment_is_wired_afresh_and_stays(
+    emu: Emulator, dq_pods: DqPods, sockdir: Path, tmp_path: Path
+) -> None:
+    """The runtime was told the DEL succeeded, so it may ADD the same attachment again: the DEL goes first."""
+    opts = options(emu, sockdir, tmp_path)
+    conf = netconf(opts.cni_socket, "1.0.0")
+    queue = opts.del_queue_dir
+    async with started(opts) as agent:
+        assert agent.node is not None and agent.del_queue is not None
+        pods = agent.node.controller.pods
+        netns, cid = dq_pods.netns(), dq_pods.cid()
+        assert (await run(cni_env("ADD", cid, netns), conf)).rc == 0
+        # a DEL whose plugin found no agent (queued into this agent's queue: the race around a restart)
+        missed = netconf(str(sockdir / "gone.sock"), "1.0.0", delQueueDir=str(queue))
+        assert (await run(cni_env("DEL", cid, netns), missed)).rc == 0
+        assert os.listdir(queue) == [file_name(cid, "eth0")]
+        before = pods.attachments[AttachmentKey(cid, "eth0")]
+
+        again = await run(cni_env("ADD", cid, netns), conf)
+        assert again.rc == 0, again.stderr
+        assert os.listdir(queue) == []  # the queued DEL was done first
+        after = pods.attachments[AttachmentKey(cid, "eth0")]
+        assert after is not before  # a new attachment, not the old one's answer repeated
+        assert metric(agent, "ok") == 1.0
+        assert not await agent.del_queue.drain()  # nothing left that would take the new one away
+        assert AttachmentKey(cid, "eth0") in pods.attachments
+        await until(lambda: link_exists(netns, "eth0"))
+        assert naming.vpp_pod_if_name(cid, "eth0") in await vpp_interfaces(vpp_of(agent))
