@@ -278,15 +278,21 @@ class Agent:
             await self.services_file.before_resync(controller)
         await controller.start()
         # The DELs the plugin queued while no agent could take them, before any call is served.
-        drained = await queue.drain()
-        if drained:
-            log.info(
-                "DEL queue %s: %d done, %d failed (kept for the next drain), %d set aside",
-                queue.directory,
-                len(drained.done),
-                len(drained.failed),
-                len(drained.set_aside),
+        try:
+            drained = await queue.drain()
+        except Exception:  # a bug of the drain must not keep the node from wiring pods
+            log.exception(
+                "DEL queue %s: the first drain failed; serving anyway, the next drain tries again", queue.directory
             )
+        else:
+            if drained:
+                log.info(
+                    "DEL queue %s: %d done, %d failed (kept for the next drain), %d set aside",
+                    queue.directory,
+                    len(drained.done),
+                    len(drained.failed),
+                    len(drained.set_aside),
+                )
         self.serving.set()
         queue.start(self.opts.cni_del_queue_interval)
         await self.cluster.join(controller)

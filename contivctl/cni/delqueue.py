@@ -251,9 +251,13 @@ class DeleteQueue:
     def _remove(self, read: _Read) -> None:
         """The file of a done DEL, unless the plugin has replaced it since (that one is done next time)."""
         path = self.directory / read.name
-        with contextlib.suppress(FileNotFoundError):
+        try:
             if os.lstat(path).st_ino == read.inode:
                 os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # the DEL is done; the next drain repeats it, which is harmless
+            log.warning("DEL queue: %s is done but cannot be removed: %s", path, exc.strerror or exc)
 
     # -- the DELs ---------------------------------------------------------------
 
@@ -319,7 +323,12 @@ class DeleteQueue:
             if read is None:
                 return
             log.info("ADD of %s: its queued DEL goes first", read.queued.key)
-            await self._submit(read.queued.event())
+            try:
+                await self._submit(read.queued.event())
+            except Exception:
+                if self._observe is not None:
+                    self._observe("failed")
+                raise
             self._remove(read)
             if self._observe is not None:
                 self._observe("ok")
