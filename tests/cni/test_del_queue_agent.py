@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -66,7 +67,9 @@ def options(emu: Emulator, sockdir: Path, tmp_path: Path) -> AgentOptions:
     config.write_text(CONFIG)
     return AgentOptions(
         config=config,
-        node_name="node-a",
+        # a name of the test's own: the agent's links in this (the machine's) namespace carry a device
+        # group derived from it, and another agent of the same name would take them for its own
+        node_name=f"dq-node-{uuid.uuid4().hex[:8]}",
         store=tmp_path / "agent.db",
         vpp_socket=emu.socket_path,
         vpp_api_dir=API_DIR,
@@ -153,7 +156,7 @@ async def test_a_del_while_the_agent_is_down_is_done_before_the_restarted_agent_
             assert keys == {kept, late}
             # its address is free: only the two pods left hold one
             assert set(controller.pods.allocator.allocations()) == {f"{kept}/eth0", f"{late}/eth0"}
-            assert agent.store is not None and len(await PodStore(agent.store, "node-a").load()) == 2
+            assert agent.store is not None and len(await PodStore(agent.store, opts.node_name).load()) == 2
             vpp = await vpp_interfaces(vpp_of(agent))
             assert naming.vpp_pod_if_name(gone, "eth0") not in vpp
             assert naming.vpp_pod_if_name(kept, "eth0") in vpp
