@@ -290,7 +290,7 @@ class Agent:
                     "DEL queue %s: %d done, %d failed (kept for the next drain), %d set aside",
                     queue.directory,
                     len(drained.done),
-                    len(drained.failed),
+                    len(drained.failed) + len(drained.unread),
                     len(drained.set_aside),
                 )
         self.serving.set()

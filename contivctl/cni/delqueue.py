@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ from typing import Any
 
 import attrs
 
+from contivctl.errors import ContivError
 from contivctl.events import DeletePod, Submit
 from contivctl.model import AttachmentKey
 
@@ -135,17 +137,25 @@ def parse(data: bytes) -> QueuedDelete:
 
 @attrs.frozen
 class Drained:
-    """What one drain did: attachments whose DEL was done, those whose DEL failed, files set aside."""
+    """What one drain did: attachments whose DEL was done, those whose DEL failed, files set aside or unread."""
 
     done: tuple[AttachmentKey, ...] = ()
     failed: tuple[AttachmentKey, ...] = ()
+    #: files that are not queued DELs, renamed to bad-<name>
     set_aside: tuple[str, ...] = ()
+    #: files that could not be read now (kept for the next drain)
+    unread: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.done or self.failed or self.set_aside)
+        return bool(self.done or self.failed or self.set_aside or self.unread)
 
     def __add__(self, other: Drained) -> Drained:
-        return Drained(self.done + other.done, self.failed + other.failed, self.set_aside + other.set_aside)
+        return Drained(
+            self.done + other.done,
+            self.failed + other.failed,
+            self.set_aside + other.set_aside,
+            self.unread + other.unread,
+        )
 
 
 @attrs.frozen
@@ -205,14 +215,20 @@ class DeleteQueue:
                 log.info("DEL queue: removed %s, left by a plugin that stopped while writing it", entry.path)
 
     def _load(self, name: str) -> _Read | None:
-        """A queued file; None when it is gone meanwhile; NotQueuedDelete when it is not a queued DEL."""
+        """A queued file; None when it is gone meanwhile.
+
+        NotQueuedDelete when it is not a queued DEL; OSError when it cannot be
+        read now (out of file descriptors, an I/O error): kept for the next drain.
+        """
         path = self.directory / name
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise NotQueuedDelete(f"cannot be opened: {exc.strerror or exc}") from None
+            if exc.errno == errno.ELOOP:
+                raise NotQueuedDelete("a symbolic link") from None
+            raise
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
@@ -221,19 +237,14 @@ class DeleteQueue:
                 raise NotQueuedDelete(f"{st.st_size} bytes, more than a queued DEL has")
             with os.fdopen(os.dup(fd), "rb") as f:
                 data = f.read(MAX_FILE + 1)
-        except OSError as exc:
-            raise NotQueuedDelete(f"cannot be read: {exc.strerror or exc}") from None
         finally:
             os.close(fd)
         return _Read(name, st.st_ino, parse(data))
 
-    def _read(self, name: str) -> _Read | None:
-        """A queued file; None when it is gone, or was not a queued DEL and has been set aside."""
-        try:
-            return self._load(name)
-        except NotQueuedDelete as exc:
-            self._set_aside(name, str(exc))
-            return None
+    def _unreadable_now(self, name: str, exc: OSError) -> None:
+        log.warning("DEL queue: %s cannot be read now, kept for the next drain: %s", name, exc.strerror or exc)
+        if self._observe is not None:
+            self._observe("failed")
 
     def _set_aside(self, name: str, reason: str) -> None:
         aside = BAD_PREFIX + name
@@ -292,12 +303,17 @@ class DeleteQueue:
             for start in range(0, len(names), CONCURRENCY):
                 reads: list[_Read] = []
                 bad: list[str] = []
+                unread: list[str] = []
                 for name in names[start : start + CONCURRENCY]:
                     try:
                         read = self._load(name)
                     except NotQueuedDelete as exc:
                         self._set_aside(name, str(exc))
                         bad.append(name)
+                        continue
+                    except OSError as exc:
+                        self._unreadable_now(name, exc)
+                        unread.append(name)
                         continue
                     if read is not None:
                         reads.append(read)
@@ -306,6 +322,7 @@ class DeleteQueue:
                     done=tuple(r.queued.key for r, ok in zip(reads, results, strict=True) if ok),
                     failed=tuple(r.queued.key for r, ok in zip(reads, results, strict=True) if not ok),
                     set_aside=tuple(bad),
+                    unread=tuple(unread),
                 )
             return total
 
@@ -319,7 +336,14 @@ class DeleteQueue:
         if not os.path.lexists(self.directory / name):
             return  # the usual case: one stat per ADD
         async with self._lock:
-            read = self._read(name)
+            try:
+                read = self._load(name)
+            except NotQueuedDelete as exc:
+                self._set_aside(name, str(exc))
+                return
+            except OSError as exc:  # the ADD must not go first: it fails, and the runtime tries again
+                self._unreadable_now(name, exc)
+                raise ContivError(f"the queued DEL of {container_id}/{ifname} cannot be read now: {exc}") from None
             if read is None:
                 return
             log.info("ADD of %s: its queued DEL goes first", read.queued.key)

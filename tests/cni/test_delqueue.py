@@ -8,6 +8,7 @@ the real plugin and the real agent.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
 import logging
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from contivctl.cni.delqueue import STALE_TEMP_SECONDS, DeleteQueue, NotQueuedDelete, file_name, parse
-from contivctl.errors import DataplaneError
+from contivctl.errors import ContivError, DataplaneError
 from contivctl.events import DeletePod, Event
 from contivctl.model import AttachmentKey
 from tests.polling import until
@@ -237,3 +238,29 @@ async def test_periodic_drains_pick_up_what_is_queued_later(tmp_path: Path) -> N
         await until(lambda: ctl.keys == [AttachmentKey("late", "eth0")] and not os.listdir(queue))
     finally:
         await dq.stop()
+
+
+async def test_a_file_that_cannot_be_read_now_is_kept_not_set_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = tmp_path / "queue"
+    stuck = write(queue, queued("stuck"))
+    write(queue, queued("fine"))
+    real_open = os.open
+
+    def out_of_descriptors(path: Any, *args: Any, **kw: Any) -> int:
+        if str(path) == str(stuck):
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, *args, **kw)
+
+    monkeypatch.setattr("contivctl.cni.delqueue.os.open", out_of_descriptors)
+    ctl = Controller()
+    seen: list[str] = []
+    dq = DeleteQueue(queue, ctl.submit, observe=seen.append)
+    drained = await dq.drain()
+    assert (drained.done, drained.unread, drained.set_aside) == ((AttachmentKey("fine", "eth0"),), (stuck.name,), ())
+    assert os.listdir(queue) == [stuck.name] and sorted(seen) == ["failed", "ok"]
+    with pytest.raises(ContivError, match="the queued DEL of stuck/eth0 cannot be read now"):
+        await dq.settle("stuck", "eth0")  # its ADD must not go ahead of it
+    monkeypatch.undo()
+    assert (await dq.drain()).done == (AttachmentKey("stuck", "eth0"),)
