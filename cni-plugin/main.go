@@ -89,6 +89,9 @@ func run() int {
 		path, version = peek(data)
 	}
 	outcome := "ok"
+	if req != nil && req.Note != "" {
+		outcome = "ok, " + req.Note
+	}
 	if cerr != nil {
 		out, outcome = errorJSON(version, cerr), describe(cerr)
 	}
@@ -234,11 +237,25 @@ func cmdAdd(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {
 	return versionedResult(reply, req.Version)
 }
 
+// cmdDel: a DEL the agent cannot take now (code 11) is queued for it and answered with success
+// (delqueue.go); one that cannot be queued is the code-11 error, which the runtime retries.
 func cmdDel(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {
 	_, e := callAgent(req.Server, req.Timeout, func(ctx context.Context, c cnipb.RemoteCNIClient) (*cnipb.CNIReply, error) {
 		return c.Delete(ctx, cniRequest(req, args))
 	})
-	return nil, e
+	if e == nil || e.Code != codeTryAgainLater {
+		return nil, e
+	}
+	path, err := queueDelRequest(req, args)
+	if err != nil {
+		details := "not queued: " + err.Error()
+		if e.Details != "" {
+			details = e.Details + "; " + details
+		}
+		return nil, cniError(e.Code, e.Msg, details)
+	}
+	req.Note = fmt.Sprintf("queued as %s (%s)", path, describe(e))
+	return nil, nil
 }
 
 func cmdCheck(req *request, args *skel.CmdArgs) ([]byte, *types.Error) {

@@ -41,6 +41,7 @@ type fakeAgent struct {
 	mu       sync.Mutex
 	requests []proto.Message
 	add      func(*cnipb.CNIRequest) (*cnipb.CNIReply, error)
+	del      func(*cnipb.CNIRequest) (*cnipb.CNIReply, error)
 	check    func(*cnipb.CNIRequest) (*cnipb.CNIReply, error)
 	status   func() (*cnipb.StatusReply, error)
 	gc       func(*cnipb.GCRequest) (*cnipb.GCReply, error)
@@ -68,6 +69,9 @@ func (f *fakeAgent) Add(_ context.Context, r *cnipb.CNIRequest) (*cnipb.CNIReply
 
 func (f *fakeAgent) Delete(_ context.Context, r *cnipb.CNIRequest) (*cnipb.CNIReply, error) {
 	f.record(r)
+	if f.del != nil {
+		return f.del(r)
+	}
 	return &cnipb.CNIReply{}, nil
 }
 
@@ -454,11 +458,17 @@ func TestAnAgentThatNeverAnswersIsCode11AtTheDeadline(t *testing.T) {
 			_ = c.Close()
 		}
 	}()
-	for _, command := range []string{"ADD", "DEL", "CHECK", "GC"} {
+	for _, command := range []string{"ADD", "CHECK", "GC"} {
 		e := runPlugin(t, env(command), conf(path, "1.1.0", map[string]any{"grpcTimeout": 0.3, validAttachmentsKey: []any{}})).error(t)
 		if e.Code != 11 || !strings.Contains(e.Msg, "did not answer within 0.3s") || e.Details != "grpcTimeout" {
 			t.Errorf("%s: %+v", command, e)
 		}
+	}
+	// a DEL is queued for the agent instead (delqueue_test.go)
+	queue := filepath.Join(shortDir(t), "queue")
+	r := runPlugin(t, env("DEL"), conf(path, "1.1.0", map[string]any{"grpcTimeout": 0.3, "delQueueDir": queue}))
+	if r.rc != 0 || r.stdout != "" || len(queued(t, queue)) != 1 {
+		t.Errorf("DEL: rc %d %q %q, queued %v", r.rc, r.stdout, r.stderr, queued(t, queue))
 	}
 	e := runPlugin(t, env("STATUS"), conf(path, "1.1.0", map[string]any{"grpcTimeout": 0.3})).error(t)
 	if e.Code != 50 || !strings.Contains(e.Msg, "did not answer within 0.3s") {
@@ -555,6 +565,9 @@ func TestBadInputIsAnErrorObjectWithTheSpecsCode(t *testing.T) {
 		{"timeout too long", env("ADD"), conf(sock, "1.1.0", map[string]any{"grpcTimeout": 3601}), 7, "grpcTimeout"},
 		{"timeout null", env("ADD"), conf(sock, "1.1.0", map[string]any{"grpcTimeout": nil}), 7, "grpcTimeout"},
 		{"log a number", env("ADD"), conf(sock, "1.1.0", map[string]any{"logFile": 5}), 7, "logFile"},
+		{"queue relative", env("DEL"), conf(sock, "1.1.0", map[string]any{"delQueueDir": "queue"}), 7, "delQueueDir"},
+		{"queue a number", env("ADD"), conf(sock, "1.1.0", map[string]any{"delQueueDir": 1}), 7, "delQueueDir"},
+		{"queue empty", env("DEL"), conf(sock, "1.1.0", map[string]any{"delQueueDir": ""}), 7, "delQueueDir"},
 		{"prevResult on ADD", env("ADD"), conf(sock, "1.1.0", map[string]any{"prevResult": nil}), 7, "prevResult"},
 		{"GC without list", env("GC"), conf(sock, "1.1.0", nil), 7, validAttachmentsKey},
 		{"GC list of junk", env("GC"), conf(sock, "1.1.0", map[string]any{validAttachmentsKey: []any{1}}), 7, validAttachmentsKey + "[0]"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,10 @@ type request struct {
 	Server      string
 	Timeout     time.Duration
 	Valid       []attachment
+	// DelQueueDir: where a DEL the agent cannot take now is queued (delqueue.go)
+	DelQueueDir string
+	// Note: what the log line says of a call that succeeded otherwise than by the agent's answer
+	Note string
 }
 
 func isAlnum(c byte) bool {
@@ -279,6 +284,24 @@ func logFile(conf map[string]any) (string, *types.Error) {
 	return path, nil
 }
 
+// delQueueDir: where a DEL the agent cannot take now is queued (delqueue.go), an absolute path;
+// by default beside the agent's socket, so that a plugin and an agent that agree on the socket
+// agree on the queue too (and agents with sockets of their own, tests and demos, have queues of their own).
+func delQueueDir(conf map[string]any, server string) (string, *types.Error) {
+	value, present := conf["delQueueDir"]
+	if !present {
+		if strings.HasPrefix(server, "/") {
+			return filepath.Join(filepath.Dir(server), delQueueDirName), nil
+		}
+		return defaultDelQueueDir, nil
+	}
+	dir, ok := value.(string)
+	if !ok || !strings.HasPrefix(dir, "/") {
+		return "", cniError(codeInvalidConfig, fmt.Sprintf("delQueueDir %s is not an absolute path", jsonText(value)), "")
+	}
+	return filepath.Clean(dir), nil
+}
+
 // validAttachments: GC's cni.dev/valid-attachments; absent is an error, never "none valid".
 func validAttachments(conf map[string]any) ([]attachment, *types.Error) {
 	items, ok := conf[validAttachmentsKey].([]any)
@@ -344,6 +367,9 @@ func parse(getenv func(string) string, data []byte, tooLarge bool) (*request, *t
 		return nil, err
 	}
 	if req.Timeout, err = timeout(conf); err != nil {
+		return nil, err
+	}
+	if req.DelQueueDir, err = delQueueDir(conf, req.Server); err != nil {
 		return nil, err
 	}
 	if _, err = logFile(conf); err != nil {

@@ -145,6 +145,8 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
     if args.node_id is not None:
         _check_node_id(args.node_id)
     _check_http(args.http)
+    if args.cni_del_queue and not args.cni_del_queue.startswith("/"):
+        raise ConfigError([ConfigProblem("--cni-del-queue", f"{args.cni_del_queue!r} is not an absolute path")])
     if args.vswitch_netns and args.dataplane != "kernel":
         raise ConfigError([ConfigProblem("--vswitch-netns", "is only for --dataplane kernel")])
     etcd = _etcd_config(args, required=False)
@@ -160,6 +162,7 @@ def agent_options(args: argparse.Namespace) -> AgentOptions:
         vpp_socket=args.vpp_socket,
         vpp_api_dir=args.vpp_api_dir,
         cni_socket=args.cni_socket,
+        cni_del_queue=args.cni_del_queue,
         http=args.http,
         kubeconfig=args.kubeconfig,
         no_kubernetes=args.no_kubernetes,
@@ -472,6 +475,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=_env("CONTIV_CNI_SOCKET", default=default("cni_socket")),
         metavar="PATH",
         help="CNI gRPC socket (CONTIV_CNI_SOCKET)",
+    )
+    agent.add_argument(
+        "--cni-del-queue",
+        default=_env("CONTIV_CNI_DEL_QUEUE", default=default("cni_del_queue")),
+        metavar="DIR",
+        help="where contiv-cni queues DELs while the agent cannot take them; the agent does them at start "
+        "and every 10 s (CONTIV_CNI_DEL_QUEUE; default: cni-del-queue beside --cni-socket, as the plugin's)",
     )
     agent.add_argument(
         "--http",

@@ -1,9 +1,10 @@
 """The agent's Prometheus metrics (``GET /metrics``): what it did, and what it holds now.
 
 What it did is counted as it happens, through hooks the assembly connects:
-every CNI call the controller answers (``observe_cni``), every finished
-transaction (the reconciler's ``on_record``), every VPP request (the
-connection's ``observer``). What it holds — pods, nodes, failed items,
+every CNI call the controller answers (``observe_cni``), every DEL found
+in the plugin's queue (``queued_del``), every finished transaction (the
+reconciler's ``on_record``), every VPP request (the connection's
+``observer``). What it holds — pods, nodes, failed items,
 addresses, the queue, the event loop's lateness — is read from the views
 when Prometheus scrapes, so nothing is kept twice and nothing can drift.
 
@@ -124,6 +125,15 @@ class AgentMetrics:
             ["message", "error"],
             registry=r,
         )
+        self.queued_dels = Counter(
+            "contivctl_cni_queued_dels",
+            "DELs contiv-cni queued while the agent could not take them, as the agent drained them: "
+            "ok (done, removed), failed (kept for the next drain), bad (not a queued DEL, set aside)",
+            ["result"],
+            registry=r,
+        )
+        for result in ("ok", "failed", "bad"):  # each series from the start, at 0
+            self.queued_dels.labels(result)
         self.nat_sessions_deleted = Counter(
             "contivctl_nat_sessions_deleted",
             "Idle NAT44 sessions deleted by the sweep (CleanupIdleNATSessions)",
@@ -171,6 +181,10 @@ class AgentMetrics:
     def failed(self, name: str, error: str) -> None:
         """A VPP request failed (the connection's observer)."""
         self.vpp_errors.labels(name, error).inc()
+
+    def queued_del(self, result: str) -> None:
+        """The agent found a queued DEL in contiv-cni's DEL queue (contivctl/cni/delqueue.py)."""
+        self.queued_dels.labels(result).inc()
 
     def nat_sessions_swept(self, deleted: int) -> None:
         """A sweep of idle NAT sessions ended (the VPP flavour's sweeper)."""

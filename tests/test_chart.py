@@ -319,6 +319,21 @@ def test_contiv_yaml_and_the_conflist_of_the_config_map_are_accepted() -> None:
         assert check_conflist(json.loads(data["contiv.conflist"])) == []
 
 
+@pytest.mark.parametrize("sets", [[], ["agent.cniSocket=/run/contiv-test/sock/cni.sock"]])
+def test_the_plugin_and_the_agent_agree_on_the_del_queue_in_a_host_directory_both_see(sets: list[str]) -> None:
+    docs = render(*sets)
+    conflist = json.loads(config_data(docs)["contiv.conflist"])
+    plugin = conflist["plugins"][0]
+    agent = container(docs, "agent")
+    queue = plugin["delQueueDir"]
+    assert env(agent)["CONTIV_CNI_DEL_QUEUE"] == queue == str(Path(plugin["grpcServer"]).parent / "cni-del-queue")
+    assert env(agent)["CONTIV_CNI_SOCKET"] == plugin["grpcServer"]
+    # the agent has it where the plugin, on the host, has it: a host directory mounted at its own path
+    (mount,) = [m for m in agent["volumeMounts"] if queue.startswith(m["mountPath"] + "/")]
+    assert volumes(docs)[mount["name"]]["hostPath"]["path"] == mount["mountPath"]
+    assert not mount.get("readOnly")
+
+
 def test_install_cni_runs_in_the_init_container_and_uninstall_on_pre_stop_when_asked() -> None:
     docs = render(*VALUE_SETS["exclusive"])
     install = container(docs, "install-cni")

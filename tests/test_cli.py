@@ -323,6 +323,24 @@ def test_a_rest_address_that_is_not_host_port_is_bad_usage(tmp_path: Path, addr:
     assert errors(res.stderr) == [f"contivctl: --http: {addr!r} is not host:port (e.g. 127.0.0.1:9999)"]
 
 
+def test_a_del_queue_that_is_not_an_absolute_path_is_bad_usage(tmp_path: Path) -> None:
+    res = run(*agent_args(tmp_path, "--cni-del-queue", "queue"))
+    assert res.returncode == 2
+    assert errors(res.stderr) == ["contivctl: --cni-del-queue: 'queue' is not an absolute path"]
+
+
+def test_the_del_queue_is_beside_the_cni_socket_unless_given() -> None:
+    from contivctl.agent.options import AgentOptions
+
+    opts = AgentOptions(config=Path("c.yaml"), node_name="n")
+    assert opts.del_queue_dir == Path("/var/run/contiv/cni-del-queue")  # cni-plugin's default for the same socket
+    assert AgentOptions(config=Path("c"), node_name="n", cni_socket="/run/a/cni.sock").del_queue_dir == Path(
+        "/run/a/cni-del-queue"
+    )
+    given = AgentOptions(config=Path("c"), node_name="n", cni_del_queue="/var/lib/q")
+    assert given.del_queue_dir == Path("/var/lib/q")
+
+
 def test_an_agent_node_id_below_1_is_bad_usage(tmp_path: Path) -> None:
     res = run(*agent_args(tmp_path, "--node-id", "0"))
     assert res.returncode == 2

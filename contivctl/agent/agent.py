@@ -4,9 +4,10 @@ Start-up order matters: the configuration and address plan first (a bad
 config must fail before anything is touched), then the store, REST (so
 health answers while VPP is awaited), the dataplane, the node (reconciler,
 views, controller), Kubernetes, and the controller's startup resync; only
+then the DELs contiv-cni queued while no agent could take them, and only
 then the cluster membership. The CNI socket opens just before the startup
-resync: calls made meanwhile wait for it, up to a bound, and then get "try
-again later" (docs/cni.md).
+resync: calls made meanwhile wait for the resync and the queued DELs, up to
+a bound, and then get "try again later" (docs/cni.md).
 
 The agent does not branch on the dataplane: ``DataplaneParts`` (VPP's or
 the kernel's) is chosen once, here, and everything else is the same.
@@ -35,6 +36,7 @@ from contivctl.agent.services import ServicesFromFile, services_from_kubernetes
 from contivctl.agent.sweep import Sweeper
 from contivctl.agent.vpp import VppParts
 from contivctl.api import ContivAPI
+from contivctl.cni.delqueue import DeleteQueue
 from contivctl.cni.server import STATUS_DEGRADED, STATUS_READY, STATUS_UNAVAILABLE, CNIServer, RemoteCNI
 from contivctl.config import load_config
 from contivctl.config.model import Config
@@ -172,6 +174,10 @@ class Agent:
         self.api: ContivAPI | None = None
         self.rest: RestServer | None = None
         self.cni: CNIServer | None = None
+        #: the DELs contiv-cni queued while this agent could not take them (docs/cni.md)
+        self.del_queue: DeleteQueue | None = None
+        #: set once the CNI server serves: after the startup resync and the first drain of the DEL queue
+        self.serving = asyncio.Event()
         self.stopping = asyncio.Event()
         self.k8s_access: KubernetesAccess = choose_access(opts.kubeconfig, opts.no_kubernetes)
         if opts.dataplane == "vpp" and not self.config.tcp_stack_disabled and not self.k8s_access.enabled:
@@ -221,12 +227,21 @@ class Agent:
         }
         return {"enabled": True, "mode": self.k8s_access.mode, "watches": watches}
 
+    def _starting(self) -> str | None:
+        """What the start still has to do before the CNI server serves, or None."""
+        if self.node is None or not self.node.controller.ready.is_set():
+            return "startup resync is not done"
+        if not self.serving.is_set():
+            return "the DELs contiv-cni queued are being done"
+        return None
+
     def readiness(self) -> tuple[bool, str]:
         reason = self.parts.not_ready()
         if reason is not None:
             return False, reason
-        if self.node is None or not self.node.controller.ready.is_set():
-            return False, "startup resync is not done"
+        starting = self._starting()
+        if starting is not None:
+            return False, starting
         left = self.resync_health.not_ready() if self.resync_health is not None else None
         if left is not None:
             return False, left
@@ -236,8 +251,9 @@ class Agent:
 
     def cni_status(self) -> tuple[int, str]:
         """CNI STATUS: can an ADD be served now, and if not, are running pods affected too."""
-        if self.node is None or not self.node.controller.ready.is_set():
-            return STATUS_UNAVAILABLE, "the agent is starting: startup resync is not done"
+        starting = self._starting()
+        if starting is not None:
+            return STATUS_UNAVAILABLE, f"the agent is starting: {starting}"
         reason = self.parts.not_ready()
         if reason is not None:
             return STATUS_DEGRADED, f"{reason}: existing pods may have limited connectivity"
@@ -297,14 +313,17 @@ class Agent:
         self.api = ContivAPI(
             controller, self.config, node.view.inputs.plan.pod_subnet_this_node, kubernetes=self.kubernetes
         )
-        # CNI calls are accepted from now on; they wait (bounded) for the startup resync.
+        submit = metered(controller.submit, self.metrics)
+        queue = self.del_queue = DeleteQueue(self.opts.del_queue_dir, submit, observe=self.metrics.queued_del)
+        # CNI calls are accepted from now on; they wait (bounded) for the startup resync and the first drain.
         self.cni = CNIServer(
             RemoteCNI(
-                metered(controller.submit, self.metrics),
-                controller.ready,
+                submit,
+                self.serving,
                 ready_timeout=self.opts.cni_ready_timeout,
                 status=self.cni_status,
                 labels=self._pod_labels if self.tcp_stack_labels else None,
+                settle=queue.settle,
             ),
             self.opts.cni_socket,
         )
@@ -313,6 +332,24 @@ class Agent:
         if self.services_file is not None and self.services:
             await self.services_file.before_resync(controller)
         await controller.start()
+        # The DELs the plugin queued while no agent could take them, before any call is served.
+        try:
+            drained = await queue.drain()
+        except Exception:  # a bug of the drain must not keep the node from wiring pods
+            log.exception(
+                "DEL queue %s: the first drain failed; serving anyway, the next drain tries again", queue.directory
+            )
+        else:
+            if drained:
+                log.info(
+                    "DEL queue %s: %d done, %d failed (kept for the next drain), %d set aside",
+                    queue.directory,
+                    len(drained.done),
+                    len(drained.failed) + len(drained.unread),
+                    len(drained.set_aside),
+                )
+        self.serving.set()
+        queue.start(self.opts.cni_del_queue_interval)
         if self.opts.gc_interval > 0:
             self.sweeper = Sweeper(
                 controller.submit,
@@ -398,6 +435,8 @@ class Agent:
         if self.kubernetes is not None:
             await self.kubernetes.stop()
             await self.kubernetes.close()
+        if self.del_queue is not None:
+            await self.del_queue.stop()
         if self.cni is not None:
             await self.cni.stop()
         if self.rest is not None:

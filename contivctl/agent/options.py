@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # the command line reads this module on every run: keep it li
 #: who plays the vswitch
 Dataplane = Literal["vpp", "kernel"]
 DATAPLANES: tuple[Dataplane, ...] = ("vpp", "kernel")
+#: the DEL queue's directory beside the CNI socket, unless given (the plugin's default too)
+DEL_QUEUE_NAME = "cni-del-queue"
 
 
 @attrs.frozen
@@ -31,6 +33,11 @@ class AgentOptions:
     vpp_socket: str = "/run/vpp/api.sock"
     vpp_api_dir: str = "/usr/share/vpp/api"
     cni_socket: str = "/var/run/contiv/cni.sock"
+    #: where contiv-cni queues the DELs it cannot hand over ("": ``cni-del-queue`` beside ``cni_socket``,
+    #: the plugin's default too, so that both agree whenever they agree on the socket)
+    cni_del_queue: str = ""
+    #: seconds between drains of the DEL queue after the first (at start, before the CNI server serves)
+    cni_del_queue_interval: float = 10.0
     http: str = "127.0.0.1:9999"
     vpp_timeout: float = 5.0
     #: Kubernetes access: a kubeconfig file, else in-cluster when its environment is there
@@ -58,6 +65,11 @@ class AgentOptions:
     services_file: Path | None = None
     #: leave Services to someone else (kube-proxy): no Services are forwarded even with Kubernetes
     no_services: bool = False
+
+    @property
+    def del_queue_dir(self) -> Path:
+        """The DEL queue's directory (cni-plugin/spec.go: the plugin's delQueueDir, by default the same)."""
+        return Path(self.cni_del_queue) if self.cni_del_queue else Path(self.cni_socket).parent / DEL_QUEUE_NAME
 
 
 def default(name: str) -> Any:

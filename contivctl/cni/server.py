@@ -62,6 +62,8 @@ STATUS_UNAVAILABLE = 50
 STATUS_DEGRADED = 51
 
 StatusProbe = Callable[[], tuple[int, str]]
+#: before an ADD: the attachment's queued DEL, if the plugin queued one, is done first (contivctl/cni/delqueue.py)
+Settle = Callable[[str, str], Awaitable[None]]
 #: a pod's labels by its namespace and name (None: not known); asked before an ADD, when they decide its wiring
 PodLabels = Callable[[PodRef], Awaitable[dict[str, str] | None]]
 
@@ -123,7 +125,9 @@ class RemoteCNI:
     """The ``cni.RemoteCNI`` service: requests in, controller events out.
 
     ``submit`` hands an event to the controller and awaits its answer;
-    ``ready`` is set once the controller's startup resync is done.
+    ``ready`` is set once the agent serves: after the controller's startup
+    resync (and, in the agent, the first drain of the DEL queue). ``settle``
+    does the DEL the plugin queued for an attachment before its ADD.
     """
 
     def __init__(
@@ -134,12 +138,14 @@ class RemoteCNI:
         ready_timeout: float = 10.0,
         status: StatusProbe | None = None,
         labels: PodLabels | None = None,
+        settle: Settle | None = None,
     ) -> None:
         self._submit_event = submit
         self._ready = ready
         self._ready_timeout = ready_timeout
         self._status = status
         self._labels = labels
+        self._settle = settle
 
     async def _wait_ready(self) -> None:
         if self._ready.is_set():
@@ -163,6 +169,12 @@ class RemoteCNI:
         args = cni_args(message.extra_arguments)
         pod = PodRef(args.get("K8S_POD_NAMESPACE", ""), args.get("K8S_POD_NAME", ""))
         labels = await self._labels(pod) if self._labels is not None and pod.name else None
+        if self._settle is not None:
+            await self._wait_ready()
+            try:
+                await self._settle(message.container_id, message.interface_name)
+            except ContivError as exc:
+                raise _status_error(exc) from exc
         result: AddResult = await self._submit(
             AddPod(
                 container_id=message.container_id,
@@ -198,7 +210,7 @@ class RemoteCNI:
         return add_reply(found.result)
 
     async def status(self, message: StatusRequest) -> StatusReply:
-        if not self._ready.is_set():
+        if not self._ready.is_set() and self._status is None:
             return StatusReply(code=STATUS_UNAVAILABLE, message="the agent is starting: startup resync is not done")
         if self._status is not None:
             code, text = self._status()

@@ -29,6 +29,7 @@ EXPECTED = {
     "contivctl_build_info",
     "contivctl_cni_requests",
     "contivctl_cni_request_duration_seconds",
+    "contivctl_cni_queued_dels",
     "contivctl_txn_duration_seconds",
     "contivctl_txn_operations",
     "contivctl_vpp_request_duration_seconds",

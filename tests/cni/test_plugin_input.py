@@ -6,6 +6,7 @@ No agent runs here: every case is decided before a call (or by the call failing)
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -151,13 +152,20 @@ async def test_a_command_newer_than_the_config_version_is_code_1(command: str, v
     assert err["code"] == 1 and command in str(err["msg"]) and err["cniVersion"] == version
 
 
-@pytest.mark.parametrize("command", ["ADD", "DEL", "CHECK"])
+@pytest.mark.parametrize("command", ["ADD", "CHECK"])
 async def test_agent_socket_missing_is_code_11_without_waiting_for_the_deadline(command: str, nowhere: str) -> None:
     conf = netconf(nowhere, "1.0.0", grpcTimeout=600)
-    env = cni_env(command, CID, "" if command == "DEL" else "/var/run/netns/x")  # DEL needs no netns
-    err = only_error(await run(env, conf, timeout=60))
+    err = only_error(await run(cni_env(command, CID, "/var/run/netns/x"), conf, timeout=60))
     assert err["code"] == 11 and err["cniVersion"] == "1.0.0"
     assert "cannot reach the agent" in str(err["msg"]) and nowhere in str(err["msg"])
+    assert not (Path(nowhere).parent / "cni-del-queue").exists()  # only a DEL is queued
+
+
+async def test_a_del_with_the_agent_socket_missing_is_queued_beside_it_and_succeeds(nowhere: str) -> None:
+    done = await run(cni_env("DEL", CID, ""), netconf(nowhere, "1.0.0", grpcTimeout=600), timeout=60)  # no netns
+    assert (done.rc, done.stdout, done.stderr) == (0, "", "")
+    (queued,) = (Path(nowhere).parent / "cni-del-queue").iterdir()
+    assert json.loads(queued.read_text())["containerId"] == CID
 
 
 async def test_status_without_an_agent_is_code_50(nowhere: str) -> None:
@@ -171,10 +179,12 @@ async def test_an_agent_that_does_not_answer_is_code_11_at_the_deadline(silent_a
     assert err["code"] == 11 and "did not answer within 0.5s" in str(err["msg"])
 
 
-async def test_tcp_agent_address_that_refuses_is_code_11() -> None:
-    conf = netconf("127.0.0.1:1", "1.0.0")  # port 1: nothing listens on loopback
-    err = only_error(await run(cni_env("DEL", CID, ""), conf))
+async def test_tcp_agent_address_that_refuses_is_code_11(tmp_path: Path) -> None:
+    conf = netconf("127.0.0.1:1", "1.0.0", delQueueDir=str(tmp_path / "q"))  # port 1: nothing listens on loopback
+    err = only_error(await run(cni_env("ADD", CID, "/var/run/netns/x"), conf))
     assert err["code"] == 11 and "127.0.0.1:1" in str(err["msg"])
+    done = await run(cni_env("DEL", CID, ""), conf)  # queued instead
+    assert (done.rc, done.stdout) == (0, "") and len(list((tmp_path / "q").iterdir())) == 1
 
 
 async def test_log_file_gets_one_line_per_call_and_is_private(tmp_path: Path, nowhere: str) -> None:
@@ -185,7 +195,7 @@ async def test_log_file_gets_one_line_per_call_and_is_private(tmp_path: Path, no
     lines = log.read_text().splitlines()
     assert len(lines) == 2
     assert f"ADD {CID} eth0" in lines[0] and "error 11" in lines[0]
-    assert f"DEL {CID} eth0" in lines[1]
+    assert f"DEL {CID} eth0" in lines[1] and ": ok, queued as " in lines[1] and "(error 11: " in lines[1]
     assert stat.S_IMODE(os.stat(log).st_mode) == 0o600
 
 

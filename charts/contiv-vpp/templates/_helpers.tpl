@@ -24,9 +24,16 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{/* The mount of the etcd Secret, the original's path. */}}
 {{- define "contiv.etcd.secretsDir" -}}/var/contiv/etcd-secrets{{- end }}
 
+{{/* Where contiv-cni queues a DEL while the agent cannot take it, and the agent drains it: beside the CNI
+socket, in the host directory the agent mounts for it (both are told, so that both agree). */}}
+{{- define "contiv.delQueueDir" -}}
+{{ printf "%s/cni-del-queue" (dir .Values.agent.cniSocket) }}
+{{- end }}
+
 {{/* The conflist the init container installs. */}}
 {{- define "contiv.conflist" -}}
 {{- $contiv := dict "type" "contiv-cni" "grpcServer" .Values.agent.cniSocket "grpcTimeout" .Values.cni.grpcTimeout -}}
+{{- $_ := set $contiv "delQueueDir" (include "contiv.delQueueDir" .) -}}
 {{- if .Values.cni.logFile }}{{ $_ := set $contiv "logFile" .Values.cni.logFile }}{{ end -}}
 {{- $plugins := list $contiv -}}
 {{- if .Values.cni.portmap -}}
