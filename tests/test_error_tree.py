@@ -25,6 +25,7 @@ OWN_TREES = ("contivctl.reconcile", "contivctl.testing")
 OUTSIDE: dict[str, str] = {
     "contivctl.cni.server.StatusError": "the gRPC status a CNI call ends with: raised and caught inside the server",
     "contivctl.stnd.daemon.StatusError": "the gRPC status an STN call ends with: raised and caught inside the daemon",
+    "contivctl.cni.delqueue.NotQueuedDelete": "a queue file that is no DEL: raised and caught by the drain, set aside",
 }
 
 #: ContivError subclasses not drawn yet, likewise.
