@@ -7,7 +7,6 @@ Kubernetes has are given by a stand-in for the Kubernetes sources
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import attrs
