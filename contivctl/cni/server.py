@@ -17,15 +17,9 @@ any other failure, with the controller's message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import shutil
-import socket
-import stat
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -53,6 +47,7 @@ from contivctl.events import (
     Submit,
 )
 from contivctl.model import AttachmentKey, PodRef
+from contivctl.unixgrpc import PrivateSocketServer
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +61,6 @@ StatusProbe = Callable[[], tuple[int, str]]
 Settle = Callable[[str, str], Awaitable[None]]
 #: a pod's labels by its namespace and name (None: not known); asked before an ADD, when they decide its wiring
 PodLabels = Callable[[PodRef], Awaitable[dict[str, str] | None]]
-
-#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
-MAX_SOCKET_PATH = 107
 
 #: the service's full name: the method paths are /cni.RemoteCNI/<method>, as in the original protocol
 SERVICE = "cni.RemoteCNI"
@@ -263,87 +255,8 @@ def method_handlers(service: RemoteCNI) -> dict[str, Any]:
     }
 
 
-class CNIServer:
-    """Serves RemoteCNI on a unix socket the agent owns: mode 0600, stale one replaced, removed on stop.
-
-    gRPC's C core binds the socket itself, with the process's umask; so it
-    binds in a fresh directory only root can enter, the socket is made 0600
-    there and only then linked to its path: nobody else can ever reach it.
-    ``link`` (unlike ``rename``) never replaces a socket that appeared at the
-    path meanwhile.
-    """
+class CNIServer(PrivateSocketServer):
+    """Serves RemoteCNI on a unix socket only root can reach (contivctl/unixgrpc.py): the agent's CNI socket."""
 
     def __init__(self, service: RemoteCNI, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._service = service
-        self._server: Any = None
-        self._inode: int | None = None
-
-    async def start(self) -> None:
-        # the socket is bound in a private directory beside the path first: both must fit a socket address
-        longest = len(os.fsencode(self.path.parent)) + len("/.XXXXXXXX/s")
-        if max(longest, len(os.fsencode(self.path))) > MAX_SOCKET_PATH:
-            raise ContivError(
-                f"cannot serve CNI on {self.path}: AF_UNIX path too long "
-                f"(its directory's path may have at most {MAX_SOCKET_PATH - len('/.XXXXXXXX/s')} bytes)"
-            )
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
-        self._remove_stale()
-        try:
-            private = Path(tempfile.mkdtemp(prefix=".", dir=self.path.parent))  # mode 0700
-        except OSError as exc:  # a read-only or foreign directory: the user's to fix, in one line
-            raise ContivError(f"cannot serve CNI on {self.path}: {exc.strerror or exc}") from None
-        bound = private / "s"
-        server = grpc.aio.server(options=SERVER_OPTIONS)
-        try:
-            server.add_registered_method_handlers(SERVICE, method_handlers(self._service))
-            try:
-                server.add_insecure_port(f"unix:{bound}")
-            except RuntimeError as exc:
-                raise ContivError(f"cannot listen on {self.path}: {exc}") from None
-            os.chmod(bound, 0o600)
-            await server.start()
-            try:
-                os.link(bound, self.path)
-            except FileExistsError:
-                raise ContivError(f"another process is serving CNI on {self.path}; not taking it over") from None
-        except BaseException:
-            await server.stop(None)
-            raise
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-        self._inode = os.stat(self.path).st_ino
-        self._server = server
-        log.info("CNI server listening on %s", self.path)
-
-    def _remove_stale(self) -> None:
-        try:
-            st = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(st.st_mode):
-            raise ContivError(f"CNI socket path {self.path} exists and is not a socket; not removing it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(self.path))
-        except OSError:
-            pass  # nobody listens: the socket of an agent that is gone
-        else:
-            raise ContivError(f"another process is serving CNI on {self.path}; not taking it over")
-        finally:
-            probe.close()
-        log.info("removing stale CNI socket %s", self.path)
-        self.path.unlink()
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        await server.stop(None)
-        # Remove the socket only if it is still ours (a newer agent may have replaced it).
-        with contextlib.suppress(FileNotFoundError):
-            if os.lstat(self.path).st_ino == self._inode:
-                self.path.unlink()
+        super().__init__(path, SERVICE, method_handlers(service), what="CNI", options=SERVER_OPTIONS)

@@ -32,11 +32,7 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import signal
-import socket
-import stat
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +46,7 @@ from contivctl.stn.generated.stn_pb2 import STNReply, STNRequest
 from contivctl.stn.wire import INFO, RELEASE, SERVICE, STEAL, to_reply
 from contivctl.stnd import nic
 from contivctl.stnd.pci import SYSFS_PCI, PciDevices, is_pci_address
+from contivctl.unixgrpc import PrivateSocketServer
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +54,6 @@ DEFAULT_SOCKET = "/var/run/contiv/stn.sock"
 DEFAULT_STATE = "/var/run/contiv/stn-state.json"
 #: how long a NIC bound to its driver again may take to show up as a link
 LINK_RETURN_WAIT = 10.0
-#: the longest path a unix socket address holds (sun_path, less its terminating NUL)
-MAX_SOCKET_PATH = 107
-#: the private directory the socket is bound in first, beside its path (see SocketServer)
-PRIVATE_BIND = "/.XXXXXXXX/s"
 
 
 class StatusError(Exception):
@@ -335,94 +328,11 @@ def method_handlers(service: Daemon) -> dict[str, Any]:
     }
 
 
-class SocketServer:
-    """The service on a unix socket only root may use: parent made 0700 if missing, the socket 0600.
-
-    gRPC's C core binds the socket itself, with the process's umask; so it
-    binds in a fresh directory beside the path that only root can enter, the
-    socket is made 0600 there and only then linked to its path: it is never
-    reachable by others, from the moment it exists. ``link`` (unlike
-    ``rename``) never replaces a socket that appeared at the path meanwhile.
-    A stale socket (nobody listening) is replaced; a live one, or a file
-    that is not a socket, is refused.
-    """
+class SocketServer(PrivateSocketServer):
+    """The service on a unix socket only root may use (contivctl/unixgrpc.py): parent made 0700 if missing."""
 
     def __init__(self, service: Daemon, path: str) -> None:
-        self.path = Path(path)
-        self._service = service
-        self._server: Any = None
-        self._inode: int | None = None
-
-    async def start(self) -> None:
-        # the socket is bound in a private directory beside the path first: both must fit a socket address
-        longest = len(os.fsencode(self.path.parent)) + len(PRIVATE_BIND)
-        if max(longest, len(os.fsencode(self.path))) > MAX_SOCKET_PATH:
-            raise STNError(
-                f"cannot serve STN on {self.path}: AF_UNIX path too long "
-                f"(its directory's path may have at most {MAX_SOCKET_PATH - len(PRIVATE_BIND)} bytes)"
-            )
-        parent = self.path.parent
-        try:
-            if not parent.exists():
-                parent.mkdir(mode=0o700, parents=True)
-                os.chmod(parent, 0o700)  # whatever the umask made of it
-            self._remove_stale()
-            private = Path(tempfile.mkdtemp(prefix=".", dir=parent))  # mode 0700
-        except OSError as exc:
-            raise STNError(f"cannot serve STN on {self.path}: {exc.strerror or exc}") from None
-        bound = private / "s"
-        server = grpc.aio.server()
-        try:
-            server.add_registered_method_handlers(SERVICE, method_handlers(self._service))
-            try:
-                server.add_insecure_port(f"unix:{bound}")
-            except RuntimeError as exc:
-                raise STNError(f"cannot serve STN on {self.path}: {exc}") from None
-            os.chmod(bound, 0o600)
-            await server.start()
-            try:
-                os.link(bound, self.path)
-            except FileExistsError:
-                raise STNError(f"another STN daemon serves {self.path}; not taking it over") from None
-            except OSError as exc:
-                raise STNError(f"cannot serve STN on {self.path}: {exc.strerror or exc}") from None
-        except BaseException:
-            await server.stop(None)
-            raise
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-        self._inode = os.stat(self.path).st_ino
-        self._server = server
-        log.info("STN daemon listening on %s", self.path)
-
-    def _remove_stale(self) -> None:
-        try:
-            st = os.lstat(self.path)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISSOCK(st.st_mode):
-            raise STNError(f"{self.path} exists and is not a socket; not removing it")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(self.path))
-        except OSError:
-            pass  # nobody listens: the socket of a daemon that is gone
-        else:
-            raise STNError(f"another STN daemon serves {self.path}; not taking it over")
-        finally:
-            probe.close()
-        log.info("replacing the stale socket %s", self.path)
-        self.path.unlink()
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        await server.stop(None)
-        # remove the socket only if it is still ours (a newer daemon may have replaced it)
-        with contextlib.suppress(FileNotFoundError):
-            if os.lstat(self.path).st_ino == self._inode:
-                self.path.unlink()
+        super().__init__(path, SERVICE, method_handlers(service), what="STN", error=STNError, parent_mode=0o700)
 
 
 async def run_daemon(opts: DaemonOptions) -> int:

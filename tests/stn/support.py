@@ -178,7 +178,7 @@ def start_daemon(nic: StandInNic, socket: Path, state: Path, log: Path, **kw: An
         )
     d = Daemon(proc, socket, state, log)
     deadline = time.monotonic() + 20
-    while not d.logged("STN daemon listening"):
+    while not d.logged("STN server listening"):
         if proc.poll() is not None or time.monotonic() > deadline:
             if proc.poll() is None:
                 d.stop(signal.SIGKILL)

@@ -117,7 +117,7 @@ async def test_socket_private_parent_made_stale_one_replaced(tmp_path: Path) -> 
         try:
             assert stat.S_IMODE(os.stat(where).st_mode) == 0o600
             assert os.listdir(where.parent) == ["stn.sock"]  # the private directory it was bound in is gone
-            with pytest.raises(STNError, match="another STN daemon"):
+            with pytest.raises(STNError, match="another process is serving STN"):
                 await SocketServer(Daemon(DaemonOptions(state_file="")), str(where)).start()
         finally:
             await server.stop()
