@@ -7,7 +7,10 @@ every ``interval`` and records by how much it was late. The worst lateness
 is kept per one-second window (the last ``windows`` of them), so a reader
 can ask what the loop went through during a given stretch of time, and the
 time of the last turn says whether the loop turns at all (a watchdog's
-question).
+question). The last long stalls are kept with the wall-clock time they
+ended: a one-second window cannot say whether a stall in it came before or
+after a moment in that second (the end of the start-up, say), a stall's end
+and length can.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ import time
 INTERVAL = 0.01
 #: one-second windows kept
 WINDOWS = 300
+#: a lateness of at least this much is kept as a stall, with the time it ended
+STALL = 0.02
+#: stalls kept
+STALLS = 100
 
 
 class LoopLag:
@@ -33,6 +40,8 @@ class LoopLag:
         #: wall-clock second → worst lateness in it, oldest first
         self.recent: collections.OrderedDict[int, float] = collections.OrderedDict()
         self._windows = windows
+        #: (wall-clock time it ended, seconds) of the last long stalls, oldest first
+        self.stalls: collections.deque[tuple[float, float]] = collections.deque(maxlen=STALLS)
         #: monotonic time of the last turn
         self.last_turn = time.monotonic()
         self._task: asyncio.Task[None] | None = None
@@ -59,7 +68,10 @@ class LoopLag:
         self.last_turn = time.monotonic()
         self.last_lag = lag
         self.max_lag = max(self.max_lag, lag)
-        second = int(time.time())
+        now = time.time()
+        if lag >= STALL:
+            self.stalls.append((now, lag))
+        second = int(now)
         worst = self.recent.get(second)
         if worst is None:
             self.recent[second] = lag
@@ -80,4 +92,5 @@ class LoopLag:
             "maxLagSeconds": round(self.max_lag, 6),
             "secondsSinceLastTurn": round(time.monotonic() - self.last_turn, 6),
             "recent": [{"second": s, "maxLagSeconds": round(v, 6)} for s, v in self.recent.items()],
+            "stalls": [{"endedAt": round(end, 6), "seconds": round(lag, 6)} for end, lag in self.stalls],
         }

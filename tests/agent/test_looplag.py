@@ -41,3 +41,12 @@ async def test_a_blocked_loop_is_seen() -> None:
         assert lag.max_lag >= 0.15
     finally:
         await lag.stop()
+
+
+def test_long_stalls_are_kept_with_when_they_ended() -> None:
+    lag = LoopLag()
+    before = time.time()
+    lag.record(0.001)  # not a stall
+    lag.record(0.25)
+    (stall,) = lag.to_data()["stalls"]  # type: ignore[misc]
+    assert stall["seconds"] == 0.25 and before <= stall["endedAt"] <= time.time()
