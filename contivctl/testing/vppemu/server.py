@@ -240,7 +240,7 @@ class Connection(asyncio.Protocol):
             return None  # VPP finds no registration and drops it silently
         faults = self.emu.faults
         if faults.active:
-            fault = faults.take(route.spec.name)
+            fault = faults.take(route.spec.name, plain=route.builtin is None and not route.spec.stream)
             if fault is not None:
                 return self._faulted(route, body, fault)
         msg, _ = route.spec.msg.unpack(body)
