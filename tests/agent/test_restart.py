@@ -21,6 +21,7 @@ from tests.agent.support import (
     make_node,
     stop_node,
     vpp_interfaces,
+    vpp_routes,
 )
 from tests.polling import until
 
@@ -46,6 +47,26 @@ async def test_a_clean_restart_performs_zero_operations(mode: str, emu: Emulator
         assert record.ops == (), [(o.op, o.key) for o in record.ops]  # type: ignore[attr-defined]
         assert len(again.controller.pods.attachments) == 3
         assert len(again.controller.pods.allocator) == 3
+    finally:
+        await stop_node(again)
+
+
+async def test_a_pod_deleted_after_a_restart_leaves_nothing_in_vpp(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """After a restart the pod's route (which looks like the one VPP makes for its neighbour) is still the agent's."""
+    cfg = config()
+    node = await make_node(emu, tmp_path / "s.db", cfg)
+    cid = pods.cid()
+    try:
+        added = await node.add(cid, pods.netns())
+    finally:
+        await stop_node(node)
+    again = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        await again.delete(cid)
+        assert f"{added.attachment.ip}/32" not in await vpp_routes(again.vpp, 1)
+        assert not [n for n in await vpp_interfaces(again.vpp) if n.startswith("pod-") and n != "pod-gw-loop"]
     finally:
         await stop_node(again)
 

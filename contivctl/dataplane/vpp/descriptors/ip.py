@@ -178,6 +178,10 @@ class RouteDescriptor(VppDescriptor[Route]):
                 found = _route_of(r, names, connected, edges, neighbours, lease_routes)
                 if found is not None:
                     value, owned = found
+                    # A pod's route has the form of the entry VPP makes for a neighbour (the host
+                    # prefix via the interface to that address): the agent's when it expects just
+                    # that route, or a restart would leave it behind when the pod goes.
+                    owned = owned or expected.get(value.key) == value
                     out.append(Retrieved(value.key, value, owned=owned))
         return out
 
