@@ -230,7 +230,8 @@ class Agent:
     def _starting(self) -> str | None:
         """What the start still has to do before the CNI server serves, or None."""
         if self.node is None or not self.node.controller.ready.is_set():
-            return "startup resync is not done"
+            problem = self.node.controller.startup_problem if self.node is not None else None
+            return "startup resync is not done" + (f" (the last try: {problem})" if problem else "")
         if not self.serving.is_set():
             return "the DELs contiv-cni queued are being done"
         return None

@@ -57,12 +57,16 @@ from contivctl.ipam import PodIPAllocator
 from contivctl.iptypes import IPAddress
 from contivctl.items import Changes, Items
 from contivctl.model import TCP_STACK_LABEL, Attachment, AttachmentKey, PodRef
-from contivctl.reconcile import Reconciler
+from contivctl.reconcile import Reconciler, RetrieveFailed
 from contivctl.reconcile.errors import ReconcileError
 from contivctl.reconcile.history import Mode, TxnRecord
 from contivctl.render import naming
 
 log = logging.getLogger(__name__)
+
+#: backoff of a startup resync that could not read the dataplane, in seconds
+_STARTUP_RETRY_FIRST = 0.5
+_STARTUP_RETRY_MAX = 10.0
 
 #: pod events applied in one transaction at the most
 MAX_BATCH = 16
@@ -109,6 +113,8 @@ class Controller:
         #: the record of the last full resync (the startup's, or one after VPP restarted): what it
         #: left failed makes the node not ready until healed (the agent's readiness asks)
         self.last_full_resync: TxnRecord | None = None
+        #: why the startup resync has not been done yet, once a try failed (None: not tried, or done)
+        self.startup_problem: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[Any]]] = {
             AddPod: self._add,
@@ -193,10 +199,32 @@ class Controller:
                 await self._pod_store.remove(att.key)
                 continue
             self.pods.add(att, self.node_view.renderers.pod(att, net))
-        record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
+        record = await self._startup_resync()
         self.last_full_resync = record
         log.info("startup resync: %d attachments, %d operations", len(self.pods), len(record.ops))
         self.ready.set()
+
+    async def _startup_resync(self) -> TxnRecord:
+        """The startup resync, tried until the dataplane can be read; the agent is not ready meanwhile.
+
+        A resync plans nothing without a complete picture of what exists
+        (``RetrieveFailed``). A dataplane that refuses or drops a read at
+        start (VPP still starting, restarting, overloaded) is waited for with
+        a backoff, as kubelet would restart the agent, but without losing
+        the time of a process start.
+        """
+        delay = _STARTUP_RETRY_FIRST
+        while True:
+            try:
+                record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
+            except RetrieveFailed as exc:
+                self.startup_problem = str(exc)
+                log.warning("startup resync: %s; trying again in %.1fs", exc, delay)
+            else:
+                self.startup_problem = None
+                return record
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _STARTUP_RETRY_MAX)
 
     # -- the event loop --------------------------------------------------------
 

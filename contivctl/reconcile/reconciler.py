@@ -32,7 +32,7 @@ from contivctl.reconcile.errors import (
 )
 from contivctl.reconcile.history import History, Mode, OpRecord, PlannedOp, TxnKind, TxnRecord, error_text
 from contivctl.reconcile.item import Dependency, ItemState, ItemStatus, Metadata, Retrieved, describe
-from contivctl.reconcile.plan import Plan, make_plan
+from contivctl.reconcile.plan import OpKind, Plan, make_plan
 from contivctl.reconcile.retry import RetryPolicy
 from contivctl.reconcile.store import Have, ItemStore, Want
 from contivctl.reconcile.txn import Executor, OpResult, Outcome
@@ -161,7 +161,11 @@ class Reconciler:
         async with self._lock:
             self._check_open()
             delta = self._expand(changes, replace)
-            return await self._run(TxnKind.APPLY, trigger, mode, delta, ())
+            # what failed last time is read again before it is changed: it may have half happened
+            status = self._store.status
+            suspect = {k for k in delta.items if (st := status.get(k)) is not None and st.state in _UNHEALTHY}
+            dirty = await self._refresh(suspect) if suspect else ()
+            return await self._run(TxnKind.APPLY, trigger, mode, delta, dirty)
 
     async def resync_full(self, desired: Mapping[str, Any], *, trigger: str = "full resync") -> TxnRecord:
         """Replace the desired state, re-read what exists through every descriptor, fix all differences.
@@ -278,10 +282,12 @@ class Reconciler:
 
     # -- the pipeline ---------------------------------------------------------
 
-    async def _resync(self, kind: TxnKind, trigger: str, delta: Delta) -> TxnRecord:
+    def _expected(self, delta: Delta, also: Mapping[str, tuple[Descriptor[Any], Any]] | None = None) -> _Expected:
         store = self._store
 
         def expected() -> Iterator[tuple[str, Descriptor[Any], Any]]:
+            for key, (d, value) in (also or {}).items():
+                yield key, d, value
             for key, h in store.known.items():
                 yield key, h.descriptor, h.value
             for key, w in store.desired.items():
@@ -291,10 +297,12 @@ class Reconciler:
                 if new is not None:
                     yield key, new.descriptor, new.value
 
-        retrieved = await self._retrieve(_Expected(expected))
+        return _Expected(expected)
+
+    async def _resync(self, kind: TxnKind, trigger: str, delta: Delta) -> TxnRecord:
+        retrieved = await self._retrieve(self._expected(delta))
         dirty = self._absorb(retrieved)
-        unhealthy = (ItemState.FAILED, ItemState.RETRYING)
-        dirty.update(k for k, s in self._store.status.items() if s.state in unhealthy)
+        dirty.update(k for k, s in self._store.status.items() if s.state in _UNHEALTHY)
         return await self._run(kind, trigger, Mode.BEST_EFFORT, delta, dirty)
 
     async def _run(self, kind: TxnKind, trigger: str, mode: Mode, delta: Delta, dirty: Iterable[str]) -> TxnRecord:
@@ -308,6 +316,12 @@ class Reconciler:
         ex = Executor(plan, self._store.known, mode=mode, limit=self._max_concurrency)
         try:
             await ex.run()
+            failed = ex.failed
+            if mode is Mode.REVERT and failed is not None and failed.op is OpKind.CREATE:
+                # Reverted, so nobody wants it any more: if the failed create half happened, what it
+                # left is found now, while its value is known, and deleted by a retry.
+                (op,) = [o for o in plan.ops if o.key == failed.key and o.kind is OpKind.CREATE]
+                dirty |= await self._refresh({op.key}, {op.key: (op.descriptor, op.value)})
         finally:
             failed = ex.failed
             reverted = mode is Mode.REVERT and failed is not None
@@ -451,18 +465,28 @@ class Reconciler:
             return ItemStatus(ItemState.FAILED, error_text(exc), attempts=attempts, txn=seq)
         if w is None:
             if h is not None and h.owned:
-                return ItemStatus(ItemState.FAILED, "exists but is no longer desired", txn=seq)
+                # left by a failure (an undo that did not happen, a batch put back): retried, as a failure is
+                return self._again(key, "exists but is no longer desired", now, seq)
             return None
         if h is None:
             miss = self._missing(key, w.deps)
             if miss:
                 return _pending(miss, seq)
-            return ItemStatus(ItemState.FAILED, "desired but not created", txn=seq)
+            return self._again(key, "desired but not created", now, seq)
         if h.value is w.value or w.descriptor.equivalent(w.value, h.value):
             return configured
         if not h.owned:
             return ItemStatus(ItemState.FAILED, error_text(ForeignItemConflict(key)), txn=seq)
         return ItemStatus(ItemState.FAILED, "differs from the desired value", txn=seq)
+
+    def _again(self, key: str, why: str, now: float, seq: int) -> ItemStatus:
+        """An item not as desired though nothing of it failed this time: tried again with the backoff."""
+        prev = self._store.status.get(key)
+        attempts = (prev.attempts if prev is not None else 0) + 1
+        if self._retry.gives_up(attempts):
+            return ItemStatus(ItemState.FAILED, why, attempts=attempts, txn=seq)
+        at = now + self._retry.delay(attempts)
+        return ItemStatus(ItemState.RETRYING, why, attempts=attempts, retry_at=at, txn=seq)
 
     # -- retries --------------------------------------------------------------
 
@@ -507,11 +531,56 @@ class Reconciler:
                 if st is not None and st.state is ItemState.RETRYING and st.retry_at == at:
                     due.add(key)
             if due:
-                await self._run(TxnKind.RETRY, "retry", Mode.BEST_EFFORT, _EMPTY, due)
+                await self._run(TxnKind.RETRY, "retry", Mode.BEST_EFFORT, _EMPTY, due | await self._refresh(due))
             else:
                 self._schedule_retries()
 
+    async def _refresh(
+        self, keys: set[str], also: Mapping[str, tuple[Descriptor[Any], Any]] | None = None
+    ) -> set[str]:
+        """Re-read the kinds of ``keys`` before they are tried again; the keys found changed.
+
+        What failed may have half happened (an interface made but not
+        configured, a delete that was done though its answer was lost):
+        trying again from the old picture would repeat a create of what
+        exists, or a delete of what is gone, for ever. When the reading
+        fails too the retry goes ahead on what is known.
+        """
+        by_prefix = self._registry.by_prefix()
+        prefixes = set()
+        for key in keys:
+            h = self._store.known.get(key)
+            w = self._store.desired.get(key)
+            d = h.descriptor if h is not None else w.descriptor if w is not None else None
+            if d is None and also and key in also:
+                d = also[key][0]
+            if d is not None and d.prefix in by_prefix:
+                prefixes.add(d.prefix)
+        if not prefixes:
+            return set()
+        scope = self._with_after(prefixes)
+        try:
+            found = await self._retrieve(self._expected(_EMPTY, also), scope)
+        except RetrieveFailed:
+            return set()
+        changed = self._absorb(found, scope)
+        if changed:  # what waited for an item found there now goes ahead
+            changed.update(k for k, st in self._store.status.items() if st.state is ItemState.PENDING)
+        return changed
+
     # -- resync ---------------------------------------------------------------
+
+    def _with_after(self, prefixes: Iterable[str]) -> set[str]:
+        """``prefixes`` and those whose retrieval reads theirs (``retrieve_after``), transitively."""
+        by_prefix = self._registry.by_prefix()
+        todo = list(prefixes)
+        out: set[str] = set()
+        while todo:
+            prefix = todo.pop()
+            if prefix not in out:
+                out.add(prefix)
+                todo.extend(by_prefix[prefix].retrieve_after)
+        return out
 
     async def _retrieve(
         self, expected: _Expected, only: set[str] | None = None
@@ -525,14 +594,7 @@ class Reconciler:
         found: dict[str, tuple[Descriptor[Any], Retrieved]] = {}
         view = _RetrievedView(found)
         if only is not None:
-            by_prefix = self._registry.by_prefix()
-            todo = list(only)
-            only = set()
-            while todo:
-                prefix = todo.pop()
-                if prefix not in only:
-                    only.add(prefix)
-                    todo.extend(by_prefix[prefix].retrieve_after)
+            only = self._with_after(only)
 
         async def one(d: Descriptor[Any]) -> list[Retrieved]:
             try:
@@ -554,8 +616,13 @@ class Reconciler:
                     found[r.key] = (d, r)
         return found
 
-    def _absorb(self, retrieved: Mapping[str, tuple[Descriptor[Any], Retrieved]]) -> set[str]:
-        """Make `known` what was retrieved; return the keys whose existence or value changed."""
+    def _absorb(
+        self, retrieved: Mapping[str, tuple[Descriptor[Any], Retrieved]], scope: set[str] | None = None
+    ) -> set[str]:
+        """Make `known` what was retrieved (of the prefixes in `scope`: all of them when None).
+
+        Returns the keys whose existence or value changed.
+        """
         store = self._store
         known = store.known
         updates: dict[str, Have] = {}
@@ -584,8 +651,11 @@ class Reconciler:
                 h = updates[key]
                 updates[key] = attrs.evolve(h, deps=(*h.deps, Dependency.on(parent)))
         added = [k for k in fresh if k not in known]
-        vanished = len(known) + len(added) != len(retrieved)
-        removed = [k for k in known if k not in retrieved] if vanished else []
+        if scope is None:
+            vanished = len(known) + len(added) != len(retrieved)
+            removed = [k for k in known if k not in retrieved] if vanished else []
+        else:
+            removed = [k for k, h in known.items() if h.descriptor.prefix in scope and k not in retrieved]
         for k in removed:
             del known[k]
         known.update(updates)
@@ -594,6 +664,9 @@ class Reconciler:
         for k in dirty:
             store.reindex(k)
         return dirty
+
+
+_UNHEALTHY = (ItemState.FAILED, ItemState.RETRYING)
 
 
 def _pending(missing: Iterable[Dependency], seq: int) -> ItemStatus:

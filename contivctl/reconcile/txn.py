@@ -225,8 +225,15 @@ class Executor:
         self.touched[key] = None
 
     async def _undo(self) -> None:
-        """Undo completed operations newest first, which is a valid order by construction."""
+        """Undo completed operations newest first, which is a valid order by construction.
+
+        An item whose undo failed is still there; what it depends on is then
+        not removed under it (a route would be left pointing at an interface
+        that is gone, where nothing can see or remove it): both stay known,
+        so the next transaction deletes them in order.
+        """
         completed = {i for i, _ in self.done}
+        stuck: list[Have] = []  # items whose undo failed, as they are now
         for i, before in reversed(self.done):
             op = self.plan.ops[i]
             now = self.known.get(op.key)
@@ -236,6 +243,9 @@ class Executor:
             if op.taker is not None and op.taker not in completed and before is not None:
                 # the delete that would have taken it along did not happen: it is still there
                 self.known[op.key] = before
+                self.touched[op.key] = None
+                continue
+            if before is None and any(dep.matches(op.key) for h in stuck for dep in h.deps):
                 self.touched[op.key] = None
                 continue
             try:
@@ -258,6 +268,9 @@ class Executor:
                 self.undo_results.append(
                     OpResult(kind, op.key, Outcome.FAILED, exc, time.perf_counter() - t0, undo=True)
                 )
+                left = self.known.get(op.key)
+                if left is not None:
+                    stuck.append(left)
             else:
                 self.undo_results.append(OpResult(kind, op.key, Outcome.OK, None, time.perf_counter() - t0, undo=True))
             finally:

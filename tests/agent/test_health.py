@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from contivctl.agent.vpp import VppParts
 from contivctl.dataplane.vpp.connection import Reconnected, VPPConnection, VPPInfo
@@ -30,6 +33,20 @@ async def test_not_ready_while_the_startup_resync_left_failed_items_named_until_
         emu.faults.clear()  # the next retry goes through
         await until(lambda: run.agent.readiness()[0], timeout=20)
         assert await asyncio.to_thread(get, f"{run.url}/readiness") == (200, {"ready": True, "reason": "ready"})
+
+
+async def test_a_startup_resync_that_cannot_read_vpp_is_tried_again(
+    emu: Emulator, sockdir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """VPP refusing a read at start delays readiness; it does not end the agent."""
+    emu.faults.fail("sw_interface_get_table", retval=-1, times=2)
+    caplog.set_level(logging.WARNING, logger="contivctl.controller.controller")
+    async with running_agent(options(emu, sockdir, tmp_path)) as run:
+        assert run.agent.readiness() == (True, "ready")
+        tries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("startup resync: ")]
+        assert tries and all("trying again" in t and "sw_interface_get_table" in t for t in tries), tries
+        assert [r.trigger for r in run.agent.node.reconciler.history()].count("startup resync") == 1  # type: ignore[union-attr]
+        assert run.agent.node.controller.startup_problem is None  # type: ignore[union-attr]
 
 
 async def test_a_clean_start_is_ready(emu: Emulator, sockdir: Path, tmp_path: Path) -> None:

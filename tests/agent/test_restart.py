@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contivctl.errors import VPPError
+from contivctl.errors import PodWiringError, VPPError
 from contivctl.reconcile import ItemState
 from contivctl.render import naming
 from contivctl.testing.vppemu import Emulator
@@ -69,6 +69,32 @@ async def test_a_pod_deleted_after_a_restart_leaves_nothing_in_vpp(
         assert not [n for n in await vpp_interfaces(again.vpp) if n.startswith("pod-") and n != "pod-gw-loop"]
     finally:
         await stop_node(again)
+
+
+async def test_a_pod_interface_left_half_made_by_a_failed_add_goes_with_the_pod(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """The af_packet made but neither tagged nor taken away again (VPP failed twice): the DEL removes it."""
+    node = await make_node(emu, tmp_path / "s.db", config())
+    cid = pods.cid()
+    try:
+        emu.faults.fail("sw_interface_tag_add_del", retval=-1)
+        emu.faults.fail("af_packet_delete", retval=-1)
+        with pytest.raises(PodWiringError):
+            await node.add(cid, pods.netns())
+        left = [d.interface_name for d in await node.vpp.dump("sw_interface_dump") if not d.tag]
+        assert f"host-{naming.host_veth_name(cid, 'eth0')}" in left  # what the failed ADD left
+        # found when the ADD was undone, and removed by a retry (the ADD's answer does not wait for it)
+        assert node.reconciler.state(f"vpp/interface/{naming.vpp_pod_if_name(cid, 'eth0')}") is not None
+        await node.delete(cid)
+
+        async def none_left() -> bool:
+            names = [str(d.interface_name) for d in await node.vpp.dump("sw_interface_dump")]
+            return not [n for n in names if n.startswith("host-cv")]
+
+        await until(none_left, timeout=20)
+    finally:
+        await stop_node(node)
 
 
 async def test_a_pod_whose_veth_was_deleted_is_rewired(emu: Emulator, pods: Pods, tmp_path: Path) -> None:

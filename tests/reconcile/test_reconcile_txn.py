@@ -88,6 +88,42 @@ async def test_revert_that_cannot_undo_says_so_and_leaves_the_item_failed(world:
     assert r.state("a/2") is None
 
 
+async def test_what_an_item_whose_undo_failed_depends_on_is_not_undone_under_it(world: World) -> None:
+    r = world.reconciler()
+    world.dp.fail("create", "a/3")
+    world.dp.fail("delete", "a/2", TransientFault("lost"))  # undoing the create of a/2
+    with pytest.raises(TransactionFailed):
+        await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",)), "a/3": Thing(needs=("a/2",))}, mode=Mode.REVERT)
+    # a/2 is still there, so a/1 is too: deleting it would have left a/2 without it
+    assert set(world.dp.items) == {"a/1", "a/2"}
+    assert r.state("a/1").state is ItemState.RETRYING  # type: ignore[union-attr]
+    await run_retries(r, world.clock)
+    assert world.dp.items == {} and r.states() == {}
+    assert world.dp.violations == []
+
+
+async def test_a_retry_reads_again_what_half_happened(world: World) -> None:
+    r = world.reconciler()
+    world.dp.fail("create", "a/1", TransientFault("answer lost"))
+    await r.apply({"a/1": Thing(), "a/2": Thing(needs=("a/1",))})
+    world.dp.put_behind_back("a/1", Thing())  # the create was done; only its answer was lost
+    assert r.state("a/1").state is ItemState.RETRYING  # type: ignore[union-attr]
+    await run_retries(r, world.clock)
+    # read again before the retry: no second create of what exists (the dataplane would refuse it)
+    assert r.state("a/1").state is ItemState.CONFIGURED  # type: ignore[union-attr]
+    assert r.state("a/2").state is ItemState.CONFIGURED  # type: ignore[union-attr]
+    assert ("create", "a/1") not in world.dp.log and ("create", "a/2") in world.dp.log
+
+
+async def test_what_failed_is_read_again_before_it_is_removed(world: World) -> None:
+    r = world.reconciler()
+    world.dp.fail("create", "a/1", TransientFault("answer lost"))
+    await r.apply({"a/1": Thing()})
+    world.dp.put_behind_back("a/1", Thing())  # it was made after all
+    await r.apply({"a/1": None})  # no longer wanted, before its retry came
+    assert world.dp.items == {} and r.states() == {}
+
+
 async def test_best_effort_keeps_going_and_keeps_failures_failed(world: World) -> None:
     r = world.reconciler()
     world.dp.fail("create", "a/1", MemoryFault("no such thing"))

@@ -23,6 +23,7 @@ from typing import Any
 from contivctl.dataplane.vpp.connection import TAG_PREFIX, Request
 from contivctl.dataplane.vpp.descriptors.base import (
     ALL,
+    IfName,
     InterfaceNames,
     VppDescriptor,
     mac_str,
@@ -183,7 +184,8 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
 
     async def update(self, ctx: Context, key: str, old: Interface, new: Interface, metadata: Metadata) -> Metadata:
         idx = int(metadata)
-        await self.vpp.call_many(_settings(idx, new, old, ctx))
+        # the tag again: an interface found half-made (created, never tagged) becomes the agent's for good
+        await self.vpp.call_many([_tag(idx, new.name), *_settings(idx, new, old, ctx)])
         return idx
 
     # -- retrieve -------------------------------------------------------------
@@ -210,11 +212,18 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
         afp_by = {int(a.sw_if_index): a for a in afp}
         vx_by = {int(t.sw_if_index): t for t in vx}
         un_by = {int(u.sw_if_index): int(u.ip_sw_if_index) for u in unnum}
+        # An af_packet is created, then tagged: a create cut between the two leaves one untagged. It is
+        # the expected item's whose host link it is bound to, and is claimed so it can be finished or removed.
+        half_made = {v.link.host_if_name: v.name for v in expected.values() if isinstance(v.link, AfPacket)}
         out = []
         for i, table in zip(indices, tables, strict=True):
             d = names.details[i]
             n = names.by_index[i]
             link = _link_of(d, tap_by.get(i), afp_by.get(i), vx_by.get(i))
+            tagged = tag_name(d.tag) is not None
+            if not tagged and isinstance(link, AfPacket) and link.host_if_name in half_made:
+                n = IfName(half_made[link.host_if_name], True, str(d.interface_name))
+                tagged = True
             if isinstance(link, Physical) and not n.owned:
                 continue  # a NIC nobody configured yet: raw material, adopted when desired
             un_to = un_by.get(i)
@@ -231,7 +240,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
                 vrf=int(table.vrf_id),
                 unnumbered_to=un_name,
             )
-            out.append(Retrieved(value.key, value, metadata=i, owned=tag_name(d.tag) is not None))
+            out.append(Retrieved(value.key, value, metadata=i, owned=tagged))
         return out
 
     def owns(self, key: str, value: Interface) -> bool:
@@ -297,6 +306,8 @@ def _tap_fields(v: Interface, t: Tap) -> dict[str, Any]:
         "tx_ring_sz": t.tx_ring_size,
         "host_if_name_set": True,
         "host_if_name": t.host_if_name,
+        # tagged as it is made: a create cut short leaves nothing the agent cannot recognise
+        "tag": TAG_PREFIX + v.name,
     }
     if t.host_mac is not None:
         f.update(host_mac_addr_set=True, host_mac_addr=t.host_mac)
