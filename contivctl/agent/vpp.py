@@ -147,6 +147,9 @@ class VppParts:
 
         def back(event: Reconnected) -> None:
             if not event.restarted:
+                # VPP kept its state, but what was in flight when the connection broke may or may not
+                # have been done: read it all again (nothing changes where nothing differs)
+                post(Resync(full=False, reason=f"reconnected to VPP: {event.reason}"))
                 return
             log.warning("VPP restarted (%s): full resync", event.reason)
             resync = Resync(full=True, reason=f"VPP restarted: {event.reason}")

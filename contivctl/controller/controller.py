@@ -180,10 +180,12 @@ class Controller:
     async def _restore(self) -> None:
         records = await self._pod_store.load()
         kept: list[Attachment] = []
+        gone: list[Attachment] = []
         for att in records:
             if self._netns_exists(att.netns):
                 kept.append(att)
             else:
+                gone.append(att)
                 # The pod is gone while we were away: its VPP side is simply not
                 # rendered (so the resync removes it) and its address is freed.
                 log.info("attachment %s: network namespace %s is gone, removing it", att.key, att.netns)
@@ -197,14 +199,20 @@ class Controller:
         for att in kept:
             if str(att.key) in allocator.dropped:
                 await self._pod_store.remove(att.key)
+                gone.append(att)
                 continue
             self.pods.add(att, self.node_view.renderers.pod(att, net))
-        record = await self._startup_resync()
+        # What the pods that are gone had is not desired, but expected: the resync then knows their items
+        # for the agent's (a pod's route looks like the one VPP makes for its neighbour) and removes them.
+        hints: Items = {}
+        for att in gone:
+            hints.update(self.node_view.renderers.pod(att, net))
+        record = await self._startup_resync(hints)
         self.last_full_resync = record
         log.info("startup resync: %d attachments, %d operations", len(self.pods), len(record.ops))
         self.ready.set()
 
-    async def _startup_resync(self) -> TxnRecord:
+    async def _startup_resync(self, hints: Items) -> TxnRecord:
         """The startup resync, tried until the dataplane can be read; the agent is not ready meanwhile.
 
         A resync plans nothing without a complete picture of what exists
@@ -216,7 +224,7 @@ class Controller:
         delay = _STARTUP_RETRY_FIRST
         while True:
             try:
-                record = await self.reconciler.resync_full(self.desired(), trigger="startup resync")
+                record = await self.reconciler.resync_full(self.desired(), trigger="startup resync", hints=hints)
             except RetrieveFailed as exc:
                 self.startup_problem = str(exc)
                 log.warning("startup resync: %s; trying again in %.1fs", exc, delay)

@@ -131,6 +131,9 @@ class Reconciler:
         self._lock = asyncio.Lock()
         self._seq = 0
         self._retry_heap: list[tuple[float, str]] = []
+        #: creates that failed and were reverted, not yet read again: each may have left something that
+        #: nobody wants; their values are expected by every reading until one finds what they left, or not
+        self._suspects: dict[str, tuple[Descriptor[Any], Any]] = {}
         self._timer: Timer | None = None
         self._timer_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -167,7 +170,9 @@ class Reconciler:
             dirty = await self._refresh(suspect) if suspect else ()
             return await self._run(TxnKind.APPLY, trigger, mode, delta, dirty)
 
-    async def resync_full(self, desired: Mapping[str, Any], *, trigger: str = "full resync") -> TxnRecord:
+    async def resync_full(
+        self, desired: Mapping[str, Any], *, trigger: str = "full resync", hints: Mapping[str, Any] | None = None
+    ) -> TxnRecord:
         """Replace the desired state, re-read what exists through every descriptor, fix all differences.
 
         Owned items that are not desired are deleted; items not owned are
@@ -176,7 +181,8 @@ class Reconciler:
         async with self._lock:
             self._check_open()
             delta = self._expand(desired, True)
-            return await self._resync(TxnKind.RESYNC_FULL, trigger, delta)
+            also = {k: (self._registry.route(k), v) for k, v in (hints or {}).items()}
+            return await self._resync(TxnKind.RESYNC_FULL, trigger, delta, also)
 
     async def resync_downstream(self, *, trigger: str = "downstream resync") -> TxnRecord:
         """Re-read what exists and heal it towards the cached desired state (periodic healing)."""
@@ -288,6 +294,8 @@ class Reconciler:
         def expected() -> Iterator[tuple[str, Descriptor[Any], Any]]:
             for key, (d, value) in (also or {}).items():
                 yield key, d, value
+            for key, (d, value) in self._suspects.items():
+                yield key, d, value
             for key, h in store.known.items():
                 yield key, h.descriptor, h.value
             for key, w in store.desired.items():
@@ -299,8 +307,11 @@ class Reconciler:
 
         return _Expected(expected)
 
-    async def _resync(self, kind: TxnKind, trigger: str, delta: Delta) -> TxnRecord:
-        retrieved = await self._retrieve(self._expected(delta))
+    async def _resync(
+        self, kind: TxnKind, trigger: str, delta: Delta, also: Mapping[str, tuple[Descriptor[Any], Any]] | None = None
+    ) -> TxnRecord:
+        retrieved = await self._retrieve(self._expected(delta, also))
+        self._suspects.clear()  # all read: what they left, if anything, is known now
         dirty = self._absorb(retrieved)
         dirty.update(k for k, s in self._store.status.items() if s.state in _UNHEALTHY)
         return await self._run(kind, trigger, Mode.BEST_EFFORT, delta, dirty)
@@ -321,7 +332,8 @@ class Reconciler:
                 # Reverted, so nobody wants it any more: if the failed create half happened, what it
                 # left is found now, while its value is known, and deleted by a retry.
                 (op,) = [o for o in plan.ops if o.key == failed.key and o.kind is OpKind.CREATE]
-                dirty |= await self._refresh({op.key}, {op.key: (op.descriptor, op.value)})
+                self._suspects[op.key] = (op.descriptor, op.value)
+                dirty |= await self._refresh({op.key})
         finally:
             failed = ex.failed
             reverted = mode is Mode.REVERT and failed is not None
@@ -459,7 +471,8 @@ class Reconciler:
                     return _pending(miss, seq)
             prev = store.status.get(key)
             attempts = (0 if changed or prev is None else prev.attempts) + 1
-            if retriable and not self._retry.gives_up(attempts):
+            # what is not wanted any more is tried again whatever the error: removing it twice does no harm
+            if (retriable or w is None) and not self._retry.gives_up(attempts):
                 at = now + self._retry.delay(attempts)
                 return ItemStatus(ItemState.RETRYING, error_text(exc), attempts=attempts, retry_at=at, txn=seq)
             return ItemStatus(ItemState.FAILED, error_text(exc), attempts=attempts, txn=seq)
@@ -535,9 +548,7 @@ class Reconciler:
             else:
                 self._schedule_retries()
 
-    async def _refresh(
-        self, keys: set[str], also: Mapping[str, tuple[Descriptor[Any], Any]] | None = None
-    ) -> set[str]:
+    async def _refresh(self, keys: set[str]) -> set[str]:
         """Re-read the kinds of ``keys`` before they are tried again; the keys found changed.
 
         What failed may have half happened (an interface made but not
@@ -552,17 +563,19 @@ class Reconciler:
             h = self._store.known.get(key)
             w = self._store.desired.get(key)
             d = h.descriptor if h is not None else w.descriptor if w is not None else None
-            if d is None and also and key in also:
-                d = also[key][0]
+            if d is None and key in self._suspects:
+                d = self._suspects[key][0]
             if d is not None and d.prefix in by_prefix:
                 prefixes.add(d.prefix)
         if not prefixes:
             return set()
         scope = self._with_after(prefixes)
         try:
-            found = await self._retrieve(self._expected(_EMPTY, also), scope)
+            found = await self._retrieve(self._expected(_EMPTY), scope)
         except RetrieveFailed:
-            return set()
+            return set()  # the suspects stay expected: the next reading that works finds what they left
+        for key in [k for k, (d, _) in self._suspects.items() if d.prefix in scope]:
+            del self._suspects[key]
         changed = self._absorb(found, scope)
         if changed:  # what waited for an item found there now goes ahead
             changed.update(k for k, st in self._store.status.items() if st.state is ItemState.PENDING)

@@ -79,3 +79,21 @@ class _Connected:
     """Stands in for a live client: ``VPPConnection.connected`` reads only ``lost``."""
 
     lost: Any = None
+
+
+def test_a_reconnect_to_a_vpp_that_kept_its_state_reads_it_again_and_stays_ready() -> None:
+    """Requests in flight when the connection broke may have been done or not: a downstream resync says."""
+
+    async def scenario() -> None:
+        vpp = VPPConnection("/nonexistent")
+        parts = VppParts(vpp, scope="t")
+        posted: list[Event] = []
+        parts.follow(posted.append)
+        vpp._client = _Connected()  # type: ignore[assignment]
+        assert vpp.on_reconnect is not None
+        vpp.on_reconnect(Reconnected(False, "connection restored; VPP kept its state", VPPInfo("26.06", 1, 0)))
+        (resync,) = posted
+        assert isinstance(resync, Resync) and not resync.full and "kept its state" in resync.reason
+        assert parts.not_ready() is None
+
+    asyncio.run(scenario())

@@ -153,7 +153,7 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
     gone_ns, gone_cid = pods.netns(), pods.cid()
     try:
         await node.add(keep_cid, keep_ns)
-        await node.add(gone_cid, gone_ns)
+        gone = await node.add(gone_cid, gone_ns)
     finally:
         await stop_node(node)
     pods.remove_netns(gone_ns)
@@ -164,6 +164,8 @@ async def test_pods_whose_netns_is_gone_are_dropped_and_their_ips_freed(
         ifaces = await vpp_interfaces(again.vpp)
         assert naming.vpp_pod_if_name(gone_cid, "eth0") not in ifaces
         assert naming.vpp_pod_if_name(keep_cid, "eth0") in ifaces
+        # its route too: it looks like the one VPP makes for a neighbour, and would point at nothing
+        assert f"{gone.attachment.ip}/32" not in await vpp_routes(again.vpp, 1)
         await until(lambda: not link_exists(None, naming.host_veth_name(gone_cid, "eth0")))
         keys = await again.store.list("/contiv/")
         assert all(gone_cid not in k for k in keys)
