@@ -149,7 +149,11 @@ class VppParts:
             if not event.restarted:
                 # VPP kept its state, but what was in flight when the connection broke may or may not
                 # have been done: read it all again (nothing changes where nothing differs)
-                post(Resync(full=False, reason=f"reconnected to VPP: {event.reason}"))
+                again = Resync(full=False, reason=f"reconnected to VPP: {event.reason}")
+                # the controller logs how it went; a resync that failed (the connection lost again) is
+                # followed by the next reconnect's
+                again.reply.add_done_callback(lambda f: f.cancelled() or f.exception())
+                post(again)
                 return
             log.warning("VPP restarted (%s): full resync", event.reason)
             resync = Resync(full=True, reason=f"VPP restarted: {event.reason}")

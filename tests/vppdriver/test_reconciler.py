@@ -121,6 +121,24 @@ async def test_foreign_objects_are_left_alone(started: tuple[VPPConnection, obje
     assert foreign.sw_if_index in emu.state.interfaces.by_index
 
 
+async def test_a_route_left_through_an_interface_that_is_gone_is_removed(
+    started: tuple[VPPConnection, object], emu: Emulator
+) -> None:
+    """Its interface removed under it (a reply lost, a crash), the route forwards nothing; a resync deletes it."""
+    conn, _ = started
+    desired = keyed(I.Vrf(POD_VRF), I.Interface("podLoop", I.Loopback(), vrf=POD_VRF))
+    r = reconciler(conn)
+    await r.apply({**desired, **keyed(I.Route(POD_VRF, "10.1.1.9/32", next_hop="10.1.1.9", interface="podLoop"))})
+    idx = r.metadata("vpp/interface/podLoop")
+    await conn.call("delete_loopback", sw_if_index=idx)  # behind the agent's back
+    assert (await conn.dump("ip_route_dump", table={"table_id": POD_VRF, "is_ip6": False}))
+    fresh = reconciler(conn)
+    await fresh.resync_full(desired)
+    routes = await conn.dump("ip_route_dump", table={"table_id": POD_VRF, "is_ip6": False})
+    assert "10.1.1.9/32" not in {str(x.route.prefix) for x in routes}
+    assert_configured(fresh, desired)
+
+
 async def test_timeouts_are_retried(started: tuple[VPPConnection, object], emu: Emulator) -> None:
     conn, _ = started
     clock = ManualClock()

@@ -149,7 +149,10 @@ class RouteDescriptor(VppDescriptor[Route]):
         return None
 
     async def delete(self, ctx: Context, key: str, value: Route, metadata: Metadata) -> None:
-        await self.vpp.call("ip_route_add_del", **self._req(ctx, value, False))
+        # By prefix, without the path: the agent's route is the prefix's only API path, and a path
+        # through an interface that is gone could not be named (VPP refuses its index)
+        route: dict[str, Any] = {"table_id": value.vrf, "prefix": value.dst, "n_paths": 0, "paths": []}
+        await self.vpp.call("ip_route_add_del", is_add=False, is_multipath=False, route=route)
 
     async def retrieve(self, ctx: Context, expected: Mapping[str, Route]) -> Iterable[Retrieved]:
         vpp = self.vpp
@@ -227,7 +230,18 @@ def _route_of(
         return None
     n = names.get(idx) if idx != ALL else None
     if idx != ALL and n is None:
-        return None
+        # Through an interface that is gone: what VPP makes itself goes with the interface, so this is
+        # an API route left behind (its interface removed under it). It forwards nothing; named by the
+        # index, which no item's interface is, it is never taken for a desired route, only deleted.
+        gone = Route(
+            int(r.table_id),
+            prefix,
+            next_hop=nh if has_nh else None,
+            interface=f"#{idx}",
+            weight=int(p.weight),
+            preference=int(p.preference),
+        )
+        return gone, True
     value = Route(
         int(r.table_id),
         prefix,
