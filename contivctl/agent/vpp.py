@@ -83,7 +83,7 @@ class VppParts:
 
     def descriptors(self) -> list[Descriptor[Any]]:
         return [
-            *vpp_descriptors(self.vpp, state_dir=self._state_dir),
+            *vpp_descriptors(self.vpp, state_dir=self._state_dir, af_packet_owner=naming.pod_if_name_of_host_link),
             *linux_descriptors(scope=self._scope, always=(self.host.netns,)),
         ]
 

@@ -327,13 +327,14 @@ class Reconciler:
         ex = Executor(plan, self._store.known, mode=mode, limit=self._max_concurrency)
         try:
             await ex.run()
-            failed = ex.failed
-            if mode is Mode.REVERT and failed is not None and failed.op is OpKind.CREATE:
-                # Reverted, so nobody wants it any more: if the failed create half happened, what it
+            if mode is Mode.REVERT and ex.failed is not None:
+                # Reverted, so nobody wants them any more: if a failed create half happened, what it
                 # left is found now, while its value is known, and deleted by a retry.
-                (op,) = [o for o in plan.ops if o.key == failed.key and o.kind is OpKind.CREATE]
-                self._suspects[op.key] = (op.descriptor, op.value)
-                dirty |= await self._refresh({op.key})
+                broken = {r.key for r in ex.results if r is not None and r.outcome is Outcome.FAILED}
+                for op in plan.ops:
+                    if op.kind is OpKind.CREATE and op.key in broken:
+                        self._suspects[op.key] = (op.descriptor, op.value)
+                dirty |= await self._refresh(broken & self._suspects.keys())
         finally:
             failed = ex.failed
             reverted = mode is Mode.REVERT and failed is not None

@@ -77,6 +77,14 @@ def vpp_pod_if_name(container_id: str, ifname: str) -> str:
     return "pod-" + attachment_id(container_id, ifname)
 
 
+def pod_if_name_of_host_link(host_if_name: str) -> str | None:
+    """The pod interface an AF_PACKET bound to ``host_if_name`` is, if that is a pod's host link; else None."""
+    h = host_if_name.removeprefix("cv")
+    if h != host_if_name and len(h) == _HASH_CHARS and all(c in "0123456789abcdef" for c in h):
+        return "pod-" + h
+    return None
+
+
 def vpp_pod_loop_name(container_id: str, ifname: str) -> str:
     """VPP loopback of a VPP-TCP-stack pod."""
     return "podloop-" + attachment_id(container_id, ifname)

@@ -97,6 +97,25 @@ async def test_a_pod_interface_left_half_made_by_a_failed_add_goes_with_the_pod(
         await stop_node(node)
 
 
+async def test_an_untagged_af_packet_on_a_pod_host_link_is_removed_at_start(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """What an agent killed between making a pod's AF_PACKET and tagging it left: the next start removes it."""
+    host_link = naming.host_veth_name(pods.cid(), "eth0")
+    subprocess.run(["ip", "link", "add", host_link, "type", "veth", "peer", "name", f"{host_link[:13]}p"], check=True)
+    try:
+        node = await make_node(emu, tmp_path / "s.db", config(), start=False)
+        try:
+            await node.vpp.call("af_packet_create_v3", host_if_name=host_link, use_random_hw_addr=True, mode=1)
+            await node.controller.start()
+            names = {str(d.interface_name) for d in await node.vpp.dump("sw_interface_dump")}
+            assert f"host-{host_link}" not in names
+        finally:
+            await stop_node(node)
+    finally:
+        subprocess.run(["ip", "link", "del", host_link], check=False, capture_output=True)
+
+
 async def test_a_pod_whose_veth_was_deleted_is_rewired(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
     cfg = config()
     node = await make_node(emu, tmp_path / "s.db", cfg)

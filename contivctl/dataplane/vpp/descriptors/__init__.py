@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from contivctl.dataplane.vpp.connection import VPPConnection
-from contivctl.dataplane.vpp.descriptors.interfaces import InterfaceDescriptor
+from contivctl.dataplane.vpp.descriptors.interfaces import AfPacketOwner, InterfaceDescriptor
 from contivctl.dataplane.vpp.descriptors.ip import AddressDescriptor, RouteDescriptor, VrfDescriptor
 from contivctl.dataplane.vpp.descriptors.l2 import (
     BridgeDomainDescriptor,
@@ -63,14 +63,26 @@ ALL_KINDS = (
 )
 
 
-def vpp_descriptors(vpp: VPPConnection, state_dir: Path | None = None) -> list[Descriptor[Any]]:
+def vpp_descriptors(
+    vpp: VPPConnection, state_dir: Path | None = None, af_packet_owner: AfPacketOwner | None = None
+) -> list[Descriptor[Any]]:
     """Every VPP descriptor, bound to one connection: what the reconciler is built with.
 
     ``state_dir`` keeps what VPP cannot be asked about (app namespaces) across
     agent restarts; without it such items are re-added after a restart.
+    ``af_packet_owner`` names the agent's interface for an AF_PACKET by the
+    host link it is bound to (see ``InterfaceDescriptor``).
     """
     memory = None if state_dir is None else state_dir / "vpp-appns.json"
-    return [AppNamespaceDescriptor(vpp, memory) if kind is AppNamespaceDescriptor else kind(vpp) for kind in ALL_KINDS]
+
+    def make(kind: type[Descriptor[Any]]) -> Descriptor[Any]:
+        if kind is AppNamespaceDescriptor:
+            return AppNamespaceDescriptor(vpp, memory)
+        if kind is InterfaceDescriptor:
+            return InterfaceDescriptor(vpp, af_packet_owner)
+        return kind(vpp)  # type: ignore[call-arg]
+
+    return [make(kind) for kind in ALL_KINDS]
 
 
 __all__ = [

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from contivctl.dataplane.vpp.connection import TAG_PREFIX, Request
+from contivctl.dataplane.vpp.connection import TAG_PREFIX, Request, VPPConnection
 from contivctl.dataplane.vpp.descriptors.base import (
     ALL,
     IfName,
@@ -99,8 +99,26 @@ def _tag(idx: int, name: str) -> Request:
     return ("sw_interface_tag_add_del", {"is_add": True, "sw_if_index": idx, "tag": TAG_PREFIX + name})
 
 
+#: the agent's name for an AF_PACKET bound to this host link, or None when the link is not one of its own
+AfPacketOwner = Callable[[str], str | None]
+
+
 class InterfaceDescriptor(VppDescriptor[Interface]):
+    """VPP's interfaces; the agent's are those it tagged.
+
+    An AF_PACKET is made first and tagged after: a create cut between the
+    two (VPP lost, the agent killed) leaves one untagged. It is still the
+    agent's when it is bound to one of the agent's host links
+    (``af_packet_owner``, from the assembly, which knows the names) or to the
+    host link of an item expected of this kind; it is then claimed, and
+    finished or removed as any item of the agent's.
+    """
+
     prefix = "vpp/interface/"
+
+    def __init__(self, vpp: VPPConnection, af_packet_owner: AfPacketOwner | None = None) -> None:
+        super().__init__(vpp)
+        self._af_packet_owner = af_packet_owner
 
     # -- create / delete ------------------------------------------------------
 
@@ -212,18 +230,19 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
         afp_by = {int(a.sw_if_index): a for a in afp}
         vx_by = {int(t.sw_if_index): t for t in vx}
         un_by = {int(u.sw_if_index): int(u.ip_sw_if_index) for u in unnum}
-        # An af_packet is created, then tagged: a create cut between the two leaves one untagged. It is
-        # the expected item's whose host link it is bound to, and is claimed so it can be finished or removed.
         half_made = {v.link.host_if_name: v.name for v in expected.values() if isinstance(v.link, AfPacket)}
+        owner = self._af_packet_owner
         out = []
         for i, table in zip(indices, tables, strict=True):
             d = names.details[i]
             n = names.by_index[i]
             link = _link_of(d, tap_by.get(i), afp_by.get(i), vx_by.get(i))
             tagged = tag_name(d.tag) is not None
-            if not tagged and isinstance(link, AfPacket) and link.host_if_name in half_made:
-                n = IfName(half_made[link.host_if_name], True, str(d.interface_name))
-                tagged = True
+            if not tagged and isinstance(link, AfPacket):
+                claim = half_made.get(link.host_if_name) or (owner(link.host_if_name) if owner else None)
+                if claim is not None:
+                    n = IfName(claim, True, str(d.interface_name))
+                    tagged = True
             if isinstance(link, Physical) and not n.owned:
                 continue  # a NIC nobody configured yet: raw material, adopted when desired
             un_to = un_by.get(i)

@@ -1,0 +1,41 @@
+"""Chaos at CI size: ADD/DEL through contiv-cni while the agent is killed and VPP and the kernel fail.
+
+``bench/chaos.py`` is the long run (1,000 calls, 20 at a time, ten kills);
+this is the same harness with fewer calls, in both ways of wiring a pod.
+What it requires is the issue's: after the faults stop and the agent
+settles, no address without its attachment, no VPP or Linux object without
+its owner, no pod answered OK but not wired, none answered an error but
+left half-wired; and the run really met what it was meant to meet.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.chaos.harness import Options, run
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="pods are network namespaces: root only")
+
+
+@pytest.mark.parametrize("mode", ["veth", "tap"])
+def test_nothing_lost_nothing_leaked(mode: str) -> None:
+    opts = Options(seed=7 if mode == "veth" else 11, operations=240, concurrency=10, kills=3, mode=mode, settle=60)
+    report = run(opts)
+    detail = f"{report.violations}\n{report.tail}"
+    assert report.settled, f"the agent did not settle: {report.unsettled}\n{report.tail}"
+    assert report.violations.counts() == {
+        "ips_without_attachment": 0,
+        "objects_without_owner": 0,
+        "ok_but_not_wired": 0,
+        "error_but_half_wired": 0,
+    }, detail
+    # the run met what it was for: kills, refusals from VPP, kernel failures, answers of both kinds
+    assert report.kills == opts.kills and not report.agent_exits, report.agent_exits
+    assert sum(rule["fired"] for rule in report.vpp_faults) > 0
+    assert sum(report.kernel_faults.values()) > 0
+    assert report.answers["ADD"]["ok"] > 0 and report.answers["DEL"]["ok"] > 0
+    assert report.wired_at_end > 0
+    # and nothing of it is left on the machine
+    assert not [n for n in os.listdir("/var/run/netns") if n.startswith(f"chx-{report.tag}-")]
