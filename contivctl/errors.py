@@ -190,8 +190,11 @@ class VPPApiError(VPPError):
     """VPP answered a request with a non-zero retval.
 
     `retval_name` is VPP's name for the value (e.g. ``ADDRESS_IN_USE``) when
-    the driver knows it; refusals are not retriable, because VPP gives the
-    same answer to the same request.
+    the driver knows it. A refusal with a reason is not retriable: VPP gives
+    the same answer to the same request. ``UNSPECIFIED`` (-1) gives no reason:
+    VPP answers it for failures it does not classify, passing ones among them,
+    so it is tried again with the backoff (a pod answered OK is otherwise
+    left unwired for good by one such answer at a resync).
     """
 
     def __init__(self, message: str, retval: int, retval_name: str | None = None) -> None:
@@ -200,6 +203,11 @@ class VPPApiError(VPPError):
         self.message = message
         self.retval = retval
         self.retval_name = retval_name
+        self.retriable = retval == _UNSPECIFIED
+
+
+#: VPP's VNET_API_ERROR_UNSPECIFIED
+_UNSPECIFIED = -1
 
 
 class NicNotFound(VPPError):

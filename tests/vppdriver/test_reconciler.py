@@ -180,6 +180,18 @@ async def test_refusal_is_not_retried(started: tuple[VPPConnection, object], emu
     assert st.state is ItemState.FAILED and "INVALID_SW_IF_INDEX" in (st.error or "")
 
 
+async def test_a_refusal_without_a_reason_is_retried(started: tuple[VPPConnection, object], emu: Emulator) -> None:
+    conn, _ = started
+    clock = ManualClock()
+    r = reconciler(conn, clock)
+    emu.faults.fail("stn_add_del_rule", -1)  # UNSPECIFIED: nothing says it would be refused again
+    await r.apply(node_items())
+    st = r.states()["vpp/stn/10.1.1.7"]
+    assert st.state is ItemState.RETRYING and "UNSPECIFIED" in (st.error or "")
+    await run_retries(r, clock)
+    assert r.states()["vpp/stn/10.1.1.7"].state is ItemState.CONFIGURED
+
+
 async def test_vpp_restart_is_detected_and_full_resync_recreates_everything(
     started: tuple[VPPConnection, asyncio.Queue[Reconnected]], emu: Emulator
 ) -> None:
