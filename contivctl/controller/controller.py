@@ -230,9 +230,25 @@ class Controller:
                 log.warning("startup resync: %s; trying again in %.1fs", exc, delay)
             else:
                 self.startup_problem = None
+                if any(op.op == "delete" for op in record.ops):
+                    await self._after_startup_deletes()
                 return record
             await asyncio.sleep(delay)
             delay = min(delay * 2, _STARTUP_RETRY_MAX)
+
+    async def _after_startup_deletes(self) -> None:
+        """Read the dataplane once more after a startup resync that removed what a crash left.
+
+        What the agent cannot tell from VPP's own (a route of a pod it never
+        recorded looks like the entry VPP makes for a neighbour) shows once
+        the interface under it is gone: a second reading finds it and removes
+        it, before the node serves. A clean restart deletes nothing and
+        never pays for this.
+        """
+        try:
+            await self.reconciler.resync_downstream(trigger="startup resync: what its deletes uncovered")
+        except RetrieveFailed as exc:
+            log.warning("startup resync: the second reading failed (%s); the next resync removes what is left", exc)
 
     # -- the event loop --------------------------------------------------------
 

@@ -10,6 +10,7 @@ the injected clock; no caller ever waits for a backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import time
 from collections import Counter
@@ -568,6 +569,10 @@ class Reconciler:
                 d = self._suspects[key][0]
             if d is not None and d.prefix in by_prefix:
                 prefixes.add(d.prefix)
+            # and what it depends on: a failure may say that is gone too (a link under an address)
+            for dep in h.deps if h is not None else w.deps if w is not None else ():
+                with contextlib.suppress(ReconcileError):  # a kind nobody handles: nothing to read
+                    prefixes.add(self._registry.route(dep.target).prefix)
         if not prefixes:
             return set()
         scope = self._with_after(prefixes)

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 #: Errors that a later attempt may not meet: the kernel was busy, or a
 #: just-deleted device still lingers (netns teardown is asynchronous).
-RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR})
+#: ENODEV: the link the item is on is gone, and may be back (a TAP VPP makes again): tried again after
+#: its kind and the kinds it depends on are read again
+RETRIABLE_ERRNOS = frozenset({errno.EBUSY, errno.EAGAIN, errno.ENOBUFS, errno.EINTR, errno.ENODEV})
 
 __all__ = [
     "RETRIABLE_ERRNOS",
