@@ -188,6 +188,9 @@ class Interface:
     rx_mode: RxMode | None = None
     vrf: int = 0
     unnumbered_to: str | None = None
+    #: the agent's tag is on it: always so for a desired value; False for one found half-made (its
+    #: create cut between making and tagging it), which an update then tags
+    tagged: bool = True
 
     @property
     def key(self) -> str:

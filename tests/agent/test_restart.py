@@ -116,6 +116,35 @@ async def test_an_untagged_af_packet_on_a_pod_host_link_is_removed_at_start(
         subprocess.run(["ip", "link", "del", host_link], check=False, capture_output=True)
 
 
+async def test_a_pod_interface_that_lost_its_tag_is_tagged_again_at_start(
+    emu: Emulator, pods: Pods, tmp_path: Path
+) -> None:
+    """Configured but untagged (its tag refused while the rest went through): the next start tags it."""
+    cfg = config()
+    node = await make_node(emu, tmp_path / "s.db", cfg)
+    cid = pods.cid()
+    name = naming.vpp_pod_if_name(cid, "eth0")
+    try:
+        await node.add(cid, pods.netns())
+        idx = node.reconciler.metadata(f"vpp/interface/{name}")
+        await node.vpp.call("sw_interface_tag_add_del", is_add=False, sw_if_index=idx, tag="")
+    finally:
+        await stop_node(node)
+    again = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        assert name in await vpp_interfaces(again.vpp)
+        ops = {(o.op, o.key) for o in startup_record(again).ops}  # type: ignore[attr-defined]
+        # updated in place, not made again; its neighbour, read under VPP's name, is written once more
+        assert ("update", f"vpp/interface/{name}") in ops and not [op for op, _ in ops if op == "delete"], ops
+    finally:
+        await stop_node(again)
+    third = await make_node(emu, tmp_path / "s.db", cfg)
+    try:
+        assert startup_record(third).ops == ()  # type: ignore[attr-defined]
+    finally:
+        await stop_node(third)
+
+
 async def test_a_pod_whose_veth_was_deleted_is_rewired(emu: Emulator, pods: Pods, tmp_path: Path) -> None:
     cfg = config()
     node = await make_node(emu, tmp_path / "s.db", cfg)

@@ -198,7 +198,8 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
     # -- update ---------------------------------------------------------------
 
     def needs_recreate(self, old: Interface, new: Interface) -> bool:
-        return old.link != new.link or old.vrf != new.vrf
+        # the link as VPP reads it back (an AF_PACKET's ``requires`` is the agent's own ordering)
+        return not _same_link(new.link, old.link) or old.vrf != new.vrf
 
     async def update(self, ctx: Context, key: str, old: Interface, new: Interface, metadata: Metadata) -> Metadata:
         idx = int(metadata)
@@ -258,6 +259,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
                 rx_mode=rx_mode,
                 vrf=int(table.vrf_id),
                 unnumbered_to=un_name,
+                tagged=tag_name(d.tag) is not None,
             )
             out.append(Retrieved(value.key, value, metadata=i, owned=tagged))
         return out
@@ -266,6 +268,8 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
         return False  # retrieve always says, from the tag
 
     def equivalent(self, desired: Interface, actual: Interface) -> bool:
+        if not actual.tagged:
+            return False  # half-made: the update tags it
         if desired.name != actual.name or desired.enabled != actual.enabled or desired.vrf != actual.vrf:
             return False
         if desired.unnumbered_to != actual.unnumbered_to or not _same_link(desired.link, actual.link):
