@@ -139,6 +139,20 @@ async def test_a_route_left_through_an_interface_that_is_gone_is_removed(
     assert_configured(fresh, desired)
 
 
+async def test_an_untagged_loopback_with_the_mac_of_an_expected_one_is_claimed_and_tagged(
+    started: tuple[VPPConnection, object], emu: Emulator
+) -> None:
+    """A loopback made but never tagged (the tag refused, the undo lost) is the agent's: none is left over."""
+    conn, _ = started
+    desired = keyed(I.Vrf(POD_VRF), I.Interface("podGwLoop", I.Loopback(), mac="02:fe:00:00:00:01", vrf=POD_VRF))
+    await conn.call("create_loopback", mac_address="02:fe:00:00:00:01")  # in VRF 0: it is made again in 1
+    r = reconciler(conn)
+    await r.resync_full(desired)
+    assert_configured(r, desired)
+    loops = [i for i in emu.state.interfaces.by_index.values() if i.name.startswith("loop")]
+    assert [i.tag for i in loops] == ["contiv:podGwLoop"]
+
+
 async def test_timeouts_are_retried(started: tuple[VPPConnection, object], emu: Emulator) -> None:
     conn, _ = started
     clock = ManualClock()

@@ -232,18 +232,24 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
         vx_by = {int(t.sw_if_index): t for t in vx}
         un_by = {int(u.sw_if_index): int(u.ip_sw_if_index) for u in unnum}
         half_made = {v.link.host_if_name: v.name for v in expected.values() if isinstance(v.link, AfPacket)}
+        # a loopback is found by the MAC the agent gave it (VPP takes no tag with its create either)
+        loops = {v.mac: v.name for v in expected.values() if isinstance(v.link, Loopback) and v.mac}
         owner = self._af_packet_owner
+        taken = {n.name for n in names.by_index.values() if n.owned}  # never claim a name a tagged one has
         out = []
         for i, table in zip(indices, tables, strict=True):
             d = names.details[i]
             n = names.by_index[i]
             link = _link_of(d, tap_by.get(i), afp_by.get(i), vx_by.get(i))
             tagged = tag_name(d.tag) is not None
+            claim = None
             if not tagged and isinstance(link, AfPacket):
                 claim = half_made.get(link.host_if_name) or (owner(link.host_if_name) if owner else None)
-                if claim is not None:
-                    n = IfName(claim, True, str(d.interface_name))
-                    tagged = True
+            elif not tagged and isinstance(link, Loopback):
+                claim = loops.get(mac_str(d.l2_address))
+            if claim is not None and claim not in taken:
+                n = IfName(claim, True, str(d.interface_name))
+                taken.add(claim)
             if isinstance(link, Physical) and not n.owned:
                 continue  # a NIC nobody configured yet: raw material, adopted when desired
             un_to = un_by.get(i)
@@ -261,7 +267,7 @@ class InterfaceDescriptor(VppDescriptor[Interface]):
                 unnumbered_to=un_name,
                 tagged=tag_name(d.tag) is not None,
             )
-            out.append(Retrieved(value.key, value, metadata=i, owned=tagged))
+            out.append(Retrieved(value.key, value, metadata=i, owned=n.owned))
         return out
 
     def owns(self, key: str, value: Interface) -> bool:
