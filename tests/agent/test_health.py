@@ -56,11 +56,7 @@ async def test_a_clean_start_is_ready(emu: Emulator, sockdir: Path, tmp_path: Pa
 
 def test_not_ready_from_a_vpp_restart_until_its_full_resync_is_done() -> None:
     async def scenario() -> None:
-        vpp = VPPConnection("/nonexistent")
-        parts = VppParts(vpp, scope="t")
-        posted: list[Event] = []
-        parts.follow(posted.append)
-        vpp._client = _Connected()  # type: ignore[assignment]
+        vpp, parts, posted = _followed()
         assert parts.not_ready() is None
         assert vpp.on_reconnect is not None
         vpp.on_reconnect(Reconnected(True, "VPP pid changed from 1 to 2", VPPInfo("26.06", 2, 0)))
@@ -81,15 +77,21 @@ class _Connected:
     lost: Any = None
 
 
+def _followed() -> tuple[VPPConnection, VppParts, list[Event]]:
+    """VPP parts following a connection that reads as connected; what they post is collected."""
+    vpp = VPPConnection("/nonexistent")
+    parts = VppParts(vpp, scope="t")
+    posted: list[Event] = []
+    parts.follow(posted.append)
+    vpp._client = _Connected()  # type: ignore[assignment]
+    return vpp, parts, posted
+
+
 def test_a_reconnect_to_a_vpp_that_kept_its_state_reads_it_again_and_stays_ready() -> None:
     """Requests in flight when the connection broke may have been done or not: a downstream resync says."""
 
     async def scenario() -> None:
-        vpp = VPPConnection("/nonexistent")
-        parts = VppParts(vpp, scope="t")
-        posted: list[Event] = []
-        parts.follow(posted.append)
-        vpp._client = _Connected()  # type: ignore[assignment]
+        vpp, parts, posted = _followed()
         assert vpp.on_reconnect is not None
         vpp.on_reconnect(Reconnected(False, "connection restored; VPP kept its state", VPPInfo("26.06", 1, 0)))
         (resync,) = posted
