@@ -595,6 +595,8 @@ class Chaos:
         self.done = 0  # CNI calls answered
         self._pods = 0
         self._chaos = True
+        #: when the run stops waiting for a network that does not become ready (set when the chaos starts)
+        self.give_up_at = float("inf")
         self.baseline_vpp: VppState | None = None
         self.baseline_links: set[str] = set()
 
@@ -730,6 +732,16 @@ class Chaos:
             sb.state = "deleting"
         return ok
 
+    async def ready_for_pods(self) -> bool:
+        """Wait a while for CNI STATUS to say the network is ready; the run gives up when it never is."""
+        try:
+            await asyncio.wait_for(self.network_ready.wait(), 1.0)
+        except TimeoutError:
+            if time.monotonic() > self.give_up_at:
+                raise OutOfOperations from None  # the agent never became ready again: the report says so
+            return False
+        return True
+
     async def worker(self, w: int) -> None:
         with contextlib.suppress(OutOfOperations):
             await self._work(random.Random(f"{self.opts.seed}/worker/{w}"))
@@ -739,7 +751,8 @@ class Chaos:
         mine: list[Sandbox] = []
         again: list[Sandbox] = []  # DELs that answered an error: the runtime tries them again
         while True:
-            if again and rng.random() < 0.5:
+            # kubelet tears sandboxes down while the network is not ready; it only starts none
+            if again and (rng.random() < 0.5 or not self.network_ready.is_set()):
                 sb = again.pop(0)
                 if not await self.delete(sb):
                     again.append(sb)
@@ -750,7 +763,8 @@ class Chaos:
                 if not await self.delete(sb):
                     again.append(sb)
                 continue
-            await self.network_ready.wait()
+            if not await self.ready_for_pods():
+                continue
             self.take()
             self._pods += 1
             index = self._pods
@@ -764,7 +778,8 @@ class Chaos:
                 if sb.state == "deleting":
                     again.append(sb)
                 await asyncio.sleep(min(0.02 * 2**attempt, 0.5))
-                await self.network_ready.wait()
+                while not await self.ready_for_pods():
+                    pass
                 self.take()
 
     # -- kills -------------------------------------------------------------------------
@@ -830,6 +845,7 @@ class Chaos:
     async def chaos(self) -> None:
         node = self.node
         await node.start_emulator(faults=True)
+        self.give_up_at = time.monotonic() + 60 + self.opts.operations * 0.5
         await node.start_agent()  # not waited for: ADDs meanwhile are code 11, as after each kill
         killer = asyncio.create_task(self.killer())
         status = asyncio.create_task(self.watch_status())
