@@ -231,6 +231,28 @@ async def test_tap_pod_side_is_moved_renamed_and_handed_back(make_netns: Callabl
         subprocess.run(["ip", "link", "del", temp], capture_output=True)
 
 
+async def test_a_tap_pod_side_already_ours_is_taken_again_by_a_create(make_netns: Callable[[], str]) -> None:
+    """A create planned from a picture that missed the device: it carries this item's mark, so it is adopted."""
+    pod = make_netns()
+    temp = f"tap{os.getpid() % 100000}"
+    subprocess.run(["ip", "tuntap", "add", "dev", temp, "mode", "tap"], check=True)
+    try:
+        tap = TapPodSide(temp_name=temp, netns=pod, ifname="eth0", vpp_tap="vpp/interface/tap-1", mtu=1400, mac=POD_MAC)
+        vpp = {"vpp/interface/tap-1": Thing("tap")}
+        first = Reconciler([*linux_descriptors(), MemoryDescriptor("vpp/", MemoryDataplane())])
+        await first.apply({**vpp, tap.key: tap}, mode=Mode.REVERT)
+        (before,) = ip_json(pod, "link", "show", "eth0")
+        # a reconciler that knows nothing and reads nothing before it creates (apply trusts what it knows)
+        again = Reconciler([*linux_descriptors(), MemoryDescriptor("vpp/", MemoryDataplane())])
+        await again.apply({**vpp, tap.key: tap}, mode=Mode.REVERT)
+        assert again.state(tap.key).state is ItemState.CONFIGURED  # type: ignore[union-attr]
+        (after,) = ip_json(pod, "link", "show", "eth0")
+        assert after["ifindex"] == before["ifindex"]
+        await again.apply({tap.key: None}, mode=Mode.REVERT)
+    finally:
+        subprocess.run(["ip", "link", "del", temp], capture_output=True)
+
+
 async def test_a_link_cut_short_by_a_crash_is_still_ours(make_netns: Callable[[], str]) -> None:
     """Created (with the agent's device group) but killed before its alias was set.
 

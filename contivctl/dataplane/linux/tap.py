@@ -12,7 +12,7 @@ import errno
 import logging
 from collections.abc import Iterable, Mapping
 
-from contivctl.dataplane.linux import channel, nlmsg
+from contivctl.dataplane.linux import channel, nlmsg, rtnl
 from contivctl.dataplane.linux.base import SnapshotDescriptor
 from contivctl.dataplane.linux.channel import Channels
 from contivctl.dataplane.linux.common import alias_for, run_unless_gone
@@ -35,7 +35,12 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
         def job(channels: Channels) -> Metadata:
             pod = channels(value.netns)
             if pod.find_link(value.ifname) is not None:
-                raise LinuxError(f"interface {value.ifname} already exists in {ns_label(value.netns)} and is not ours")
+                if not _marked_ours(pod, key, value, group):
+                    raise LinuxError(
+                        f"interface {value.ifname} already exists in {ns_label(value.netns)} and is not ours"
+                    )
+                # ours, though the reading that planned this create did not see it: configured again
+                return {value.netns: _configure(channels, key, value, value.ifname, group)}
             home = channels(HOST_NS)
             index = home.require_link(value.temp_name)
             what = f"move {value.temp_name} into {ns_label(value.netns)}"
@@ -88,6 +93,14 @@ class TapPodSideDescriptor(SnapshotDescriptor[TapPodSide]):
             and (not desired.mtu or desired.mtu == actual.mtu)
             and (not desired.mac or desired.mac.lower() == (actual.mac or ""))
         )
+
+
+def _marked_ours(here: channel.Channel, key: str, value: TapPodSide, group: int) -> bool:
+    """Whether ``value.ifname`` here carries this item's mark in this agent's device group."""
+    marks = (alias_for(key, note=value.temp_name), alias_for(key))
+    return any(
+        link.name == value.ifname and link.group == group and link.alias in marks for link in rtnl.links(here.dump)
+    )
 
 
 def _configure(channels: Channels, key: str, value: TapPodSide, current_name: str, group: int) -> int:
