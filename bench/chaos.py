@@ -69,7 +69,7 @@ def main() -> int:
             print(json.dumps({"violation": kind, "what": what}), flush=True)
     if report.tail and (report.violations.total() or not report.settled):
         print(report.tail, file=sys.stderr)
-    return 1 if report.violations.total() or not report.settled else 0
+    return 1 if report.violations.total() or not report.settled or report.gave_up else 0
 
 
 if __name__ == "__main__":

@@ -178,6 +178,8 @@ class Report:
     sandboxes: int = 0
     wired_at_end: int = 0
     settled: bool = False
+    #: the run stopped before its calls were done: the agent did not become ready again in time
+    gave_up: bool = False
     unsettled: str = ""
     wall: float = 0.0
     logs: str = ""
@@ -197,7 +199,13 @@ class Report:
             seen = max(seen, rule.get("seen", 0))
         out: list[dict[str, Any]] = [{"metric": name, "value": n, "unit": "count"} for name, n in counts.items()]
         out += [
-            {"metric": "operations", "value": self.operations, "unit": "count", "concurrency": o.concurrency},
+            {
+                "metric": "operations",
+                "value": self.operations,
+                "unit": "count",
+                "concurrency": o.concurrency,
+                "gave_up": self.gave_up,
+            },
             {
                 "metric": "answers",
                 "value": sum(sum(c.values()) for c in self.answers.values()),
@@ -738,7 +746,8 @@ class Chaos:
             await asyncio.wait_for(self.network_ready.wait(), 1.0)
         except TimeoutError:
             if time.monotonic() > self.give_up_at:
-                raise OutOfOperations from None  # the agent never became ready again: the report says so
+                self.report.gave_up = True  # the agent never became ready again: the report says so
+                raise OutOfOperations from None
             return False
         return True
 
@@ -845,7 +854,8 @@ class Chaos:
     async def chaos(self) -> None:
         node = self.node
         await node.start_emulator(faults=True)
-        self.give_up_at = time.monotonic() + 60 + self.opts.operations * 0.5
+        # only a guard against waiting for ever: a run's calls take well under a second each
+        self.give_up_at = time.monotonic() + 300 + self.opts.operations * 1.0
         await node.start_agent()  # not waited for: ADDs meanwhile are code 11, as after each kill
         killer = asyncio.create_task(self.killer())
         status = asyncio.create_task(self.watch_status())

@@ -34,6 +34,7 @@ def test_nothing_lost_nothing_leaked(mode: str) -> None:
         "error_but_half_wired": 0,
     }, detail
     # the run met what it was for: kills, refusals from VPP, kernel failures, answers of both kinds
+    assert report.operations == opts.operations and not report.gave_up
     assert report.kills == opts.kills and not report.agent_exits, report.agent_exits
     assert sum(rule["fired"] for rule in report.vpp_faults) > 0
     assert sum(report.kernel_faults.values()) > 0
