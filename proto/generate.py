@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,24 +81,29 @@ def differences(fresh: Path, committed: Path) -> list[str]:
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(description: str, generate: Callable[[Path], None], out: Path, package: Path, again: str) -> int:
+    """A generator's command: write ``generate``'s code to ``out``, or with ``--check`` compare and change nothing."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help="compare with the committed code, change nothing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         generate(fresh)
         if args.check:
-            diff = differences(fresh, OUT)
+            diff = differences(fresh, out)
             for line in diff:
-                print(f"{PACKAGE.as_posix()}: {line}", file=sys.stderr)
+                print(f"{package.as_posix()}: {line}", file=sys.stderr)
             if diff:
-                print("run: python proto/generate.py", file=sys.stderr)
+                print(f"run: {again}", file=sys.stderr)
             return 1 if diff else 0
-        if OUT.exists():
-            shutil.rmtree(OUT)
-        shutil.copytree(fresh, OUT)
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(fresh, out)
     return 0
+
+
+def main() -> int:
+    return command_line(__doc__.splitlines()[0], generate, OUT, PACKAGE, "python proto/generate.py")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ when it differs from what the compiler makes of the .proto today.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -58,23 +57,9 @@ def generate(into: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare with the committed code, change nothing")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp)
-        generate(fresh)
-        if args.check:
-            diff = cni_generate.differences(fresh, OUT)
-            for line in diff:
-                print(f"{PACKAGE.as_posix()}: {line}", file=sys.stderr)
-            if diff:
-                print("run: python tests/install/cri/generate.py", file=sys.stderr)
-            return 1 if diff else 0
-        if OUT.exists():
-            shutil.rmtree(OUT)
-        shutil.copytree(fresh, OUT)
-    return 0
+    return cni_generate.command_line(
+        __doc__.splitlines()[0], generate, OUT, PACKAGE, "python tests/install/cri/generate.py"
+    )
 
 
 if __name__ == "__main__":
